@@ -1,0 +1,33 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable
+from typing import ClassVar as _ClassVar, Optional as _Optional
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetIngestStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetIngestStatusResponse(_message.Message):
+    __slots__ = ("source", "symbols", "connected", "source_finished", "messages_received", "events_published", "messages_dead_lettered", "messages_skipped", "connections_opened")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_PUBLISHED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_DEAD_LETTERED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_OPENED_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    connected: bool
+    source_finished: bool
+    messages_received: int
+    events_published: int
+    messages_dead_lettered: int
+    messages_skipped: int
+    connections_opened: int
+    def __init__(self, source: _Optional[str] = ..., symbols: _Optional[_Iterable[str]] = ..., connected: _Optional[bool] = ..., source_finished: _Optional[bool] = ..., messages_received: _Optional[int] = ..., events_published: _Optional[int] = ..., messages_dead_lettered: _Optional[int] = ..., messages_skipped: _Optional[int] = ..., connections_opened: _Optional[int] = ...) -> None: ...

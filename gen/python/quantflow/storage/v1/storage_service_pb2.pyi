@@ -1,0 +1,61 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LatestPrice(_message.Message):
+    __slots__ = ("symbol", "price", "quantity", "trade_id", "trade_time_ms")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    TRADE_ID_FIELD_NUMBER: _ClassVar[int]
+    TRADE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    price: str
+    quantity: str
+    trade_id: int
+    trade_time_ms: int
+    def __init__(self, symbol: _Optional[str] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., trade_id: _Optional[int] = ..., trade_time_ms: _Optional[int] = ...) -> None: ...
+
+class GetLatestPriceRequest(_message.Message):
+    __slots__ = ("symbol",)
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    def __init__(self, symbol: _Optional[str] = ...) -> None: ...
+
+class GetLatestPriceResponse(_message.Message):
+    __slots__ = ("price",)
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    price: LatestPrice
+    def __init__(self, price: _Optional[_Union[LatestPrice, _Mapping]] = ...) -> None: ...
+
+class ListLatestPricesRequest(_message.Message):
+    __slots__ = ("symbols",)
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListLatestPricesResponse(_message.Message):
+    __slots__ = ("prices",)
+    PRICES_FIELD_NUMBER: _ClassVar[int]
+    prices: _containers.RepeatedCompositeFieldContainer[LatestPrice]
+    def __init__(self, prices: _Optional[_Iterable[_Union[LatestPrice, _Mapping]]] = ...) -> None: ...
+
+class GetStorageStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStorageStatusResponse(_message.Message):
+    __slots__ = ("backend", "server_version", "schema_version", "trades_written")
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TRADES_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    backend: str
+    server_version: str
+    schema_version: int
+    trades_written: int
+    def __init__(self, backend: _Optional[str] = ..., server_version: _Optional[str] = ..., schema_version: _Optional[int] = ..., trades_written: _Optional[int] = ...) -> None: ...

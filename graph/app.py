@@ -1,0 +1,70 @@
+"""The Starlette application: GraphQL (GraphiQL, graphql-transport-ws), health, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
+from prometheus_client import make_asgi_app
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from quantflow.storage.v1 import storage_service_pb2_grpc
+from services.common import bus
+from graph.context import Backends, Context
+from graph.schema import schema
+
+
+class QuantflowGraphQL(GraphQL[Context, None]):
+    def __init__(self, backends: dict[str, Backends]) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            keep_alive=True,
+            keep_alive_interval=15,
+        )
+        self._backends = backends
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return Context(backends=self._backends["current"])
+
+
+def create_app(nats_url: str, storage_target: str, namespace: str) -> Starlette:
+    holder: dict[str, Backends] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        channel = grpc.aio.insecure_channel(storage_target)
+        nc = await bus.connect(nats_url, "graph")
+        holder["current"] = Backends(
+            storage=storage_service_pb2_grpc.StorageServiceStub(channel),
+            nats=nc,
+            namespace=namespace,
+        )
+        try:
+            yield
+        finally:
+            await nc.drain()
+            await channel.close()
+
+    async def healthz(request: Request) -> JSONResponse:
+        ready = "current" in holder and holder["current"].nats.is_connected
+        return JSONResponse({"status": "ok" if ready else "starting"}, 200 if ready else 503)
+
+    graphql = QuantflowGraphQL(holder)
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Mount("/metrics", make_asgi_app()),
+        ],
+        lifespan=lifespan,
+    )

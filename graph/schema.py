@@ -1,0 +1,164 @@
+"""The public GraphQL schema: latest prices (via storage gRPC) and live trades (via NATS)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+
+import grpc
+import strawberry
+from strawberry.extensions import MaskErrors, QueryDepthLimiter
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext, Info
+
+from quantflow.storage.v1 import storage_service_pb2 as storage_pb
+from services.common import names
+from services.common.trades import decode_trade
+from graph.context import Context
+from graph.errors import TypedError, from_rpc_error, should_mask
+from graph.scalars import Int64
+
+_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+_RPC_TIMEOUT_S = 5.0
+
+
+def _symbol(value: str) -> str:
+    symbol = value.strip().upper()
+    if not _SYMBOL_RE.match(symbol):
+        raise TypedError("INVALID_ARGUMENT", f"{value!r} is not an exchange symbol like BTCUSDT")
+    return symbol
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@strawberry.type(description="A symbol's latest stored trade.")
+class Price:
+    symbol: str
+    price: str = strawberry.field(description="Decimal string, exactly as the exchange sent it.")
+    quantity: str = strawberry.field(description="Decimal string.")
+    trade_id: Int64 = strawberry.field(description="The exchange's trade id.")
+    trade_time_ms: Int64 = strawberry.field(description="Exchange time, epoch milliseconds.")
+
+    @strawberry.field(description="Exchange time of the trade.")
+    def trade_time(self) -> datetime:
+        return _time(self.trade_time_ms)
+
+    @classmethod
+    def from_pb(cls, price: storage_pb.LatestPrice) -> Price:
+        return cls(
+            symbol=price.symbol,
+            price=price.price,
+            quantity=price.quantity,
+            trade_id=Int64(price.trade_id),
+            trade_time_ms=Int64(price.trade_time_ms),
+        )
+
+
+@strawberry.type(description="One trade as it arrives from the exchange.")
+class Trade:
+    venue: str
+    symbol: str
+    trade_id: Int64
+    price: str = strawberry.field(description="Decimal string.")
+    quantity: str = strawberry.field(description="Decimal string.")
+    trade_time_ms: Int64 = strawberry.field(description="Exchange time, epoch milliseconds.")
+    buyer_is_maker: bool
+
+    @strawberry.field(description="Exchange time of the trade.")
+    def trade_time(self) -> datetime:
+        return _time(self.trade_time_ms)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The latest stored trade price of one symbol.")
+    async def price(self, info: Info[Context, None], symbol: str) -> Price:
+        request = storage_pb.GetLatestPriceRequest(symbol=_symbol(symbol))
+        stub = info.context.backends.storage
+        try:
+            reply = await stub.GetLatestPrice(request, timeout=_RPC_TIMEOUT_S)
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error, "price") from error
+        return Price.from_pb(reply.price)
+
+    @strawberry.field(description="The latest stored price of every symbol, or of those given.")
+    async def prices(
+        self, info: Info[Context, None], symbols: list[str] | None = None
+    ) -> list[Price]:
+        request = storage_pb.ListLatestPricesRequest(symbols=[_symbol(s) for s in symbols or []])
+        stub = info.context.backends.storage
+        try:
+            reply = await stub.ListLatestPrices(request, timeout=_RPC_TIMEOUT_S)
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error, "prices") from error
+        return [Price.from_pb(p) for p in reply.prices]
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Every trade of the given symbols (all if none) as "
+                             "it arrives on the bus.")
+    async def trades(
+        self, info: Info[Context, None], symbols: list[str] | None = None
+    ) -> AsyncGenerator[Trade, None]:
+        backends = info.context.backends
+        subjects = (
+            [names.trade_subject(_symbol(s), namespace=backends.namespace) for s in symbols]
+            if symbols
+            else [names.all_trades_subject(backends.namespace)]
+        )
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
+
+        async def deliver(message: object) -> None:
+            data: bytes = message.data  # type: ignore[attr-defined]
+            if queue.full():
+                queue.get_nowait()  # a slow client sees the newest trades, not a backlog
+            queue.put_nowait(data)
+
+        subscriptions = [await backends.nats.subscribe(s, cb=deliver) for s in subjects]
+        try:
+            while True:
+                payload = await queue.get()
+                try:
+                    event = decode_trade(payload)
+                except ValueError:
+                    continue
+                yield Trade(
+                    venue=event.venue,
+                    symbol=event.symbol,
+                    trade_id=Int64(event.trade_id),
+                    price=event.price,
+                    quantity=event.quantity,
+                    trade_time_ms=Int64(event.trade_time_ms),
+                    buyer_is_maker=event.buyer_is_maker,
+                )
+        finally:
+            for subscription in subscriptions:
+                await subscription.unsubscribe()
+
+
+class QuantflowSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only unexpected errors: typed ones are answers, not faults."""
+        unexpected = [e for e in errors if not _is_typed(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def _is_typed(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or (isinstance(original, GraphQLError)
+                                and "code" in (original.extensions or {}))
+
+
+schema = QuantflowSchema(
+    query=Query,
+    subscription=Subscription,
+    extensions=[QueryDepthLimiter(max_depth=10), MaskErrors(should_mask_error=should_mask)],
+)

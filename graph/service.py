@@ -1,0 +1,48 @@
+"""The graph service: uvicorn serving the app, plus the gRPC health service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+
+from graph.app import create_app
+from services.common.grpc_server import start_grpc_server
+from services.common.runtime import require_url
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    app = create_app(
+        require_url(settings.nats_url, "QUANTFLOW_NATS_URL"),
+        settings.storage_target,
+        settings.namespace,
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.graph_host,
+        port=settings.graph_port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        ws="websockets-sansio",
+    )
+    server = uvicorn.Server(config)
+    # Signals are ours (the stop event), not uvicorn's.
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    grpc_server = await start_grpc_server(
+        settings.grpc_host, settings.graph_grpc_port, lambda _server: None, ["graph"]
+    )
+    serving = asyncio.create_task(server.serve())
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if serving in done:
+            serving.result()
+            raise SystemExit("the GraphQL server stopped on its own")
+    finally:
+        server.should_exit = True
+        await serving
+        await grpc_server.stop()

@@ -1,0 +1,68 @@
+"""NATS JetStream: connecting and declaring the streams every service relies on."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from services.common import names
+
+log = logging.getLogger(__name__)
+
+# Server-side dedupe of Nats-Msg-Id: covers reconnect overlaps and quick replays.
+DUPLICATE_WINDOW_S = 120.0
+
+
+async def connect(url: str, name: str) -> NatsClient:
+    """Connect with unlimited reconnects: a NATS restart pauses us, it does not kill us."""
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+    )
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+            log.info("created stream %s for %s", config.name, config.subjects)
+            return
+        except BadRequestError:
+            pass  # created concurrently by another service: update below
+    await js.update_stream(config)
+
+
+async def ensure_streams(js: JetStreamContext, namespace: str, market_max_age_s: float) -> None:
+    """Create (or bring up to date) the MARKET and DEADLETTER streams."""
+    await _ensure_stream(
+        js,
+        StreamConfig(
+            name=names.market_stream(namespace),
+            subjects=names.market_subjects(namespace),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=market_max_age_s,
+            duplicate_window=DUPLICATE_WINDOW_S,
+            discard=DiscardPolicy.OLD,
+        ),
+    )
+    await _ensure_stream(
+        js,
+        StreamConfig(
+            name=names.deadletter_stream(namespace),
+            subjects=names.deadletter_subjects(namespace),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=7 * 24 * 3600.0,
+        ),
+    )

@@ -1,0 +1,87 @@
+"""Every name on the bus: streams, subjects, durable consumers and message ids.
+
+Pure functions, so the whole system (and its tests) agree on one spelling. A non-empty
+``namespace`` prefixes every subject and stream, which lets several independent stacks
+(or test runs) share one NATS server without seeing each other's data.
+"""
+
+from __future__ import annotations
+
+import re
+
+VENUE_BINANCE = "binance"
+TRADE = "trade"
+
+_NAMESPACE_RE = re.compile(r"^[a-z0-9_]*$")
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def _check_namespace(namespace: str) -> str:
+    if not _NAMESPACE_RE.match(namespace):
+        raise ValueError(
+            f"namespace {namespace!r} must be lower-case letters, digits or '_' (or empty)"
+        )
+    return namespace
+
+
+def _subject(namespace: str, *tokens: str) -> str:
+    prefix = (_check_namespace(namespace),) if namespace else ()
+    return ".".join((*prefix, *tokens))
+
+
+def _stream(namespace: str, base: str) -> str:
+    return f"{_check_namespace(namespace).upper()}_{base}" if namespace else base
+
+
+def market_stream(namespace: str = "") -> str:
+    """The JetStream stream holding every market event: ``MARKET``."""
+    return _stream(namespace, "MARKET")
+
+
+def market_subjects(namespace: str = "") -> list[str]:
+    """Subjects bound to the market stream: ``market.>``."""
+    return [_subject(namespace, "market", ">")]
+
+
+def market_subject(venue: str, kind: str, symbol: str, namespace: str = "") -> str:
+    """``market.<venue>.<kind>.<SYMBOL>``, e.g. ``market.binance.trade.BTCUSDT``."""
+    for token in (venue, kind, symbol):
+        if not _TOKEN_RE.match(token):
+            raise ValueError(f"subject token {token!r} must be letters, digits or '_'")
+    return _subject(namespace, "market", venue, kind, symbol.upper())
+
+
+def trade_subject(symbol: str, venue: str = VENUE_BINANCE, namespace: str = "") -> str:
+    """The subject one symbol's trades are published on."""
+    return market_subject(venue, TRADE, symbol, namespace)
+
+
+def all_trades_subject(namespace: str = "") -> str:
+    """Every venue's trades, every symbol: ``market.*.trade.*``."""
+    return _subject(namespace, "market", "*", TRADE, "*")
+
+
+def trade_msg_id(venue: str, symbol: str, trade_id: int) -> str:
+    """``Nats-Msg-Id`` of a trade: the exchange's own identity, so replays dedupe."""
+    return f"{venue}:{symbol.upper()}:{TRADE}:{trade_id}"
+
+
+def deadletter_stream(namespace: str = "") -> str:
+    """The stream keeping malformed input for inspection: ``DEADLETTER``."""
+    return _stream(namespace, "DEADLETTER")
+
+
+def deadletter_subjects(namespace: str = "") -> list[str]:
+    return [_subject(namespace, "deadletter", ">")]
+
+
+def deadletter_subject(source: str, namespace: str = "") -> str:
+    """``deadletter.<source>``, e.g. ``deadletter.binance``."""
+    if not _TOKEN_RE.match(source):
+        raise ValueError(f"dead-letter source {source!r} must be letters, digits or '_'")
+    return _subject(namespace, "deadletter", source)
+
+
+def storage_trades_durable(namespace: str = "") -> str:
+    """Durable pull consumer through which storage reads trades."""
+    return f"{namespace}_storage_trades" if namespace else "storage_trades"

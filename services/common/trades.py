@@ -1,0 +1,58 @@
+"""The trade every service handles, and its protobuf form on the bus.
+
+Prices and quantities stay decimal strings exactly as the exchange sent them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quantflow.market.v1 import trade_pb2
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    venue: str
+    symbol: str
+    trade_id: int
+    price: str
+    quantity: str
+    trade_time_ms: int
+    event_time_ms: int
+    buyer_is_maker: bool
+    received_time_us: int = 0
+
+
+def encode_trade(trade: Trade) -> bytes:
+    return trade_pb2.Trade(
+        venue=trade.venue,
+        symbol=trade.symbol,
+        trade_id=trade.trade_id,
+        price=trade.price,
+        quantity=trade.quantity,
+        trade_time_ms=trade.trade_time_ms,
+        event_time_ms=trade.event_time_ms,
+        buyer_is_maker=trade.buyer_is_maker,
+        received_time_us=trade.received_time_us,
+    ).SerializeToString()
+
+
+def decode_trade(payload: bytes) -> Trade:
+    """Raise ``ValueError`` for bytes that are not a complete Trade event."""
+    try:
+        message = trade_pb2.Trade.FromString(payload)
+    except Exception as error:  # protobuf raises its own DecodeError
+        raise ValueError(f"not a quantflow.market.v1.Trade: {error}") from error
+    if not message.symbol or not message.price or not message.quantity:
+        raise ValueError("Trade event lacks symbol, price or quantity")
+    return Trade(
+        venue=message.venue,
+        symbol=message.symbol,
+        trade_id=message.trade_id,
+        price=message.price,
+        quantity=message.quantity,
+        trade_time_ms=message.trade_time_ms,
+        event_time_ms=message.event_time_ms,
+        buyer_is_maker=message.buyer_is_maker,
+        received_time_us=message.received_time_us,
+    )

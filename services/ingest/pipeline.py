@@ -1,0 +1,75 @@
+"""Source → parser → JetStream: the ingest loop, its counters and its metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Gauge
+
+from services.common.trades import Trade
+from services.ingest.binance import Malformed, Skipped, parse_message
+from services.common.deadletter import DeadLetterPublisher
+from services.ingest.publisher import TradePublisher
+from services.ingest.sources import Source
+
+log = logging.getLogger(__name__)
+
+MESSAGES = Counter(
+    "quantflow_ingest_messages", "Raw messages read from the source, by verdict", ["verdict"]
+)
+CONNECTED = Gauge("quantflow_ingest_connected", "1 while the source is connected")
+
+_FLUSH_INTERVAL_S = 0.1
+
+
+@dataclass
+class IngestStats:
+    received: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+
+
+class IngestPipeline:
+    def __init__(self, source: Source, trades: TradePublisher,
+                 dead_letters: DeadLetterPublisher) -> None:
+        self.source = source
+        self.trades = trades
+        self.dead_letters = dead_letters
+        self.stats = IngestStats()
+
+    async def run(self) -> None:
+        """Read the source until it ends (a replay) or forever (live); publish as we go."""
+        flusher = asyncio.create_task(self._flush_periodically())
+        try:
+            async for message in self.source.messages():
+                self.stats.received += 1
+                verdict = parse_message(message.text, message.received_time_us)
+                if isinstance(verdict, Trade):
+                    MESSAGES.labels("trade").inc()
+                    await self.trades.publish(self.source.adjust(verdict, message))
+                elif isinstance(verdict, Skipped):
+                    MESSAGES.labels("skipped").inc()
+                    self.stats.skipped += 1
+                elif isinstance(verdict, Malformed):
+                    MESSAGES.labels("malformed").inc()
+                    self.stats.dead_lettered += 1
+                    log.warning("dead-lettering a malformed message: %s", verdict.reason)
+                    await self.dead_letters.publish(message.text, verdict.reason,
+                                                    message.received_time_us)
+            await self._flush()
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+
+    async def _flush(self) -> None:
+        await self.trades.flush()
+        CONNECTED.set(1 if self.source.connected else 0)
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(_FLUSH_INTERVAL_S)
+            await self._flush()

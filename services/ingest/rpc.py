@@ -1,0 +1,32 @@
+"""IngestService over gRPC: a thin view of the running pipeline."""
+
+from __future__ import annotations
+
+import grpc
+
+from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from services.ingest.pipeline import IngestPipeline
+
+
+class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ignore[misc]
+    def __init__(self, pipeline: IngestPipeline) -> None:
+        self._pipeline = pipeline
+
+    async def GetIngestStatus(
+        self,
+        request: ingest_service_pb2.GetIngestStatusRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> ingest_service_pb2.GetIngestStatusResponse:
+        source = self._pipeline.source
+        stats = self._pipeline.stats
+        return ingest_service_pb2.GetIngestStatusResponse(
+            source=source.description,
+            symbols=list(source.symbols),
+            connected=source.connected,
+            source_finished=source.finished,
+            messages_received=stats.received,
+            events_published=self._pipeline.trades.published,
+            messages_dead_lettered=stats.dead_lettered,
+            messages_skipped=stats.skipped,
+            connections_opened=source.connections_opened,
+        )

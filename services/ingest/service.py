@@ -1,0 +1,67 @@
+"""The ingest service: wires source, pipeline, JetStream, gRPC and metrics together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from services.common import bus
+from services.common.grpc_server import start_grpc_server
+from services.common.names import VENUE_BINANCE
+from services.common.runtime import require_url, start_metrics
+from services.common.settings import Settings
+from services.ingest.pipeline import IngestPipeline
+from services.common.deadletter import DeadLetterPublisher
+from services.ingest.publisher import TradePublisher
+from services.ingest.rpc import IngestServicer
+from services.ingest.sources import source_from_settings
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """Run ingest until ``stop`` is set; a finished replay leaves the service up and idle."""
+    source = source_from_settings(
+        settings.source,
+        base_url=settings.binance_ws_url,
+        symbols=settings.symbols,
+        speed=settings.replay_speed,
+        loop=settings.replay_loop,
+    )
+    nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
+    js = nc.jetstream()
+    await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
+    pipeline = IngestPipeline(
+        source,
+        TradePublisher(js, settings.namespace),
+        DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE),
+    )
+    grpc_server = await start_grpc_server(
+        settings.grpc_host,
+        settings.ingest_grpc_port,
+        lambda server: ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
+            IngestServicer(pipeline), server
+        ),
+        [SERVICE_NAME],
+    )
+    metrics_port = start_metrics(settings.grpc_host, settings.ingest_metrics_port)
+    log.info("ingest: source %s, gRPC :%d, metrics :%d",
+             source.description, grpc_server.port, metrics_port)
+    work = asyncio.create_task(pipeline.run())
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if work in done:
+            work.result()  # a crash surfaces here and ends the process
+            await stopped
+    finally:
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        await pipeline.trades.flush()
+        await grpc_server.stop()
+        await nc.drain()

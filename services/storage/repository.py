@@ -1,0 +1,115 @@
+"""Trades in PostgreSQL: idempotent batch writes and latest-price reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg
+
+from services.common.trades import Trade
+
+_STAGING_COLUMNS = (
+    "symbol", "trade_id", "price", "quantity", "trade_time", "buyer_is_maker", "venue",
+    "received_at",
+)
+
+
+@dataclass(frozen=True)
+class LatestPrice:
+    symbol: str
+    price: str
+    quantity: str
+    trade_id: int
+    trade_time_ms: int
+
+
+def _ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _datetime_to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000 + 0.5)
+
+
+def _row(trade: Trade) -> tuple[object, ...]:
+    return (
+        trade.symbol,
+        trade.trade_id,
+        Decimal(trade.price),
+        Decimal(trade.quantity),
+        _ms_to_datetime(trade.trade_time_ms),
+        trade.buyer_is_maker,
+        trade.venue,
+        datetime.fromtimestamp(trade.received_time_us / 1e6, tz=UTC)
+        if trade.received_time_us else None,
+    )
+
+
+async def prepare_connection(conn: asyncpg.Connection) -> None:
+    """Per-connection staging table: COPY lands here, then one INSERT … ON CONFLICT."""
+    await conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS trades_staging "
+        "(LIKE trades INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+
+
+class TradeRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def write_trades(self, trades: Sequence[Trade]) -> int:
+        """Store a batch in one transaction; returns how many trades were new."""
+        if not trades:
+            return 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.copy_records_to_table(
+                "trades_staging", records=[_row(t) for t in trades], columns=_STAGING_COLUMNS
+            )
+            status = await conn.execute(
+                f"INSERT INTO trades ({', '.join(_STAGING_COLUMNS)}) "
+                f"SELECT DISTINCT ON (symbol, trade_id) {', '.join(_STAGING_COLUMNS)} "
+                "FROM trades_staging ON CONFLICT (symbol, trade_id) DO NOTHING"
+            )
+            await conn.execute(
+                """INSERT INTO latest_prices (symbol, trade_id, price, quantity, trade_time)
+                   SELECT DISTINCT ON (symbol) symbol, trade_id, price, quantity, trade_time
+                   FROM trades_staging ORDER BY symbol, trade_id DESC
+                   ON CONFLICT (symbol) DO UPDATE SET
+                       trade_id = EXCLUDED.trade_id, price = EXCLUDED.price,
+                       quantity = EXCLUDED.quantity, trade_time = EXCLUDED.trade_time,
+                       updated_at = now()
+                   WHERE latest_prices.trade_id < EXCLUDED.trade_id"""
+            )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def latest_prices(self, symbols: Sequence[str] = ()) -> list[LatestPrice]:
+        query = "SELECT symbol, price, quantity, trade_id, trade_time FROM latest_prices"
+        async with self._pool.acquire() as conn:
+            if symbols:
+                rows = await conn.fetch(
+                    query + " WHERE symbol = ANY($1::text[]) ORDER BY symbol", list(symbols)
+                )
+            else:
+                rows = await conn.fetch(query + " ORDER BY symbol")
+        return [
+            LatestPrice(
+                symbol=r["symbol"],
+                price=str(r["price"]),
+                quantity=str(r["quantity"]),
+                trade_id=r["trade_id"],
+                trade_time_ms=_datetime_to_ms(r["trade_time"]),
+            )
+            for r in rows
+        ]
+
+    async def backend(self) -> tuple[str, str]:
+        """("timescaledb" or "postgresql", server_version)."""
+        async with self._pool.acquire() as conn:
+            installed = await conn.fetchval(
+                "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+            )
+            version = await conn.fetchval("SHOW server_version")
+        return ("timescaledb" if installed else "postgresql", str(version))

@@ -1,0 +1,67 @@
+"""StorageService over gRPC: a thin layer over the repository."""
+
+from __future__ import annotations
+
+import re
+
+import grpc
+
+from quantflow.storage.v1 import storage_service_pb2 as pb
+from quantflow.storage.v1 import storage_service_pb2_grpc
+from services.common.errors import InvalidArgument, NotFound
+from services.storage.consumer import TradeConsumer
+from services.storage.repository import LatestPrice, TradeRepository
+
+_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+
+
+def _symbol(value: str) -> str:
+    symbol = value.strip().upper()
+    if not _SYMBOL_RE.match(symbol):
+        raise InvalidArgument(f"symbol {value!r} is not an exchange symbol such as BTCUSDT")
+    return symbol
+
+
+def _to_pb(price: LatestPrice) -> pb.LatestPrice:
+    return pb.LatestPrice(
+        symbol=price.symbol,
+        price=price.price,
+        quantity=price.quantity,
+        trade_id=price.trade_id,
+        trade_time_ms=price.trade_time_ms,
+    )
+
+
+class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type: ignore[misc]
+    def __init__(self, repository: TradeRepository, consumer: TradeConsumer,
+                 schema_version: int) -> None:
+        self._repository = repository
+        self._consumer = consumer
+        self._schema_version = schema_version
+
+    async def GetLatestPrice(
+        self, request: pb.GetLatestPriceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLatestPriceResponse:
+        symbol = _symbol(request.symbol)
+        prices = await self._repository.latest_prices([symbol])
+        if not prices:
+            raise NotFound(f"no trade stored for {symbol}")
+        return pb.GetLatestPriceResponse(price=_to_pb(prices[0]))
+
+    async def ListLatestPrices(
+        self, request: pb.ListLatestPricesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListLatestPricesResponse:
+        symbols = [_symbol(s) for s in request.symbols]
+        prices = await self._repository.latest_prices(symbols)
+        return pb.ListLatestPricesResponse(prices=[_to_pb(p) for p in prices])
+
+    async def GetStorageStatus(
+        self, request: pb.GetStorageStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetStorageStatusResponse:
+        backend, version = await self._repository.backend()
+        return pb.GetStorageStatusResponse(
+            backend=backend,
+            server_version=version,
+            schema_version=self._schema_version,
+            trades_written=self._consumer.trades_written,
+        )

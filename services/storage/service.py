@@ -1,0 +1,60 @@
+"""The storage service: migrations, the JetStream consumer, gRPC and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+
+from quantflow.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
+from services.common import bus
+from services.common.grpc_server import start_grpc_server
+from services.common.runtime import require_url, start_metrics
+from services.common.settings import Settings
+from services.common.deadletter import DeadLetterPublisher
+from services.storage.consumer import TradeConsumer
+from services.storage.migrations import migrate
+from services.storage.repository import TradeRepository, prepare_connection
+from services.storage.rpc import StorageServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = storage_service_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    dsn = require_url(settings.database_dsn(), "QUANTFLOW_DATABASE_URL")
+    conn = await asyncpg.connect(dsn)
+    try:
+        schema_version = await migrate(conn)
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, init=prepare_connection)
+    nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "storage")
+    js = nc.jetstream()
+    await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
+    repository = TradeRepository(pool)
+    consumer = TradeConsumer(
+        js, repository, settings.namespace,
+        DeadLetterPublisher(js, settings.namespace, "storage"),
+        settings.storage_batch_size,
+    )
+    backend, version = await repository.backend()
+    grpc_server = await start_grpc_server(
+        settings.grpc_host,
+        settings.storage_grpc_port,
+        lambda server: storage_service_pb2_grpc.add_StorageServiceServicer_to_server(
+            StorageServicer(repository, consumer, schema_version), server
+        ),
+        [SERVICE_NAME],
+    )
+    metrics_port = start_metrics(settings.grpc_host, settings.storage_metrics_port)
+    log.info("storage: %s %s, schema v%d, gRPC :%d, metrics :%d",
+             backend, version, schema_version, grpc_server.port, metrics_port)
+    try:
+        await consumer.run(stop)
+    finally:
+        await grpc_server.stop()
+        await nc.drain()
+        await pool.close()
