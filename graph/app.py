@@ -15,10 +15,10 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from quantflow.storage.v1 import storage_service_pb2_grpc
-from services.common import bus
 from graph.context import Backends, Context
 from graph.schema import schema
+from quantflow.storage.v1 import storage_service_pb2_grpc
+from services.common import bus
 
 
 class QuantflowGraphQL(GraphQL[Context, None]):

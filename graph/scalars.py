@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 
 def _parse_int64(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError("Int64 takes an integer or a string of digits")
+    if isinstance(value, str) and not re.fullmatch(r"-?[0-9]+", value):
+        raise ValueError(f"Int64 takes a string of digits, not {value!r}")
     number = int(value)
     if not -(2**63) <= number < 2**63:
         raise ValueError("Int64 is out of the signed 64-bit range")
     return number
 
 
-Int64 = strawberry.scalar(
-    NewType("Int64", int),
+Int64 = NewType("Int64", int)
+
+INT64 = strawberry.scalar(
     name="Int64",
     description="A signed 64-bit integer (trade ids, epoch milliseconds).",
     serialize=int,
     parse_value=_parse_int64,
 )
+
+# Pass to StrawberryConfig(scalar_map=...): how our NewTypes appear in the schema.
+SCALAR_MAP: dict[object, ScalarDefinition] = {Int64: INT64}

@@ -9,16 +9,17 @@ from datetime import UTC, datetime
 
 import grpc
 import strawberry
-from strawberry.extensions import MaskErrors, QueryDepthLimiter
 from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from graph.context import Context
+from graph.errors import TypedError, from_rpc_error, should_mask
+from graph.scalars import SCALAR_MAP, Int64
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from services.common import names
 from services.common.trades import decode_trade
-from graph.context import Context
-from graph.errors import TypedError, from_rpc_error, should_mask
-from graph.scalars import Int64
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 _RPC_TIMEOUT_S = 5.0
@@ -100,8 +101,9 @@ class Query:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Every trade of the given symbols (all if none) as "
-                             "it arrives on the bus.")
+    @strawberry.subscription(
+        description="Every trade of the given symbols (all if none) as it arrives on the bus."
+    )
     async def trades(
         self, info: Info[Context, None], symbols: list[str] | None = None
     ) -> AsyncGenerator[Trade, None]:
@@ -153,12 +155,17 @@ class QuantflowSchema(strawberry.Schema):
 
 def _is_typed(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is None or (isinstance(original, GraphQLError)
-                                and "code" in (original.extensions or {}))
+    return original is None or (
+        isinstance(original, GraphQLError) and "code" in (original.extensions or {})
+    )
 
 
 schema = QuantflowSchema(
     query=Query,
     subscription=Subscription,
-    extensions=[QueryDepthLimiter(max_depth=10), MaskErrors(should_mask_error=should_mask)],
+    config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    extensions=[
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaskErrors(should_mask_error=should_mask),
+    ],
 )

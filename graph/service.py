@@ -29,9 +29,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         lifespan="on",
         ws="websockets-sansio",
     )
+    # uvicorn takes SIGINT/SIGTERM while it serves and raises them again once it has shut
+    # down gracefully, so a signal ends `serve()` first and then sets `stop`.
     server = uvicorn.Server(config)
-    # Signals are ours (the stop event), not uvicorn's.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     grpc_server = await start_grpc_server(
         settings.grpc_host, settings.graph_grpc_port, lambda _server: None, ["graph"]
     )
@@ -41,7 +41,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         done, _ = await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if serving in done:
             serving.result()
-            raise SystemExit("the GraphQL server stopped on its own")
+            if not server.started:
+                raise SystemExit(
+                    f"GraphQL could not listen on {settings.graph_host}:{settings.graph_port}"
+                )
     finally:
         server.should_exit = True
         await serving

@@ -30,9 +30,16 @@ def generate(out: Path = GENERATED) -> int:
     protos = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
     shutil.rmtree(out / "quantflow", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    return _run(sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTOS}",
-                f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}",
-                *protos)
+    return _run(
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{PROTOS}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+        *protos,
+    )
 
 
 def check_generated() -> int:
@@ -45,8 +52,9 @@ def check_generated() -> int:
         differences: list[str] = []
 
         def collect(node: filecmp.dircmp[str], prefix: str) -> None:
-            differences.extend(f"{prefix}{n}" for n in
-                               node.left_only + node.right_only + node.diff_files)
+            differences.extend(
+                f"{prefix}{n}" for n in node.left_only + node.right_only + node.diff_files
+            )
             for name, child in node.subdirs.items():
                 collect(child, f"{prefix}{name}/")
 
@@ -61,8 +69,7 @@ def check_generated() -> int:
 
 def run(verb: str, rest: list[str]) -> int:
     if verb == "lint":
-        return (_run(_tool("ruff"), "check", ".", *rest)
-                or _run(_tool("buf"), "lint"))
+        return _run(_tool("ruff"), "check", ".", *rest) or _run(_tool("buf"), "lint")
     if verb == "typecheck":
         return _run(_tool("mypy"), *rest)
     if verb == "test":

@@ -36,7 +36,10 @@ def _up(args: argparse.Namespace) -> int:
     if source == "demo" and speed is None:
         speed = 1.0
     settings = _settings(
-        source=source, replay_speed=speed, data_dir=args.data_dir, replay_loop=args.loop,
+        source=source,
+        replay_speed=speed,
+        data_dir=args.data_dir,
+        replay_loop=args.loop,
         symbols=args.symbols,
     )
     configure_logging(settings.log_level)
@@ -84,14 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run the whole system on this machine")
-    up.add_argument("--source", default=None,
-                    help="binance (default, live), demo, or replay:PATH (.jsonl or .gz capture)")
-    up.add_argument("--demo", action="store_true",
-                    help="replay the bundled real capture in a loop at recorded pace")
-    up.add_argument("--speed", type=float, default=None,
-                    help="replay pace: 0 = as fast as possible (default), 1 = recorded pace")
-    up.add_argument("--loop", action="store_true", default=None,
-                    help="replay the file again and again")
+    up.add_argument(
+        "--source",
+        default=None,
+        help="binance (default, live), demo, or replay:PATH (.jsonl or .gz capture)",
+    )
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="replay the bundled real capture in a loop at recorded pace",
+    )
+    up.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="replay pace: 0 = as fast as possible (default), 1 = recorded pace",
+    )
+    up.add_argument(
+        "--loop", action="store_true", default=None, help="replay the file again and again"
+    )
     up.add_argument("--symbols", default=None, help="e.g. BTCUSDT,ETHUSDT (live source)")
     up.add_argument("--data-dir", default=None, help="where embedded servers keep data")
     up.set_defaults(handler=_up)
@@ -105,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=_status)
 
     dev = commands.add_parser("dev", help="contributor tasks")
-    dev.add_argument("verb", choices=("lint", "typecheck", "test", "generate",
-                                      "check-generated", "bench"))
+    dev.add_argument(
+        "verb", choices=("lint", "typecheck", "test", "generate", "check-generated", "bench")
+    )
     dev.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the underlying tool")
     dev.set_defaults(handler=_dev)
     return parser

@@ -21,17 +21,24 @@ async def _details(name: str, target: str) -> str:
                 ingest = await ingest_service_pb2_grpc.IngestServiceStub(channel).GetIngestStatus(
                     ingest_service_pb2.GetIngestStatusRequest(), timeout=2
                 )
-                state = "finished" if ingest.source_finished else (
-                    "connected" if ingest.connected else "disconnected")
-                return (f"source {ingest.source} ({state}), {ingest.messages_received} messages, "
-                        f"{ingest.events_published} published, "
-                        f"{ingest.messages_dead_lettered} dead-lettered")
+                state = (
+                    "finished"
+                    if ingest.source_finished
+                    else ("connected" if ingest.connected else "disconnected")
+                )
+                return (
+                    f"source {ingest.source} ({state}), {ingest.messages_received} messages, "
+                    f"{ingest.events_published} published, "
+                    f"{ingest.messages_dead_lettered} dead-lettered"
+                )
             if name == "storage":
                 storage = await storage_service_pb2_grpc.StorageServiceStub(
-                    channel).GetStorageStatus(storage_service_pb2.GetStorageStatusRequest(),
-                                              timeout=2)
-                return (f"{storage.backend} {storage.server_version}, schema "
-                        f"v{storage.schema_version}, {storage.trades_written} trades written")
+                    channel
+                ).GetStorageStatus(storage_service_pb2.GetStorageStatusRequest(), timeout=2)
+                return (
+                    f"{storage.backend} {storage.server_version}, schema "
+                    f"v{storage.schema_version}, {storage.trades_written} trades written"
+                )
     except grpc.aio.AioRpcError as error:
         return f"({error.code().name})"
     return ""
@@ -47,8 +54,9 @@ async def _report(state: dict[str, Any]) -> bool:
     for component in state["components"]:
         health = await check_health(component["grpc"], timeout=2.0)
         healthy &= health == "SERVING"
-        details = await _details(component["name"], component["grpc"]) if health == "SERVING" \
-            else ""
+        details = (
+            await _details(component["name"], component["grpc"]) if health == "SERVING" else ""
+        )
         print(f"  {component['name']:<9} {health:<11} gRPC {component['grpc']}  {details}")
         for key in ("graphql", "metrics"):
             if key in component:

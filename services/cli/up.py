@@ -18,8 +18,13 @@ from pathlib import Path
 
 import asyncpg
 
-from services.common.embedded import EmbeddedNats, EmbeddedPostgres, free_port, start_nats
-from services.common.embedded import start_postgres
+from services.common.embedded import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    free_port,
+    start_nats,
+    start_postgres,
+)
 from services.common.grpc_server import check_health
 from services.common.settings import Settings
 
@@ -46,7 +51,11 @@ class Component:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.cli.main", "serve", self.name,
+            sys.executable,
+            "-m",
+            "services.cli.main",
+            "serve",
+            self.name,
             env=self.env,
             stdin=asyncio.subprocess.DEVNULL,
             # Own session: Ctrl-C reaches only `up`, which stops children in order.
@@ -128,13 +137,27 @@ class Stack:
         }
         graph_url = f"http://{self.settings.graph_host}:{self.settings.graph_port}"
         self.components = [
-            Component("storage", ports["storage"], env,
-                      extra={"metrics": f"http://127.0.0.1:{metrics['storage']}/metrics"}),
-            Component("ingest", ports["ingest"], env,
-                      extra={"metrics": f"http://127.0.0.1:{metrics['ingest']}/metrics",
-                             "source": self.settings.source}),
-            Component("graph", ports["graph"], env,
-                      extra={"graphql": f"{graph_url}/graphql", "metrics": f"{graph_url}/metrics"}),
+            Component(
+                "storage",
+                ports["storage"],
+                env,
+                extra={"metrics": f"http://127.0.0.1:{metrics['storage']}/metrics"},
+            ),
+            Component(
+                "ingest",
+                ports["ingest"],
+                env,
+                extra={
+                    "metrics": f"http://127.0.0.1:{metrics['ingest']}/metrics",
+                    "source": self.settings.source,
+                },
+            ),
+            Component(
+                "graph",
+                ports["graph"],
+                env,
+                extra={"graphql": f"{graph_url}/graphql", "metrics": f"{graph_url}/metrics"},
+            ),
         ]
 
     def _write_run_file(self, nats_url: str, database_url: str) -> None:
@@ -143,8 +166,12 @@ class Stack:
             "nats": {"url": nats_url, "embedded": self.nats is not None},
             "postgres": {"url": _masked(database_url), "embedded": self.postgres is not None},
             "components": [
-                {"name": c.name, "grpc": c.grpc_target,
-                 "pid": c.process.pid if c.process else None, **c.extra}
+                {
+                    "name": c.name,
+                    "grpc": c.grpc_target,
+                    "pid": c.process.pid if c.process else None,
+                    **c.extra,
+                }
                 for c in self.components
             ],
         }
@@ -185,7 +212,8 @@ class Stack:
         while not stop.is_set():
             waits = {
                 asyncio.create_task(c.process.wait()): c
-                for c in self.components if c.process is not None
+                for c in self.components
+                if c.process is not None
             }
             done, _ = await asyncio.wait({stopped, *waits}, return_when=asyncio.FIRST_COMPLETED)
             for task in waits:
@@ -199,8 +227,12 @@ class Stack:
                     continue
                 component.restarts += 1
                 delay = min(2.0 ** min(component.restarts, 5), 30.0)
-                log.error("%s exited with code %s; restarting in %.0fs", component.name,
-                          task.result(), delay)
+                log.error(
+                    "%s exited with code %s; restarting in %.0fs",
+                    component.name,
+                    task.result(),
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 await component.start()
         stopped.cancel()

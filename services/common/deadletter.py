@@ -43,5 +43,9 @@ class DeadLetterPublisher:
             await self._js.publish(self._subject, payload, headers=headers)
             DEAD_LETTERED.labels(self._source).inc()
         except (TimeoutError, NatsError) as error:
-            log.error("could not dead-letter a message (%s): %s; reason was %s",
-                      error, payload[:200], reason)
+            log.error(
+                "could not dead-letter a message (%s): %s; reason was %s",
+                error,
+                payload[:200],
+                reason,
+            )

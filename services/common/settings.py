@@ -40,6 +40,8 @@ class Settings(BaseSettings):
 
     # Storage.
     storage_batch_size: int = Field(default=2000, ge=1, le=50_000)
+    # A batch not acked this long after delivery (its storage died) is delivered again.
+    storage_ack_wait_s: float = Field(default=30.0, ge=1.0)
     storage_target: str = "127.0.0.1:7101"
 
     # Network: where this process listens.

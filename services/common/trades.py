@@ -24,7 +24,7 @@ class Trade:
 
 
 def encode_trade(trade: Trade) -> bytes:
-    return trade_pb2.Trade(
+    message = trade_pb2.Trade(
         venue=trade.venue,
         symbol=trade.symbol,
         trade_id=trade.trade_id,
@@ -34,7 +34,9 @@ def encode_trade(trade: Trade) -> bytes:
         event_time_ms=trade.event_time_ms,
         buyer_is_maker=trade.buyer_is_maker,
         received_time_us=trade.received_time_us,
-    ).SerializeToString()
+    )
+    payload: bytes = message.SerializeToString()
+    return payload
 
 
 def decode_trade(payload: bytes) -> Trade:

@@ -13,19 +13,26 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
-from pydantic import AfterValidator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
 
 from services.common.names import VENUE_BINANCE
 from services.common.trades import Trade
 
-_DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_DECIMAL_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 # Binance sends milliseconds unless asked for microseconds (timeUnit=MICROSECOND).
 _MICROSECONDS_FROM = 10**15
 
 
 def _positive_decimal(text: str) -> str:
-    if not _DECIMAL_RE.match(text):
+    if not _DECIMAL_RE.fullmatch(text):
         raise ValueError(f"{text!r} is not a decimal number")
     if not text.strip("0."):
         raise ValueError(f"{text!r} must be greater than zero")

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
 
+from services.common.deadletter import DeadLetterPublisher
 from services.common.trades import Trade
 from services.ingest.binance import Malformed, Skipped, parse_message
-from services.common.deadletter import DeadLetterPublisher
 from services.ingest.publisher import TradePublisher
 from services.ingest.sources import Source
 
@@ -33,8 +33,9 @@ class IngestStats:
 
 
 class IngestPipeline:
-    def __init__(self, source: Source, trades: TradePublisher,
-                 dead_letters: DeadLetterPublisher) -> None:
+    def __init__(
+        self, source: Source, trades: TradePublisher, dead_letters: DeadLetterPublisher
+    ) -> None:
         self.source = source
         self.trades = trades
         self.dead_letters = dead_letters
@@ -57,8 +58,9 @@ class IngestPipeline:
                     MESSAGES.labels("malformed").inc()
                     self.stats.dead_lettered += 1
                     log.warning("dead-lettering a malformed message: %s", verdict.reason)
-                    await self.dead_letters.publish(message.text, verdict.reason,
-                                                    message.received_time_us)
+                    await self.dead_letters.publish(
+                        message.text, verdict.reason, message.received_time_us
+                    )
             await self._flush()
         finally:
             flusher.cancel()

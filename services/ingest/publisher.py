@@ -6,8 +6,8 @@ import asyncio
 import logging
 
 from nats.errors import Error as NatsError
-from prometheus_client import Counter
 from nats.js import JetStreamContext
+from prometheus_client import Counter
 
 from services.common import names
 from services.common.trades import Trade, encode_trade
@@ -56,8 +56,12 @@ class TradePublisher:
             try:
                 await asyncio.wait_for(future, _ACK_TIMEOUT_S)
             except (TimeoutError, NatsError) as error:
-                log.warning("no ack for %s:%d (%s); resending", trade.symbol, trade.trade_id,
-                            error or type(error).__name__)
+                log.warning(
+                    "no ack for %s:%d (%s); resending",
+                    trade.symbol,
+                    trade.trade_id,
+                    error or type(error).__name__,
+                )
                 await self._publish_until_acked(trade)
                 continue
             self._acked()
@@ -71,12 +75,19 @@ class TradePublisher:
         while True:
             try:
                 await self._js.publish(
-                    self._subject(trade), encode_trade(trade), headers=self._headers(trade),
+                    self._subject(trade),
+                    encode_trade(trade),
+                    headers=self._headers(trade),
                     timeout=_ACK_TIMEOUT_S,
                 )
             except (TimeoutError, NatsError) as error:
-                log.warning("publish of %s:%d failed (%s); retrying in %.1fs",
-                            trade.symbol, trade.trade_id, error, delay)
+                log.warning(
+                    "publish of %s:%d failed (%s); retrying in %.1fs",
+                    trade.symbol,
+                    trade.trade_id,
+                    error,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue

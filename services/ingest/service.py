@@ -8,12 +8,12 @@ import logging
 
 from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from services.common import bus
+from services.common.deadletter import DeadLetterPublisher
 from services.common.grpc_server import start_grpc_server
 from services.common.names import VENUE_BINANCE
-from services.common.runtime import require_url, start_metrics
+from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings
 from services.ingest.pipeline import IngestPipeline
-from services.common.deadletter import DeadLetterPublisher
 from services.ingest.publisher import TradePublisher
 from services.ingest.rpc import IngestServicer
 from services.ingest.sources import source_from_settings
@@ -48,9 +48,13 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         ),
         [SERVICE_NAME],
     )
-    metrics_port = start_metrics(settings.grpc_host, settings.ingest_metrics_port)
-    log.info("ingest: source %s, gRPC :%d, metrics :%d",
-             source.description, grpc_server.port, metrics_port)
+    metrics = MetricsServer(settings.grpc_host, settings.ingest_metrics_port)
+    log.info(
+        "ingest: source %s, gRPC :%d, metrics :%d",
+        source.description,
+        grpc_server.port,
+        metrics.port,
+    )
     work = asyncio.create_task(pipeline.run())
     stopped = asyncio.create_task(stop.wait())
     try:
@@ -64,4 +68,5 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             await work
         await pipeline.trades.flush()
         await grpc_server.stop()
+        metrics.stop()
         await nc.drain()

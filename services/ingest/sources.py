@@ -26,7 +26,7 @@ from services.ingest.binance import combined_stream_path, parse_message
 
 log = logging.getLogger(__name__)
 
-_EVENT_TIME_RE = re.compile(r'"E":(\d+)')
+_EVENT_TIME_RE = re.compile(r'"E"\s*:\s*(\d+)')
 DEMO_CAPTURE = "binance_spot_btcusdt_2024-08-08.sample.jsonl"
 
 
@@ -81,8 +81,9 @@ class BinanceLiveSource:
             try:
                 # Binance pings every 20 s and websockets answers; our own pings detect a
                 # dead connection sooner than the exchange would.
-                async with connect(self.url, ping_interval=20, ping_timeout=20,
-                                   max_size=2**22, open_timeout=10) as socket:
+                async with connect(
+                    self.url, ping_interval=20, ping_timeout=20, max_size=2**22, open_timeout=10
+                ) as socket:
                     self.connected = True
                     self.connections_opened += 1
                     log.info("connected to %s", self.url)
@@ -125,8 +126,9 @@ def read_recording(path: Path) -> Iterator[tuple[str, int | None]]:
 class ReplaySource:
     """A recorded file, as fast as possible (speed 0) or at ``speed`` × recorded pace."""
 
-    def __init__(self, path: Path, speed: float = 0.0, loop: bool = False,
-                 description: str | None = None) -> None:
+    def __init__(
+        self, path: Path, speed: float = 0.0, loop: bool = False, description: str | None = None
+    ) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"replay file {path} does not exist")
         self.path = path
@@ -204,8 +206,9 @@ class DemoSource(ReplaySource):
                 low[key] = min(low.get(key, point), point)
                 high[key] = max(high.get(key, point), point)
         return {
-            symbol: _Span(high[symbol][0] - low[symbol][0] + 1,
-                          high[symbol][1] - low[symbol][1] + 1000)
+            symbol: _Span(
+                high[symbol][0] - low[symbol][0] + 1, high[symbol][1] - low[symbol][1] + 1000
+            )
             for symbol in low
         }
 
@@ -222,8 +225,9 @@ class DemoSource(ReplaySource):
         )
 
 
-def source_from_settings(source: str, *, base_url: str, symbols: tuple[str, ...],
-                         speed: float, loop: bool) -> Source:
+def source_from_settings(
+    source: str, *, base_url: str, symbols: tuple[str, ...], speed: float, loop: bool
+) -> Source:
     """``binance`` | ``demo`` | ``replay:<path>`` → the source object."""
     if source == "binance":
         return BinanceLiveSource(base_url, symbols)

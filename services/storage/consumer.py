@@ -13,8 +13,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from prometheus_client import Counter, Histogram
 
 from services.common import names
-from services.common.trades import Trade, decode_trade
 from services.common.deadletter import DeadLetterPublisher
+from services.common.trades import Trade, decode_trade
 from services.storage.repository import TradeRepository
 
 log = logging.getLogger(__name__)
@@ -29,13 +29,21 @@ _RETRY_DELAY_S = 1.0
 
 
 class TradeConsumer:
-    def __init__(self, js: JetStreamContext, repository: TradeRepository, namespace: str,
-                 dead_letters: DeadLetterPublisher, batch_size: int) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        repository: TradeRepository,
+        namespace: str,
+        dead_letters: DeadLetterPublisher,
+        batch_size: int,
+        ack_wait_s: float = 30.0,
+    ) -> None:
         self._js = js
         self._repository = repository
         self._namespace = namespace
         self._dead_letters = dead_letters
         self._batch_size = batch_size
+        self._ack_wait_s = ack_wait_s
         self.trades_written = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -46,16 +54,22 @@ class TradeConsumer:
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
-                ack_wait=60,
+                ack_wait=self._ack_wait_s,
                 max_ack_pending=self._batch_size * 4,
             ),
         )
         try:
             while not stop.is_set():
                 try:
-                    messages = await subscription.fetch(self._batch_size,
-                                                        timeout=_FETCH_TIMEOUT_S)
-                except nats.errors.TimeoutError:
+                    messages = await subscription.fetch(self._batch_size, timeout=_FETCH_TIMEOUT_S)
+                except TimeoutError:
+                    # Nothing to read. nats-py raises its own TimeoutError or asyncio's,
+                    # depending on where the fetch gave up; both subclass the built-in.
+                    continue
+                except nats.errors.Error as error:
+                    # A reconnecting bus is a pause, not a reason to die.
+                    log.warning("fetch failed (%s); retrying", error)
+                    await asyncio.sleep(_RETRY_DELAY_S)
                     continue
                 await self._handle(messages)
         finally:
@@ -72,8 +86,7 @@ class TradeConsumer:
                 good.append(message)
             except ValueError as error:
                 POISON.inc()
-                log.warning("dead-lettering an undecodable event on %s: %s",
-                            message.subject, error)
+                log.warning("dead-lettering an undecodable event on %s: %s", message.subject, error)
                 await self._dead_letters.publish(message.data, f"{message.subject}: {error}")
                 await message.ack()
         RECEIVED.inc(len(trades))

@@ -59,7 +59,8 @@ async def migrate(conn: asyncpg.Connection) -> int:
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                    migration.version, migration.name,
+                    migration.version,
+                    migration.name,
                 )
             log.info("applied migration %04d_%s", migration.version, migration.name)
             current = migration.version

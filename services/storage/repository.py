@@ -12,7 +12,13 @@ import asyncpg
 from services.common.trades import Trade
 
 _STAGING_COLUMNS = (
-    "symbol", "trade_id", "price", "quantity", "trade_time", "buyer_is_maker", "venue",
+    "symbol",
+    "trade_id",
+    "price",
+    "quantity",
+    "trade_time",
+    "buyer_is_maker",
+    "venue",
     "received_at",
 )
 
@@ -44,7 +50,8 @@ def _row(trade: Trade) -> tuple[object, ...]:
         trade.buyer_is_maker,
         trade.venue,
         datetime.fromtimestamp(trade.received_time_us / 1e6, tz=UTC)
-        if trade.received_time_us else None,
+        if trade.received_time_us
+        else None,
     )
 
 

@@ -33,8 +33,9 @@ def _to_pb(price: LatestPrice) -> pb.LatestPrice:
 
 
 class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type: ignore[misc]
-    def __init__(self, repository: TradeRepository, consumer: TradeConsumer,
-                 schema_version: int) -> None:
+    def __init__(
+        self, repository: TradeRepository, consumer: TradeConsumer, schema_version: int
+    ) -> None:
         self._repository = repository
         self._consumer = consumer
         self._schema_version = schema_version

@@ -9,10 +9,10 @@ import asyncpg
 
 from quantflow.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
 from services.common import bus
-from services.common.grpc_server import start_grpc_server
-from services.common.runtime import require_url, start_metrics
-from services.common.settings import Settings
 from services.common.deadletter import DeadLetterPublisher
+from services.common.grpc_server import start_grpc_server
+from services.common.runtime import MetricsServer, require_url
+from services.common.settings import Settings
 from services.storage.consumer import TradeConsumer
 from services.storage.migrations import migrate
 from services.storage.repository import TradeRepository, prepare_connection
@@ -36,9 +36,12 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
     repository = TradeRepository(pool)
     consumer = TradeConsumer(
-        js, repository, settings.namespace,
+        js,
+        repository,
+        settings.namespace,
         DeadLetterPublisher(js, settings.namespace, "storage"),
         settings.storage_batch_size,
+        settings.storage_ack_wait_s,
     )
     backend, version = await repository.backend()
     grpc_server = await start_grpc_server(
@@ -49,12 +52,19 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         ),
         [SERVICE_NAME],
     )
-    metrics_port = start_metrics(settings.grpc_host, settings.storage_metrics_port)
-    log.info("storage: %s %s, schema v%d, gRPC :%d, metrics :%d",
-             backend, version, schema_version, grpc_server.port, metrics_port)
+    metrics = MetricsServer(settings.grpc_host, settings.storage_metrics_port)
+    log.info(
+        "storage: %s %s, schema v%d, gRPC :%d, metrics :%d",
+        backend,
+        version,
+        schema_version,
+        grpc_server.port,
+        metrics.port,
+    )
     try:
         await consumer.run(stop)
     finally:
         await grpc_server.stop()
+        metrics.stop()
         await nc.drain()
         await pool.close()

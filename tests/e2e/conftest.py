@@ -1,0 +1,105 @@
+"""Running the real CLI as a user would: `quantflow up` / `quantflow serve` subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+
+class CliProcess:
+    """One `quantflow …` subprocess with its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli.main", *args],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def interrupt(self, timeout: float = 45.0) -> int:
+        """Ctrl-C, as a user stops `quantflow up`; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        code = await asyncio.to_thread(self.process.wait, timeout)
+        self._log.close()
+        return code
+
+    async def run_to_end(self, timeout: float = 60.0) -> int:
+        code = await asyncio.to_thread(self.process.wait, timeout)
+        self._log.close()
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+async def wait_for_graph(url: str, process: CliProcess, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if process.process.poll() is not None:
+                raise AssertionError(f"quantflow exited early:\n{process.output()[-4000:]}")
+            try:
+                if (await client.get(f"{url}/healthz", timeout=1)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"graph never became healthy:\n{process.output()[-4000:]}")
+
+
+async def graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=10
+        )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def read_run_file(data_dir: Path) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads((data_dir / "run.json").read_text())
+    return state
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Any]:
+    """Start CLI processes; any still running at the end is killed."""
+    started: list[CliProcess] = []
+
+    def start(args: list[str], env: dict[str, str], name: str = "quantflow") -> CliProcess:
+        process = CliProcess(args, env, tmp_path / f"{name}-{len(started)}.log")
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+def base_env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTFLOW_")}
+    env.update({f"QUANTFLOW_{k.upper()}": v for k, v in values.items()})
+    return env

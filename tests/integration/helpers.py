@@ -1,0 +1,62 @@
+"""Running services in-process for integration tests: real servers, real ports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from services.common.embedded import free_port
+from services.common.grpc_server import check_health
+from services.common.settings import Settings
+
+ServiceRun = Callable[[Settings, asyncio.Event], Awaitable[None]]
+
+
+def service_settings(database_url: str, nats_url: str, namespace: str, **extra: Any) -> Settings:
+    ports = {
+        "storage_grpc_port": free_port(),
+        "ingest_grpc_port": free_port(),
+        "graph_grpc_port": free_port(),
+        "storage_metrics_port": 0,
+        "ingest_metrics_port": 0,
+        "graph_port": free_port(),
+    }
+    ports["storage_target"] = f"127.0.0.1:{ports['storage_grpc_port']}"
+    return Settings(
+        database_url=database_url, nats_url=nats_url, namespace=namespace, **{**ports, **extra}
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(run: ServiceRun, settings: Settings, grpc_port: int) -> AsyncIterator[None]:
+    """Run a service's ``run`` as a task until the block ends; wait until it is SERVING."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    target = f"127.0.0.1:{grpc_port}"
+    for _ in range(200):
+        if task.done():
+            task.result()
+            raise RuntimeError("service ended before it was healthy")
+        if await check_health(target, timeout=0.5) == "SERVING":
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise TimeoutError(f"service at {target} never became healthy")
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    """Poll ``check`` until it holds; fail with a clear message if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"condition still false after {timeout:.0f}s")

@@ -1,0 +1,176 @@
+"""The ingest service in-process against the fake Binance server and a real JetStream."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from quantflow.market.v1 import ingest_service_pb2 as pb
+from quantflow.market.v1 import ingest_service_pb2_grpc
+from services.common import names
+from services.common.deadletter import REASON_HEADER, SOURCE_HEADER
+from services.common.trades import decode_trade
+from services.ingest import service as ingest_service
+from services.ingest.sources import read_recording
+from tests.conftest import HFT_CAPTURE, SAMPLE_CAPTURE
+from tests.fakes.binance_server import FakeBinanceServer, Tape
+from tests.integration.helpers import eventually, running, service_settings
+
+pytestmark = pytest.mark.integration
+
+GOOD_TRADE = (
+    '{"e":"trade","E":1723161255210,"s":"BTCUSDT","t":3735676000,"p":"61700.00000000",'
+    '"q":"0.01000000","T":1723161255209,"m":false,"M":true}'
+)
+
+
+async def _status(target: str) -> pb.GetIngestStatusResponse:
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
+        return await stub.GetIngestStatus(pb.GetIngestStatusRequest(), timeout=5)
+
+
+def _trade_ids(path: object) -> set[int]:
+    ids = set()
+    for text, _ in read_recording(path):  # type: ignore[arg-type]
+        message = json.loads(text)
+        if message.get("stream", "").endswith("@trade"):
+            ids.add(message["data"]["t"])
+    return ids
+
+
+async def test_live_trades_reach_jetstream_with_exchange_ids_as_msg_ids(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    expected = _trade_ids(SAMPLE_CAPTURE)
+    async with FakeBinanceServer(Tape.from_file(SAMPLE_CAPTURE)) as fake:
+        settings = service_settings(
+            database_url,
+            nats_url,
+            namespace,
+            binance_ws_url=fake.ws_url,
+            symbols=("BTCUSDT", "ETHUSDT"),
+        )
+        target = f"127.0.0.1:{settings.ingest_grpc_port}"
+        async with running(ingest_service.run, settings, settings.ingest_grpc_port):
+
+            async def all_published() -> bool:
+                return (await _status(target)).events_published >= len(expected)
+
+            await eventually(all_published)
+            status = await _status(target)
+            assert fake.active_subscriptions() == {"btcusdt@trade", "ethusdt@trade"}
+    assert status.connected and not status.source_finished
+    assert status.source == "binance"
+    assert list(status.symbols) == ["BTCUSDT", "ETHUSDT"]
+    assert status.messages_dead_lettered == 0
+    js = nats_client.jetstream()
+    subscription = await js.subscribe(
+        names.trade_subject("BTCUSDT", namespace=namespace),
+        stream=names.market_stream(namespace),
+        ordered_consumer=True,
+    )
+    received = set()
+    for _ in range(len(expected)):
+        message = await subscription.next_msg(timeout=5)
+        trade = decode_trade(message.data)
+        assert message.headers["Nats-Msg-Id"] == f"binance:BTCUSDT:trade:{trade.trade_id}"
+        received.add(trade.trade_id)
+    assert received == expected
+
+
+async def test_malformed_messages_are_dead_lettered_and_ingest_keeps_running(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    broken = [
+        "{not json",
+        '{"e":"trade","E":1723161255210,"s":"BTCUSDT","t":1,"p":"abc","q":"1","T":1,"m":true}',
+        '{"e":"trade","E":1723161255210,"s":"BTCUSDT","t":2,"p":"-5","q":"1","T":1,"m":true}',
+        '{"e":"trade","E":1723161255210,"s":"BTCUSDT","t":3,"q":"1","T":1,"m":true}',
+    ]
+    # The fake sends tape data verbatim inside the envelope, broken JSON included.
+    tape = Tape.from_messages([("btcusdt@trade", text) for text in [*broken, GOOD_TRADE]])
+    async with FakeBinanceServer(tape) as fake:
+        settings = service_settings(
+            database_url, nats_url, namespace, binance_ws_url=fake.ws_url, symbols=("BTCUSDT",)
+        )
+        target = f"127.0.0.1:{settings.ingest_grpc_port}"
+        async with running(ingest_service.run, settings, settings.ingest_grpc_port):
+
+            async def good_one_published() -> bool:
+                return (await _status(target)).events_published == 1
+
+            await eventually(good_one_published)
+            status = await _status(target)
+    assert status.messages_dead_lettered == len(broken)
+    assert status.messages_received == len(broken) + 1
+    js = nats_client.jetstream()
+    dead = await js.subscribe(
+        names.deadletter_subject("binance", namespace),
+        stream=names.deadletter_stream(namespace),
+        ordered_consumer=True,
+    )
+    reasons = []
+    for text in broken:
+        letter = await dead.next_msg(timeout=5)
+        assert text in letter.data.decode()  # the raw message, envelope and all
+        assert letter.headers[SOURCE_HEADER] == "binance"
+        reasons.append(letter.headers[REASON_HEADER])
+    assert "invalid JSON" in reasons[0]
+    assert "p:" in reasons[1] and "decimal" in reasons[1]
+    assert "greater than zero" in reasons[2] or "decimal" in reasons[2]
+    assert "p:" in reasons[3] and "required" in reasons[3].lower()
+
+
+async def test_dropped_connection_reconnects_and_overlap_is_deduplicated(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    expected = _trade_ids(SAMPLE_CAPTURE)
+    # Each connection replays the tape from the start, so the second one overlaps the first.
+    async with FakeBinanceServer(
+        Tape.from_file(SAMPLE_CAPTURE), max_messages_per_connection=40
+    ) as fake:
+        settings = service_settings(
+            database_url, nats_url, namespace, binance_ws_url=fake.ws_url, symbols=("BTCUSDT",)
+        )
+        target = f"127.0.0.1:{settings.ingest_grpc_port}"
+        async with running(ingest_service.run, settings, settings.ingest_grpc_port):
+
+            async def reconnected_twice() -> bool:
+                return (await _status(target)).connections_opened >= 3
+
+            await eventually(reconnected_twice)
+    js = nats_client.jetstream()
+    info = await js.stream_info(names.market_stream(namespace))
+    stored = await js.subscribe(
+        names.trade_subject("BTCUSDT", namespace=namespace),
+        stream=names.market_stream(namespace),
+        ordered_consumer=True,
+    )
+    ids = [
+        decode_trade((await stored.next_msg(timeout=5)).data).trade_id
+        for _ in range(info.state.messages)
+    ]
+    assert len(ids) == len(set(ids))
+    assert set(ids) <= expected
+
+
+async def test_replay_source_reads_the_whole_capture_then_reports_finished(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    settings = service_settings(database_url, nats_url, namespace, source=f"replay:{HFT_CAPTURE}")
+    target = f"127.0.0.1:{settings.ingest_grpc_port}"
+    async with running(ingest_service.run, settings, settings.ingest_grpc_port):
+
+        async def finished() -> bool:
+            return (await _status(target)).source_finished
+
+        await eventually(finished, timeout=60)
+        status = await _status(target)
+    assert status.events_published == len(_trade_ids(HFT_CAPTURE)) == 9757
+    assert status.messages_skipped == status.messages_received - 9757
+    info = await nats_client.jetstream().stream_info(names.market_stream(namespace))
+    assert info.state.messages == 9757

@@ -1,0 +1,102 @@
+"""TradeRepository and migrations against a real PostgreSQL database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from services.common.trades import Trade
+from services.storage.migrations import load_migrations, migrate
+from services.storage.repository import TradeRepository, prepare_connection
+
+pytestmark = pytest.mark.integration
+
+
+def trade(trade_id: int, price: str = "61583.01000000", symbol: str = "BTCUSDT") -> Trade:
+    return Trade(
+        venue="binance",
+        symbol=symbol,
+        trade_id=trade_id,
+        price=price,
+        quantity="0.00100000",
+        trade_time_ms=1723161255000 + trade_id,
+        event_time_ms=1723161255001 + trade_id,
+        buyer_is_maker=trade_id % 2 == 0,
+        received_time_us=1723161256000000,
+    )
+
+
+@pytest_asyncio.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    conn = await asyncpg.connect(database_url)
+    await migrate(conn)
+    await conn.close()
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=prepare_connection)
+    yield pool
+    await pool.close()
+
+
+async def test_migrate_twice_applies_each_migration_once(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        first = await migrate(conn)
+        second = await migrate(conn)
+        rows = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+    finally:
+        await conn.close()
+    assert first == second == load_migrations()[-1].version
+    assert [r["version"] for r in rows] == [m.version for m in load_migrations()]
+
+
+async def test_write_same_batch_twice_stores_it_once(pool: asyncpg.Pool) -> None:
+    repository = TradeRepository(pool)
+    batch = [trade(i) for i in range(1, 101)]
+    assert await repository.write_trades(batch) == 100
+    assert await repository.write_trades(batch) == 0
+    assert await pool.fetchval("SELECT count(*) FROM trades") == 100
+
+
+async def test_write_batch_with_internal_duplicates_stores_each_trade_once(
+    pool: asyncpg.Pool,
+) -> None:
+    repository = TradeRepository(pool)
+    assert await repository.write_trades([trade(1), trade(2), trade(1)]) == 2
+
+
+async def test_stored_trade_keeps_exchange_decimal_text_and_times(pool: asyncpg.Pool) -> None:
+    repository = TradeRepository(pool)
+    await repository.write_trades([trade(7, price="0.00001230")])
+    row = await pool.fetchrow("SELECT price, quantity, trade_time, buyer_is_maker FROM trades")
+    assert str(row["price"]) == "0.00001230"
+    assert str(row["quantity"]) == "0.00100000"
+    assert int(row["trade_time"].timestamp() * 1000) == 1723161255007
+    assert row["buyer_is_maker"] is False
+
+
+async def test_latest_price_is_highest_trade_id_even_when_batches_arrive_out_of_order(
+    pool: asyncpg.Pool,
+) -> None:
+    repository = TradeRepository(pool)
+    await repository.write_trades([trade(10, "2.0"), trade(11, "3.0")])
+    await repository.write_trades([trade(5, "1.0")])  # late redelivery of older trades
+    [latest] = await repository.latest_prices(["BTCUSDT"])
+    assert (latest.trade_id, latest.price) == (11, "3.0")
+    assert latest.trade_time_ms == 1723161255011
+
+
+async def test_latest_prices_lists_each_symbol_once(pool: asyncpg.Pool) -> None:
+    repository = TradeRepository(pool)
+    await repository.write_trades([trade(1), trade(2), trade(9, "2064.1", "ETHUSDT")])
+    prices = await repository.latest_prices()
+    assert [(p.symbol, p.trade_id) for p in prices] == [("BTCUSDT", 2), ("ETHUSDT", 9)]
+    assert await repository.latest_prices(["DOGEUSDT"]) == []
+
+
+async def test_backend_reports_plain_postgresql_without_timescaledb(pool: asyncpg.Pool) -> None:
+    backend, version = await TradeRepository(pool).backend()
+    installed = await pool.fetchval("SELECT count(*) FROM pg_extension WHERE extname='timescaledb'")
+    assert backend == ("timescaledb" if installed else "postgresql")
+    assert version[:2].isdigit()

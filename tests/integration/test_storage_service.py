@@ -1,0 +1,140 @@
+"""The storage service in-process: JetStream in, PostgreSQL and gRPC out."""
+
+from __future__ import annotations
+
+import asyncpg
+import grpc
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from quantflow.storage.v1 import storage_service_pb2 as pb
+from quantflow.storage.v1 import storage_service_pb2_grpc
+from services.common import bus, names
+from services.common.deadletter import REASON_HEADER
+from services.common.grpc_server import check_health
+from services.common.trades import Trade
+from services.ingest.publisher import TradePublisher
+from services.storage import service as storage_service
+from tests.integration.helpers import eventually, running, service_settings
+
+pytestmark = pytest.mark.integration
+
+
+def trade(trade_id: int, symbol: str = "BTCUSDT", price: str = "61583.01000000") -> Trade:
+    return Trade(
+        venue="binance",
+        symbol=symbol,
+        trade_id=trade_id,
+        price=price,
+        quantity="0.5",
+        trade_time_ms=1723161255000 + trade_id,
+        event_time_ms=1723161255000 + trade_id,
+        buyer_is_maker=True,
+    )
+
+
+async def _count(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM trades"))
+    finally:
+        await conn.close()
+
+
+async def test_published_trades_are_stored_once_and_served_over_grpc(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    settings = service_settings(database_url, nats_url, namespace)
+    js = nats_client.jetstream()
+    await bus.ensure_streams(js, namespace, 3600)
+    publisher = TradePublisher(js, namespace)
+    for trade_id in range(1, 501):
+        await publisher.publish(trade(trade_id))
+    for trade_id in range(1, 501):  # a replay: JetStream's msg-id window drops these
+        await publisher.publish(trade(trade_id))
+    await publisher.publish(trade(3, symbol="ETHUSDT", price="2064.10"))
+    await publisher.flush()
+    info = await js.stream_info(names.market_stream(namespace))
+    assert info.state.messages == 501
+
+    async with running(storage_service.run, settings, settings.storage_grpc_port):
+        await eventually(lambda: _has(database_url, 501))
+        async with grpc.aio.insecure_channel(settings.storage_target) as channel:
+            stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+            reply = await stub.GetLatestPrice(pb.GetLatestPriceRequest(symbol="btcusdt"))
+            assert (reply.price.symbol, reply.price.trade_id) == ("BTCUSDT", 500)
+            assert reply.price.price == "61583.01000000"
+            listing = await stub.ListLatestPrices(pb.ListLatestPricesRequest())
+            assert [(p.symbol, p.price) for p in listing.prices] == [
+                ("BTCUSDT", "61583.01000000"),
+                ("ETHUSDT", "2064.10"),
+            ]
+            status = await stub.GetStorageStatus(pb.GetStorageStatusRequest())
+            assert status.trades_written == 501
+            assert status.schema_version >= 1
+            with pytest.raises(grpc.aio.AioRpcError) as missing:
+                await stub.GetLatestPrice(pb.GetLatestPriceRequest(symbol="DOGEUSDT"))
+            assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+            with pytest.raises(grpc.aio.AioRpcError) as invalid:
+                await stub.GetLatestPrice(pb.GetLatestPriceRequest(symbol="not a symbol"))
+            assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert await check_health(settings.storage_target) == "SERVING"
+    assert await _count(database_url) == 501
+
+
+async def _has(database_url: str, expected: int) -> bool:
+    return await _count(database_url) >= expected
+
+
+async def test_undecodable_event_is_dead_lettered_and_the_rest_stored(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    settings = service_settings(database_url, nats_url, namespace)
+    js = nats_client.jetstream()
+    await bus.ensure_streams(js, namespace, 3600)
+    publisher = TradePublisher(js, namespace)
+    await publisher.publish(trade(1))
+    await publisher.flush()
+    await js.publish(names.trade_subject("BTCUSDT", namespace=namespace), b"\xff\x00 not proto")
+    await publisher.publish(trade(2))
+    await publisher.flush()
+
+    async with running(storage_service.run, settings, settings.storage_grpc_port):
+        await eventually(lambda: _has(database_url, 2))
+        dead = await js.subscribe(
+            names.deadletter_subject("storage", namespace),
+            stream=names.deadletter_stream(namespace),
+        )
+        letter = await dead.next_msg(timeout=10)
+        assert letter.data == b"\xff\x00 not proto"
+        assert "Trade" in letter.headers[REASON_HEADER]
+        await dead.unsubscribe()
+    consumer = await js.consumer_info(
+        names.market_stream(namespace), names.storage_trades_durable(namespace)
+    )
+    assert consumer.num_ack_pending == 0 and consumer.num_pending == 0
+
+
+async def test_restarted_storage_resumes_from_its_durable_consumer(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    settings = service_settings(database_url, nats_url, namespace)
+    js = nats_client.jetstream()
+    await bus.ensure_streams(js, namespace, 3600)
+    publisher = TradePublisher(js, namespace)
+    async with running(storage_service.run, settings, settings.storage_grpc_port):
+        for trade_id in range(1, 101):
+            await publisher.publish(trade(trade_id))
+        await publisher.flush()
+        await eventually(lambda: _has(database_url, 100))
+    for trade_id in range(101, 201):  # published while storage is down
+        await publisher.publish(trade(trade_id))
+    await publisher.flush()
+    async with running(storage_service.run, settings, settings.storage_grpc_port):
+        await eventually(lambda: _has(database_url, 200))
+    conn = await asyncpg.connect(database_url)
+    try:
+        ids = [r["trade_id"] for r in await conn.fetch("SELECT trade_id FROM trades ORDER BY 1")]
+    finally:
+        await conn.close()
+    assert ids == list(range(1, 201))

@@ -1,0 +1,57 @@
+"""Unit tests for services/storage/migrations.py: the migration files as packaged."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from importlib import resources
+from pathlib import Path
+
+from services.storage.migrations import load_migrations
+
+
+def _migration_files() -> dict[str, str]:
+    folder = Path(str(resources.files("services.storage") / "migrations"))
+    return {p.name: p.read_text() for p in folder.glob("*.sql")}
+
+
+def _normalise(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql).strip()
+
+
+def test_load_migrations_finds_at_least_the_first_migration() -> None:
+    migrations = load_migrations()
+    assert migrations
+    assert migrations[0].version == 1
+    assert migrations[0].name == "trades"
+
+
+def test_load_migrations_versions_strictly_increase_from_one() -> None:
+    versions = [m.version for m in load_migrations()]
+    assert versions[0] == 1
+    assert all(later > earlier for earlier, later in itertools.pairwise(versions))
+
+
+def test_load_migrations_names_and_sql_match_the_files() -> None:
+    files = _migration_files()
+    migrations = load_migrations()
+    assert {f"{m.version:04d}_{m.name}.sql" for m in migrations} == set(files)
+    for migration in migrations:
+        assert migration.sql == files[f"{migration.version:04d}_{migration.name}.sql"]
+
+
+def test_first_migration_creates_trades_keyed_by_symbol_and_trade_id() -> None:
+    sql = _normalise(load_migrations()[0].sql)
+    match = re.search(r"CREATE TABLE trades \((.*?)\);", sql, re.IGNORECASE)
+    assert match, "0001 must create the trades table"
+    body = match.group(1)
+    assert re.search(r"PRIMARY KEY \(symbol, trade_id\)", body, re.IGNORECASE)
+    assert re.search(r"\btrade_id bigint NOT NULL", body, re.IGNORECASE)
+    assert re.search(r"\bprice numeric NOT NULL", body, re.IGNORECASE)
+
+
+def test_first_migration_creates_latest_prices_keyed_by_symbol() -> None:
+    sql = _normalise(load_migrations()[0].sql)
+    match = re.search(r"CREATE TABLE latest_prices \((.*?)\);", sql, re.IGNORECASE)
+    assert match
+    assert re.search(r"\bsymbol text PRIMARY KEY", match.group(1), re.IGNORECASE)

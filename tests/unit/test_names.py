@@ -1,0 +1,176 @@
+"""Unit tests for services/common/names.py: every name on the bus, spelled once."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.common import names
+
+# --- default (no namespace) names --------------------------------------------------------
+
+
+def test_market_stream_without_namespace_is_market() -> None:
+    assert names.market_stream() == "MARKET"
+
+
+def test_deadletter_stream_without_namespace_is_deadletter() -> None:
+    assert names.deadletter_stream() == "DEADLETTER"
+
+
+def test_trade_subject_for_btcusdt_is_market_binance_trade_btcusdt() -> None:
+    assert names.trade_subject("BTCUSDT") == "market.binance.trade.BTCUSDT"
+
+
+def test_market_subject_with_explicit_tokens_builds_dotted_subject() -> None:
+    assert names.market_subject("binance", "trade", "BTCUSDT") == "market.binance.trade.BTCUSDT"
+
+
+def test_all_trades_subject_uses_single_token_wildcards() -> None:
+    assert names.all_trades_subject() == "market.*.trade.*"
+
+
+def test_market_subjects_bind_everything_under_market() -> None:
+    assert names.market_subjects() == ["market.>"]
+
+
+def test_deadletter_subjects_bind_everything_under_deadletter() -> None:
+    assert names.deadletter_subjects() == ["deadletter.>"]
+
+
+def test_deadletter_subject_for_binance_is_deadletter_binance() -> None:
+    assert names.deadletter_subject("binance") == "deadletter.binance"
+
+
+def test_storage_trades_durable_without_namespace_is_storage_trades() -> None:
+    assert names.storage_trades_durable() == "storage_trades"
+
+
+def test_trade_msg_id_is_venue_symbol_trade_id() -> None:
+    assert names.trade_msg_id("binance", "BTCUSDT", 123) == "binance:BTCUSDT:trade:123"
+
+
+def test_trade_msg_id_with_id_beyond_32_bits_keeps_every_digit() -> None:
+    expected = "binance:BTCUSDT:trade:1099511627777"
+    assert names.trade_msg_id("binance", "BTCUSDT", 2**40 + 1) == expected
+
+
+def test_venue_binance_and_trade_constants() -> None:
+    assert names.VENUE_BINANCE == "binance"
+    assert names.TRADE == "trade"
+
+
+# --- symbol upper-casing -----------------------------------------------------------------
+
+
+def test_trade_subject_with_lowercase_symbol_is_upper_cased() -> None:
+    assert names.trade_subject("btcusdt") == "market.binance.trade.BTCUSDT"
+
+
+def test_trade_msg_id_with_lowercase_symbol_is_upper_cased() -> None:
+    assert names.trade_msg_id("binance", "btcusdt", 123) == "binance:BTCUSDT:trade:123"
+
+
+def test_trade_subject_with_mixed_case_symbol_matches_upper_case_subject() -> None:
+    assert names.trade_subject("BtcUsdt") == names.trade_subject("BTCUSDT")
+
+
+# --- namespaced forms --------------------------------------------------------------------
+
+
+def test_market_stream_with_namespace_t1_is_t1_market() -> None:
+    assert names.market_stream("t1") == "T1_MARKET"
+
+
+def test_deadletter_stream_with_namespace_t1_is_t1_deadletter() -> None:
+    assert names.deadletter_stream("t1") == "T1_DEADLETTER"
+
+
+def test_trade_subject_with_namespace_t1_is_prefixed() -> None:
+    assert names.trade_subject("BTCUSDT", namespace="t1") == "t1.market.binance.trade.BTCUSDT"
+
+
+def test_all_trades_subject_with_namespace_t1_is_prefixed() -> None:
+    assert names.all_trades_subject("t1") == "t1.market.*.trade.*"
+
+
+def test_market_subjects_with_namespace_t1_are_prefixed() -> None:
+    assert names.market_subjects("t1") == ["t1.market.>"]
+
+
+def test_deadletter_subject_with_namespace_t1_is_prefixed() -> None:
+    assert names.deadletter_subject("binance", namespace="t1") == "t1.deadletter.binance"
+    assert names.deadletter_subjects("t1") == ["t1.deadletter.>"]
+
+
+def test_storage_trades_durable_with_namespace_t1_is_t1_storage_trades() -> None:
+    assert names.storage_trades_durable("t1") == "t1_storage_trades"
+
+
+def test_namespace_with_digits_and_underscore_is_accepted() -> None:
+    assert names.market_stream("run_42") == "RUN_42_MARKET"
+
+
+def test_namespaced_trade_subject_is_matched_by_namespaced_market_subjects_only() -> None:
+    # The namespace is a prefix, so the un-namespaced "market.>" must not cover it.
+    subject = names.trade_subject("BTCUSDT", namespace="t1")
+    assert subject.startswith(names.market_subjects("t1")[0].removesuffix(">"))
+    assert not subject.startswith(names.market_subjects()[0].removesuffix(">"))
+
+
+# --- rejection of bad namespaces and tokens ----------------------------------------------
+
+
+@pytest.mark.parametrize("namespace", ["a.b", "A", "x>", "t*", "has space", "t-1"])
+def test_market_stream_with_bad_namespace_raises_value_error(namespace: str) -> None:
+    with pytest.raises(ValueError, match="namespace"):
+        names.market_stream(namespace)
+
+
+@pytest.mark.parametrize("namespace", ["a.b", "A", "x>"])
+def test_trade_subject_with_bad_namespace_raises_value_error(namespace: str) -> None:
+    with pytest.raises(ValueError, match="namespace"):
+        names.trade_subject("BTCUSDT", namespace=namespace)
+
+
+@pytest.mark.parametrize("namespace", ["a.b", "A", "x>"])
+def test_all_trades_and_deadletter_with_bad_namespace_raise_value_error(namespace: str) -> None:
+    with pytest.raises(ValueError):
+        names.all_trades_subject(namespace)
+    with pytest.raises(ValueError):
+        names.deadletter_stream(namespace)
+    with pytest.raises(ValueError):
+        names.deadletter_subjects(namespace)
+    with pytest.raises(ValueError):
+        names.market_subjects(namespace)
+
+
+@pytest.mark.parametrize("symbol", ["a.b", "x>", "*", "BTC USDT", "BTC-USDT", ""])
+def test_trade_subject_with_bad_symbol_token_raises_value_error(symbol: str) -> None:
+    with pytest.raises(ValueError, match="token"):
+        names.trade_subject(symbol)
+
+
+@pytest.mark.parametrize(
+    ("venue", "kind"), [("bin.ance", "trade"), ("binance", "tr>ade"), ("*", "trade")]
+)
+def test_market_subject_with_bad_venue_or_kind_raises_value_error(venue: str, kind: str) -> None:
+    with pytest.raises(ValueError, match="token"):
+        names.market_subject(venue, kind, "BTCUSDT")
+
+
+@pytest.mark.parametrize("source", ["a.b", "x>", "*", ""])
+def test_deadletter_subject_with_bad_source_raises_value_error(source: str) -> None:
+    with pytest.raises(ValueError, match="source"):
+        names.deadletter_subject(source)
+
+
+# Known bug (reported): the patterns use re.match with "$", which also matches just before a
+# trailing newline, so a namespace or token ending in "\n" slips through into names.
+def test_market_stream_with_namespace_ending_in_newline_raises_value_error() -> None:
+    with pytest.raises(ValueError):
+        names.market_stream("t1\n")
+
+
+def test_trade_subject_with_symbol_ending_in_newline_raises_value_error() -> None:
+    with pytest.raises(ValueError):
+        names.trade_subject("BTCUSDT\n")
