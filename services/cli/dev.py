@@ -69,7 +69,11 @@ def check_generated() -> int:
 
 def run(verb: str, rest: list[str]) -> int:
     if verb == "lint":
-        return _run(_tool("ruff"), "check", ".", *rest) or _run(_tool("buf"), "lint")
+        return (
+            _run(_tool("ruff"), "check", ".", *rest)
+            or _run(_tool("ruff"), "format", "--check", ".")
+            or _run(_tool("buf"), "lint")
+        )
     if verb == "typecheck":
         return _run(_tool("mypy"), *rest)
     if verb == "test":
