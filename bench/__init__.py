@@ -1,0 +1,1 @@
+"""Benchmarks: QuantFlow's hot paths beside what a user would otherwise hand-roll."""

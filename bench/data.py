@@ -1,0 +1,43 @@
+"""The benchmark input: the real Binance capture the end-to-end test replays."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+from pathlib import Path
+
+from services.common.trades import Trade
+from services.ingest.binance import parse_message
+
+CAPTURE = (
+    Path(__file__).resolve().parent.parent
+    / "tests"
+    / "fixtures"
+    / "binance"
+    / "binance_spot_btcusdt_2024-08-08.hftbacktest.gz"
+)
+
+
+def raw_messages(limit: int | None = None) -> list[str]:
+    """The capture's raw WebSocket messages (the ``<receive_ns>`` prefix removed)."""
+    messages: list[str] = []
+    with gzip.open(CAPTURE, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            messages.append(line.split(" ", 1)[1].rstrip("\n"))
+            if limit is not None and len(messages) >= limit:
+                break
+    return messages
+
+
+def trades(limit: int | None = None, copies: int = 1) -> list[Trade]:
+    """The capture's trades; ``copies`` > 1 repeats them with new trade ids (same prices)."""
+    parsed = (parse_message(text) for text in raw_messages(limit))
+    original = [verdict for verdict in parsed if isinstance(verdict, Trade)]
+    if not original:
+        return []
+    span = max(t.trade_id for t in original) - min(t.trade_id for t in original) + 1
+    return [
+        dataclasses.replace(trade, trade_id=trade.trade_id + copy * span)
+        for copy in range(copies)
+        for trade in original
+    ]
