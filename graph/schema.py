@@ -76,8 +76,11 @@ class Trade:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The latest stored trade price of one symbol.")
-    async def price(self, info: Info[Context, None], symbol: str) -> Price:
+    @strawberry.field(
+        description="The latest stored trade price of one symbol; null with a NOT_FOUND "
+        "error when none is stored, so the rest of the query still answers."
+    )
+    async def price(self, info: Info[Context, None], symbol: str) -> Price | None:
         request = storage_pb.GetLatestPriceRequest(symbol=_symbol(symbol))
         stub = info.context.backends.storage
         try:
