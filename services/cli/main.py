@@ -63,7 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
         from services.storage.service import run
     else:
         from graph.service import run
-    run_service(run, settings)
+    run_service(run, settings, parent_pid=args.supervisor_pid)
     return 0
 
 
@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run one service (what a container runs)")
     serve.add_argument("service", choices=SERVICES)
+    serve.add_argument(
+        "--supervisor-pid",
+        type=int,
+        default=None,
+        help="stop when this process (quantflow up sets its own pid) is no longer the parent",
+    )
     serve.set_defaults(handler=_serve)
 
     status = commands.add_parser("status", help="health of a running `quantflow up`")

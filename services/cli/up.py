@@ -56,6 +56,8 @@ class Component:
             "services.cli.main",
             "serve",
             self.name,
+            "--supervisor-pid",
+            str(os.getpid()),
             env=self.env,
             stdin=asyncio.subprocess.DEVNULL,
             # Own session: Ctrl-C reaches only `up`, which stops children in order.
@@ -185,7 +187,10 @@ class Stack:
             self._plan(nats_url, database_url)
             for component in self.components:
                 await component.start()
-                await component.wait_ready()
+                try:
+                    await component.wait_ready()
+                except (RuntimeError, TimeoutError) as error:
+                    raise SystemExit(f"quantflow up: {error}; see its log above") from None
                 log.info("%s is up (gRPC %s)", component.name, component.grpc_target)
             self._write_run_file(nats_url, database_url)
             self._banner(nats_url, database_url)

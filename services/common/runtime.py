@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -46,15 +48,40 @@ def require_url(value: str | None, key: str) -> str:
     return value
 
 
-async def _run(main: ServiceMain, settings: Settings) -> None:
+_PARENT_POLL_S = 1.0
+
+
+async def stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` once ``parent_pid`` is no longer our parent: the supervisor died (even
+    by SIGKILL, which it cannot pass on), and a child left behind would hold ports forever."""
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            log.warning("supervisor (pid %d) is gone; stopping", parent_pid)
+            stop.set()
+            return
+        await asyncio.sleep(_PARENT_POLL_S)
+
+
+async def _run(main: ServiceMain, settings: Settings, parent_pid: int | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await main(settings, stop)
+    watcher = asyncio.create_task(stop_when_orphaned(parent_pid, stop)) if parent_pid else None
+    try:
+        await main(settings, stop)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
 
 
-def run_service(main: ServiceMain, settings: Settings) -> None:
-    """Run ``main`` until SIGTERM or SIGINT sets its stop event, then let it drain."""
+def run_service(main: ServiceMain, settings: Settings, parent_pid: int | None = None) -> None:
+    """Run ``main`` until SIGTERM or SIGINT sets its stop event, then let it drain.
+
+    With ``parent_pid`` (``quantflow up`` passes its own), the service also stops when that
+    process is no longer its parent.
+    """
     configure_logging(settings.log_level)
-    asyncio.run(_run(main, settings))
+    asyncio.run(_run(main, settings, parent_pid))

@@ -53,15 +53,28 @@ class CliProcess:
             self.process.wait()
         self._log.close()
 
+    def stop(self) -> None:
+        """Ctrl-C, then SIGKILL if that is not enough: `up` gets to stop what it started."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(45)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
 
 async def wait_for_graph(url: str, process: CliProcess, timeout: float = 90.0) -> None:
+    """Until `quantflow up` has printed its banner (every component is healthy) and the
+    gateway answers: what a user waits for before opening GraphiQL."""
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
             if process.process.poll() is not None:
                 raise AssertionError(f"quantflow exited early:\n{process.output()[-4000:]}")
             try:
-                if (await client.get(f"{url}/healthz", timeout=1)).status_code == 200:
+                healthy = (await client.get(f"{url}/healthz", timeout=1)).status_code == 200
+                if healthy and "QuantFlow is up." in process.output():
                     return
             except httpx.HTTPError:
                 pass
@@ -79,6 +92,21 @@ async def graphql(url: str, query: str, variables: dict[str, Any] | None = None)
     return body
 
 
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie waiting for its reaper counts as ended."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
+        try:
+            return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (OSError, IndexError):
+            return False
+    return True
+
+
 def read_run_file(data_dir: Path) -> dict[str, Any]:
     state: dict[str, Any] = json.loads((data_dir / "run.json").read_text())
     return state
@@ -86,7 +114,7 @@ def read_run_file(data_dir: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Iterator[Any]:
-    """Start CLI processes; any still running at the end is killed."""
+    """Start CLI processes; any still running at the end (a failed test) is stopped."""
     started: list[CliProcess] = []
 
     def start(args: list[str], env: dict[str, str], name: str = "quantflow") -> CliProcess:
@@ -96,7 +124,7 @@ def cli(tmp_path: Path) -> Iterator[Any]:
 
     yield start
     for process in started:
-        process.kill()
+        process.stop()
 
 
 def base_env(**values: str) -> dict[str, str]:

@@ -10,7 +10,13 @@ import pytest
 
 from services.common.embedded import free_port
 from tests.conftest import HFT_CAPTURE, SAMPLE_CAPTURE
-from tests.e2e.conftest import base_env, graphql, wait_for_graph
+from tests.e2e.conftest import (
+    base_env,
+    graphql,
+    process_alive,
+    read_run_file,
+    wait_for_graph,
+)
 from tests.e2e.test_stack import capture_trades, stored_ids, wait_for_count
 
 pytestmark = pytest.mark.e2e
@@ -91,3 +97,32 @@ async def test_up_with_embedded_servers_keeps_data_across_restarts(
     await wait_for_graph(url, second)
     assert (await graphql(url, query))["data"] == {"price": expected}
     assert await second.interrupt() == 0
+
+
+async def test_components_stop_when_up_is_killed(
+    cli: Any,
+    tmp_path: Path,
+    database_url: str,
+    nats_url: str,
+    namespace: str,
+) -> None:
+    graph_port = free_port()
+    data_dir = tmp_path / "qf"
+    env = base_env(
+        database_url=database_url,
+        nats_url=nats_url,
+        namespace=namespace,
+        graph_port=str(graph_port),
+    )
+    up = cli(["up", "--source", f"replay:{SAMPLE_CAPTURE}", "--data-dir", str(data_dir)], env)
+    await wait_for_graph(f"http://127.0.0.1:{graph_port}", up)
+    pids = [component["pid"] for component in read_run_file(data_dir)["components"]]
+    assert len(pids) == 3 and all(process_alive(pid) for pid in pids)
+
+    up.kill()  # SIGKILL: `up` cannot pass anything on to its children
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while any(process_alive(pid) for pid in pids):
+        assert loop.time() < deadline, f"still running: {[p for p in pids if process_alive(p)]}"
+        await asyncio.sleep(0.2)

@@ -133,8 +133,14 @@ async def test_live_capture_flows_to_graphql_and_a_second_replay_adds_nothing(
         assert answer["data"]["price"]["price"] == last_price
         assert answer["data"]["price"]["tradeId"] == max(trades)
         assert answer["data"]["prices"] == [{"symbol": "BTCUSDT", "price": last_price}]
-        missing = await graphql(url, '{ price(symbol: "DOGEUSDT") { price } }')
-        assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        partial = await graphql(
+            url,
+            '{ price(symbol: "BTCUSDT") { price } missing: price(symbol: "DOGEUSDT") { price } }',
+        )
+        assert partial["data"] == {"price": {"price": last_price}, "missing": None}
+        [error] = partial["errors"]
+        assert error["path"] == ["missing"]
+        assert error["extensions"]["code"] == "NOT_FOUND"
 
         status = cli(["status", "--data-dir", str(tmp_path / "qf")], env, name="status")
         assert await status.run_to_end() == 0, status.output()
