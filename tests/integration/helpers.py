@@ -10,6 +10,7 @@ from typing import Any
 from services.common.embedded import free_port
 from services.common.grpc_server import check_health
 from services.common.settings import Settings
+from services.common.trades import Trade
 
 ServiceRun = Callable[[Settings, asyncio.Event], Awaitable[None]]
 
@@ -60,3 +61,18 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"condition still false after {timeout:.0f}s")
+
+
+def trade(trade_id: int, price: str = "61583.01000000", symbol: str = "BTCUSDT") -> Trade:
+    """A valid BTCUSDT-like trade whose times follow its id."""
+    return Trade(
+        venue="binance",
+        symbol=symbol,
+        trade_id=trade_id,
+        price=price,
+        quantity="0.00100000",
+        trade_time_ms=1723161255000 + trade_id,
+        event_time_ms=1723161255001 + trade_id,
+        buyer_is_maker=trade_id % 2 == 0,
+        received_time_us=1723161256000000,
+    )

@@ -8,25 +8,11 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from services.common.trades import Trade
 from services.storage.migrations import load_migrations, migrate
 from services.storage.repository import TradeRepository, prepare_connection
+from tests.integration.helpers import trade
 
 pytestmark = pytest.mark.integration
-
-
-def trade(trade_id: int, price: str = "61583.01000000", symbol: str = "BTCUSDT") -> Trade:
-    return Trade(
-        venue="binance",
-        symbol=symbol,
-        trade_id=trade_id,
-        price=price,
-        quantity="0.00100000",
-        trade_time_ms=1723161255000 + trade_id,
-        event_time_ms=1723161255001 + trade_id,
-        buyer_is_maker=trade_id % 2 == 0,
-        received_time_us=1723161256000000,
-    )
 
 
 @pytest_asyncio.fixture

@@ -12,25 +12,11 @@ from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import bus, names
 from services.common.deadletter import REASON_HEADER
 from services.common.grpc_server import check_health
-from services.common.trades import Trade
 from services.ingest.publisher import TradePublisher
 from services.storage import service as storage_service
-from tests.integration.helpers import eventually, running, service_settings
+from tests.integration.helpers import eventually, running, service_settings, trade
 
 pytestmark = pytest.mark.integration
-
-
-def trade(trade_id: int, symbol: str = "BTCUSDT", price: str = "61583.01000000") -> Trade:
-    return Trade(
-        venue="binance",
-        symbol=symbol,
-        trade_id=trade_id,
-        price=price,
-        quantity="0.5",
-        trade_time_ms=1723161255000 + trade_id,
-        event_time_ms=1723161255000 + trade_id,
-        buyer_is_maker=True,
-    )
 
 
 async def _count(database_url: str) -> int:

@@ -72,12 +72,12 @@ def _expected_kind(message: dict[str, Any]) -> str:
 # --- real captures: trades ---------------------------------------------------------------
 
 
-def test_every_trade_in_hftbacktest_capture_parses_to_trade_with_payload_fields(
-    hft_lines: list[tuple[str, int | None]],
-) -> None:
+def _check_every_trade(lines: list[str]) -> int:
+    """Every btcusdt@trade message parses to a Trade with its payload's fields, and nothing
+    else parses to a Trade; returns how many trades there were."""
     expected = 0
     parsed = 0
-    for text, _ in hft_lines:
+    for text in lines:
         message = json.loads(text)
         verdict = parse_message(text)
         if message.get("stream") == "btcusdt@trade":
@@ -85,27 +85,21 @@ def test_every_trade_in_hftbacktest_capture_parses_to_trade_with_payload_fields(
             _assert_trade_matches_payload(verdict, message["data"])
         if isinstance(verdict, Trade):
             parsed += 1
-    assert expected > 0
     assert parsed == expected
-    assert expected == 9_757  # SOURCES.md: 9,757 btcusdt@trade messages
+    return expected
+
+
+def test_every_trade_in_hftbacktest_capture_parses_to_trade_with_payload_fields(
+    hft_lines: list[tuple[str, int | None]],
+) -> None:
+    # SOURCES.md: 9,757 btcusdt@trade messages
+    assert _check_every_trade([text for text, _ in hft_lines]) == 9_757
 
 
 def test_every_trade_in_sample_capture_parses_to_trade_with_payload_fields(
     sample_lines: list[str],
 ) -> None:
-    expected = 0
-    parsed = 0
-    for text in sample_lines:
-        message = json.loads(text)
-        verdict = parse_message(text)
-        if message.get("stream") == "btcusdt@trade":
-            expected += 1
-            _assert_trade_matches_payload(verdict, message["data"])
-        if isinstance(verdict, Trade):
-            parsed += 1
-    assert expected > 0
-    assert parsed == expected
-    assert expected == 89  # SOURCES.md: 89 btcusdt@trade messages
+    assert _check_every_trade(sample_lines) == 89  # SOURCES.md: 89 btcusdt@trade messages
 
 
 def test_hftbacktest_capture_trade_with_bytes_input_parses_like_text(
