@@ -40,6 +40,8 @@ class IngestPipeline:
         self.trades = trades
         self.dead_letters = dead_letters
         self.stats = IngestStats()
+        self.finished = False
+        """True once the source has ended and JetStream acknowledged all it produced."""
 
     async def run(self) -> None:
         """Read the source until it ends (a replay) or forever (live); publish as we go."""
@@ -62,6 +64,7 @@ class IngestPipeline:
                         message.text, verdict.reason, message.received_time_us
                     )
             await self._flush()
+            self.finished = True
         finally:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

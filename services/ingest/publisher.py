@@ -28,6 +28,7 @@ class TradePublisher:
         self._namespace = namespace
         self._window = window
         self._inflight: list[tuple[Trade, asyncio.Future[object]]] = []
+        self._flushing = asyncio.Lock()
         self.published = 0
 
     def _headers(self, trade: Trade) -> dict[str, str]:
@@ -50,8 +51,15 @@ class TradePublisher:
             await self.flush()
 
     async def flush(self) -> None:
-        """Wait for every ack sent so far; resend what was not acknowledged."""
-        inflight, self._inflight = self._inflight, []
+        """Wait for every ack sent so far; resend what was not acknowledged.
+
+        Flushes take turns, so one that returns has also seen the end of any flush
+        already under way (the periodic flusher's, say)."""
+        async with self._flushing:
+            inflight, self._inflight = self._inflight, []
+            await self._await_acks(inflight)
+
+    async def _await_acks(self, inflight: list[tuple[Trade, asyncio.Future[object]]]) -> None:
         for trade, future in inflight:
             try:
                 await asyncio.wait_for(future, _ACK_TIMEOUT_S)

@@ -23,7 +23,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ig
             source=source.description,
             symbols=list(source.symbols),
             connected=source.connected,
-            source_finished=source.finished,
+            source_finished=self._pipeline.finished,
             messages_received=stats.received,
             events_published=self._pipeline.trades.published,
             messages_dead_lettered=stats.dead_lettered,
