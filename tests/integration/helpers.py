@@ -7,10 +7,15 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from services.common import bus
 from services.common.embedded import free_port
 from services.common.grpc_server import check_health
 from services.common.settings import Settings
 from services.common.trades import Trade
+from services.ingest.publisher import TradePublisher
 
 ServiceRun = Callable[[Settings, asyncio.Event], Awaitable[None]]
 
@@ -76,3 +81,12 @@ def trade(trade_id: int, price: str = "61583.01000000", symbol: str = "BTCUSDT")
         buyer_is_maker=trade_id % 2 == 0,
         received_time_us=1723161256000000,
     )
+
+
+async def trade_publisher(
+    nats_client: NatsClient, namespace: str, window: int = 512
+) -> tuple[JetStreamContext, TradePublisher]:
+    """JetStream with the namespace's streams in place, and ingest's publisher on it."""
+    js = nats_client.jetstream()
+    await bus.ensure_streams(js, namespace, 3600)
+    return js, TradePublisher(js, namespace, window=window)

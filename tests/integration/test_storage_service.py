@@ -9,12 +9,17 @@ from nats.aio.client import Client as NatsClient
 
 from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
-from services.common import bus, names
+from services.common import names
 from services.common.deadletter import REASON_HEADER
 from services.common.grpc_server import check_health
-from services.ingest.publisher import TradePublisher
 from services.storage import service as storage_service
-from tests.integration.helpers import eventually, running, service_settings, trade
+from tests.integration.helpers import (
+    eventually,
+    running,
+    service_settings,
+    trade,
+    trade_publisher,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,9 +36,7 @@ async def test_published_trades_are_stored_once_and_served_over_grpc(
     database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
 ) -> None:
     settings = service_settings(database_url, nats_url, namespace)
-    js = nats_client.jetstream()
-    await bus.ensure_streams(js, namespace, 3600)
-    publisher = TradePublisher(js, namespace)
+    js, publisher = await trade_publisher(nats_client, namespace)
     for trade_id in range(1, 501):
         await publisher.publish(trade(trade_id))
     for trade_id in range(1, 501):  # a replay: JetStream's msg-id window drops these
@@ -76,9 +79,7 @@ async def test_undecodable_event_is_dead_lettered_and_the_rest_stored(
     database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
 ) -> None:
     settings = service_settings(database_url, nats_url, namespace)
-    js = nats_client.jetstream()
-    await bus.ensure_streams(js, namespace, 3600)
-    publisher = TradePublisher(js, namespace)
+    js, publisher = await trade_publisher(nats_client, namespace)
     await publisher.publish(trade(1))
     await publisher.flush()
     await js.publish(names.trade_subject("BTCUSDT", namespace=namespace), b"\xff\x00 not proto")
@@ -105,9 +106,7 @@ async def test_restarted_storage_resumes_from_its_durable_consumer(
     database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
 ) -> None:
     settings = service_settings(database_url, nats_url, namespace)
-    js = nats_client.jetstream()
-    await bus.ensure_streams(js, namespace, 3600)
-    publisher = TradePublisher(js, namespace)
+    _, publisher = await trade_publisher(nats_client, namespace)
     async with running(storage_service.run, settings, settings.storage_grpc_port):
         for trade_id in range(1, 101):
             await publisher.publish(trade(trade_id))

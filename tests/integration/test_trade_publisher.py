@@ -7,9 +7,8 @@ import asyncio
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.common import bus, names
-from services.ingest.publisher import TradePublisher
-from tests.integration.helpers import trade
+from services.common import names
+from tests.integration.helpers import trade, trade_publisher
 
 pytestmark = pytest.mark.integration
 
@@ -17,9 +16,7 @@ pytestmark = pytest.mark.integration
 async def test_a_flush_returns_only_after_a_flush_already_under_way_has_seen_its_acks(
     nats_url: str, namespace: str, nats_client: NatsClient
 ) -> None:
-    js = nats_client.jetstream()
-    await bus.ensure_streams(js, namespace, 3600)
-    publisher = TradePublisher(js, namespace, window=10_000)
+    js, publisher = await trade_publisher(nats_client, namespace, window=10_000)
     for trade_id in range(1, 2001):
         await publisher.publish(trade(trade_id))
 
