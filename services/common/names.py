@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 
 VENUE_BINANCE = "binance"
+# Binance USDⓈ-M futures: the same symbols as spot (BTCUSDT) but another market, with its
+# own trade ids and prices, so it must never share spot's identity.
+VENUE_BINANCE_USDM = "binance_usdm"
+VENUES = (VENUE_BINANCE, VENUE_BINANCE_USDM)
 TRADE = "trade"
 
 _NAMESPACE_RE = re.compile(r"[a-z0-9_]*")
@@ -59,6 +63,28 @@ def trade_subject(symbol: str, venue: str = VENUE_BINANCE, namespace: str = "") 
 def all_trades_subject(namespace: str = "") -> str:
     """Every venue's trades, every symbol: ``market.*.trade.*``."""
     return _subject(namespace, "market", "*", TRADE, "*")
+
+
+def trades_filter_subject(
+    venue: str | None = None, symbol: str | None = None, namespace: str = ""
+) -> str:
+    """Trades of one venue and/or one symbol; ``None`` is a wildcard, e.g.
+    ``market.*.trade.BTCUSDT`` (BTCUSDT on every venue)."""
+    venue_token = "*" if venue is None else check_venue(venue)
+    if symbol is None:
+        symbol_token = "*"
+    else:
+        if not _TOKEN_RE.fullmatch(symbol):
+            raise ValueError(f"subject token {symbol!r} must be letters, digits or '_'")
+        symbol_token = symbol.upper()
+    return _subject(namespace, "market", venue_token, TRADE, symbol_token)
+
+
+def check_venue(venue: str) -> str:
+    """``venue`` if it is one QuantFlow knows, else ``ValueError`` listing the known ones."""
+    if venue not in VENUES:
+        raise ValueError(f"venue {venue!r} is not one of {', '.join(VENUES)}")
+    return venue
 
 
 def trade_msg_id(venue: str, symbol: str, trade_id: int) -> str:

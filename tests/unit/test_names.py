@@ -174,3 +174,56 @@ def test_market_stream_with_namespace_ending_in_newline_raises_value_error() -> 
 def test_trade_subject_with_symbol_ending_in_newline_raises_value_error() -> None:
     with pytest.raises(ValueError):
         names.trade_subject("BTCUSDT\n")
+
+
+# --- venues: the market is part of every name ---------------------------------------------
+
+
+def test_known_venues_are_binance_spot_and_usdm_futures() -> None:
+    assert names.VENUE_BINANCE_USDM == "binance_usdm"
+    assert names.VENUES == ("binance", "binance_usdm")
+
+
+def test_trade_subject_for_usdm_futures_has_its_own_venue_token() -> None:
+    assert names.trade_subject("BTCUSDT", names.VENUE_BINANCE_USDM) == (
+        "market.binance_usdm.trade.BTCUSDT"
+    )
+
+
+def test_trade_msg_id_for_usdm_futures_differs_from_spot_for_the_same_trade_id() -> None:
+    usdm = names.trade_msg_id(names.VENUE_BINANCE_USDM, "BTCUSDT", 7)
+    assert usdm == "binance_usdm:BTCUSDT:trade:7"
+    assert usdm != names.trade_msg_id(names.VENUE_BINANCE, "BTCUSDT", 7)
+
+
+@pytest.mark.parametrize(
+    ("venue", "symbol", "subject"),
+    [
+        (None, None, "market.*.trade.*"),
+        (None, "btcusdt", "market.*.trade.BTCUSDT"),
+        ("binance_usdm", None, "market.binance_usdm.trade.*"),
+        ("binance", "BTCUSDT", "market.binance.trade.BTCUSDT"),
+    ],
+)
+def test_trades_filter_subject_uses_a_wildcard_for_what_is_not_given(
+    venue: str | None, symbol: str | None, subject: str
+) -> None:
+    assert names.trades_filter_subject(venue, symbol) == subject
+
+
+def test_trades_filter_subject_with_namespace_is_prefixed() -> None:
+    assert names.trades_filter_subject("binance", None, "t1") == "t1.market.binance.trade.*"
+
+
+@pytest.mark.parametrize(("venue", "symbol"), [("kraken", None), (None, "*"), (None, "a.b")])
+def test_trades_filter_subject_with_unknown_venue_or_bad_symbol_raises_value_error(
+    venue: str | None, symbol: str | None
+) -> None:
+    with pytest.raises(ValueError):
+        names.trades_filter_subject(venue, symbol)
+
+
+@pytest.mark.parametrize("venue", ["kraken", "", "BINANCE", "binance\n"])
+def test_check_venue_with_unknown_venue_raises_value_error_listing_known_ones(venue: str) -> None:
+    with pytest.raises(ValueError, match="binance, binance_usdm"):
+        names.check_venue(venue)
