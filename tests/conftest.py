@@ -22,6 +22,7 @@ from services.common.embedded import start_nats, start_postgres
 FIXTURES = Path(__file__).parent / "fixtures" / "binance"
 HFT_CAPTURE = FIXTURES / "binance_spot_btcusdt_2024-08-08.hftbacktest.gz"
 SAMPLE_CAPTURE = FIXTURES / "binance_spot_btcusdt_2024-08-08.sample.jsonl"
+USDM_CAPTURE = FIXTURES / "binance_usdm_btcusdt_2022-08-11.sample.jsonl"
 
 
 def with_database(url: str, database: str) -> str:

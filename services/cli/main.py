@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.common.names import VENUES
 from services.common.runtime import configure_logging, run_service
 from services.common.settings import Settings
 
@@ -41,6 +42,7 @@ def _up(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         replay_loop=args.loop,
         symbols=args.symbols,
+        venue=args.venue,
     )
     configure_logging(settings.log_level)
 
@@ -107,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--loop", action="store_true", default=None, help="replay the file again and again"
     )
     up.add_argument("--symbols", default=None, help="e.g. BTCUSDT,ETHUSDT (live source)")
+    up.add_argument(
+        "--venue",
+        choices=("auto", *VENUES),
+        default=None,
+        help="market of a replayed capture: auto (default: told by each message's fields), "
+        "binance (spot) or binance_usdm (USDⓈ-M futures); only a replay can be forced",
+    )
     up.add_argument("--data-dir", default=None, help="where embedded servers keep data")
     up.set_defaults(handler=_up)
 

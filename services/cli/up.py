@@ -127,6 +127,7 @@ class Stack:
             "QUANTFLOW_DATABASE_URL": database_url,
             "QUANTFLOW_NAMESPACE": self.settings.namespace,
             "QUANTFLOW_SOURCE": self.settings.source,
+            "QUANTFLOW_VENUE": self.settings.venue,
             "QUANTFLOW_SYMBOLS": ",".join(self.settings.symbols),
             "QUANTFLOW_REPLAY_SPEED": str(self.settings.replay_speed),
             "QUANTFLOW_REPLAY_LOOP": str(self.settings.replay_loop).lower(),

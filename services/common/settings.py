@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.common import names
@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # Ingest.
     symbols: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SYMBOLS
     source: str = "binance"
+    # "auto": each replayed message's fields tell spot from USDⓈ-M futures.
+    venue: str = "auto"
     replay_speed: float = Field(default=0.0, ge=0.0)
     replay_loop: bool = False
     binance_ws_url: str = BINANCE_WS_URL
@@ -81,6 +83,19 @@ class Settings(BaseSettings):
         if value in ("binance", "demo") or (value.startswith("replay:") and len(value) > 7):
             return value
         raise ValueError("QUANTFLOW_SOURCE: use 'binance', 'demo' or 'replay:<path>'")
+
+    @field_validator("venue")
+    @classmethod
+    def _check_venue(cls, value: str, info: ValidationInfo) -> str:
+        if value != "auto" and value not in names.VENUES:
+            raise ValueError(f"use 'auto' or one of {', '.join(names.VENUES)}")
+        source = info.data.get("source", "")
+        if value not in ("auto", names.VENUE_BINANCE) and not source.startswith("replay:"):
+            raise ValueError(
+                f"{value} can be forced on replay:<path> only; live and demo trades are "
+                "labelled by their own fields"
+            )
+        return value
 
     def database_dsn(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None

@@ -23,8 +23,8 @@ from pydantic import (
     ValidationError,
 )
 
-from services.common.names import VENUE_BINANCE
 from services.common.trades import Trade
+from services.ingest.venues import detect_venue
 
 _DECIMAL_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
 # Binance sends milliseconds unless asked for microseconds (timeUnit=MICROSECOND).
@@ -130,7 +130,7 @@ def parse_message(raw: str | bytes, received_time_us: int = 0) -> Verdict:
     except ValidationError as error:
         return Malformed(f"invalid trade: {_describe(error)}")
     return Trade(
-        venue=VENUE_BINANCE,
+        venue=detect_venue(message),
         symbol=payload.symbol,
         trade_id=payload.trade_id,
         price=payload.price,

@@ -31,6 +31,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         symbols=settings.symbols,
         speed=settings.replay_speed,
         loop=settings.replay_loop,
+        venue=None if settings.venue == "auto" else settings.venue,
     )
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
     js = nc.jetstream()

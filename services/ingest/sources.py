@@ -127,13 +127,21 @@ class ReplaySource:
     """A recorded file, as fast as possible (speed 0) or at ``speed`` × recorded pace."""
 
     def __init__(
-        self, path: Path, speed: float = 0.0, loop: bool = False, description: str | None = None
+        self,
+        path: Path,
+        speed: float = 0.0,
+        loop: bool = False,
+        description: str | None = None,
+        venue: str | None = None,
     ) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"replay file {path} does not exist")
         self.path = path
         self.speed = speed
         self.loop = loop
+        # The market the capture was recorded on, when its user says so; None lets each
+        # message's own fields tell (see services.ingest.venues).
+        self.venue = venue
         self.symbols: tuple[str, ...] = ()
         self.description = description or f"replay:{path}"
         self.connected = False
@@ -172,7 +180,7 @@ class ReplaySource:
             yield RawMessage(text, _now_us(), pass_index)
 
     def adjust(self, trade: Trade, message: RawMessage) -> Trade:
-        return trade
+        return trade if self.venue is None else dataclasses.replace(trade, venue=self.venue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,11 +234,19 @@ class DemoSource(ReplaySource):
 
 
 def source_from_settings(
-    source: str, *, base_url: str, symbols: tuple[str, ...], speed: float, loop: bool
+    source: str,
+    *,
+    base_url: str,
+    symbols: tuple[str, ...],
+    speed: float,
+    loop: bool,
+    venue: str | None = None,
 ) -> Source:
-    """``binance`` | ``demo`` | ``replay:<path>`` → the source object."""
+    """``binance`` | ``demo`` | ``replay:<path>`` → the source object. ``venue`` forces a
+    replay's market; the live source and the demo are Binance spot."""
     if source == "binance":
         return BinanceLiveSource(base_url, symbols)
     if source == "demo":
         return DemoSource(speed or 1.0)
-    return ReplaySource(Path(source.removeprefix("replay:")), speed=speed, loop=loop)
+    path = Path(source.removeprefix("replay:"))
+    return ReplaySource(path, speed=speed, loop=loop, venue=venue)
