@@ -19,7 +19,7 @@ BATCH = 2000  # the storage service's default QUANTFLOW_STORAGE_BATCH_SIZE
 # What a hand-rolled writer runs: idempotent thanks to the primary key.
 INSERT_IDEMPOTENT = (
     "INSERT INTO trades (symbol, trade_id, price, quantity, trade_time, buyer_is_maker, venue) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (symbol, trade_id) DO NOTHING"
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (venue, symbol, trade_id) DO NOTHING"
 )
 
 Writer = Callable[[asyncpg.Pool, Sequence[Trade]], Awaitable[None]]

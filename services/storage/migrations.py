@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -40,8 +41,9 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection) -> int:
-    """Apply what is missing; return the schema version now in force."""
+async def migrate(conn: asyncpg.Connection, migrations: Sequence[Migration] | None = None) -> int:
+    """Apply what is missing of ``migrations`` (default: every packaged one); return the
+    schema version now in force. Passing a prefix lets tests build an older schema."""
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(
@@ -52,7 +54,7 @@ async def migrate(conn: asyncpg.Connection) -> int:
         )
         applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
         current = max(applied, default=0)
-        for migration in load_migrations():
+        for migration in load_migrations() if migrations is None else migrations:
             if migration.version in applied:
                 continue
             async with conn.transaction():

@@ -25,6 +25,7 @@ _STAGING_COLUMNS = (
 
 @dataclass(frozen=True)
 class LatestPrice:
+    venue: str
     symbol: str
     price: str
     quantity: str
@@ -77,14 +78,16 @@ class TradeRepository:
             )
             status = await conn.execute(
                 f"INSERT INTO trades ({', '.join(_STAGING_COLUMNS)}) "
-                f"SELECT DISTINCT ON (symbol, trade_id) {', '.join(_STAGING_COLUMNS)} "
-                "FROM trades_staging ON CONFLICT (symbol, trade_id) DO NOTHING"
+                f"SELECT DISTINCT ON (venue, symbol, trade_id) {', '.join(_STAGING_COLUMNS)} "
+                "FROM trades_staging ON CONFLICT (venue, symbol, trade_id) DO NOTHING"
             )
             await conn.execute(
-                """INSERT INTO latest_prices (symbol, trade_id, price, quantity, trade_time)
-                   SELECT DISTINCT ON (symbol) symbol, trade_id, price, quantity, trade_time
-                   FROM trades_staging ORDER BY symbol, trade_id DESC
-                   ON CONFLICT (symbol) DO UPDATE SET
+                """INSERT INTO latest_prices
+                       (venue, symbol, trade_id, price, quantity, trade_time)
+                   SELECT DISTINCT ON (venue, symbol)
+                       venue, symbol, trade_id, price, quantity, trade_time
+                   FROM trades_staging ORDER BY venue, symbol, trade_id DESC
+                   ON CONFLICT (venue, symbol) DO UPDATE SET
                        trade_id = EXCLUDED.trade_id, price = EXCLUDED.price,
                        quantity = EXCLUDED.quantity, trade_time = EXCLUDED.trade_time,
                        updated_at = now()
@@ -92,17 +95,24 @@ class TradeRepository:
             )
         return int(status.rsplit(" ", 1)[-1])
 
-    async def latest_prices(self, symbols: Sequence[str] = ()) -> list[LatestPrice]:
-        query = "SELECT symbol, price, quantity, trade_id, trade_time FROM latest_prices"
+    async def latest_prices(
+        self, symbols: Sequence[str] = (), venue: str | None = None
+    ) -> list[LatestPrice]:
+        """Each (venue, symbol)'s latest trade; empty ``symbols`` means every symbol and a
+        ``None`` venue every venue."""
         async with self._pool.acquire() as conn:
-            if symbols:
-                rows = await conn.fetch(
-                    query + " WHERE symbol = ANY($1::text[]) ORDER BY symbol", list(symbols)
-                )
-            else:
-                rows = await conn.fetch(query + " ORDER BY symbol")
+            rows = await conn.fetch(
+                """SELECT venue, symbol, price, quantity, trade_id, trade_time
+                   FROM latest_prices
+                   WHERE (cardinality($1::text[]) = 0 OR symbol = ANY($1::text[]))
+                     AND ($2::text IS NULL OR venue = $2)
+                   ORDER BY symbol, venue""",
+                list(symbols),
+                venue,
+            )
         return [
             LatestPrice(
+                venue=r["venue"],
                 symbol=r["symbol"],
                 price=str(r["price"]),
                 quantity=str(r["quantity"]),

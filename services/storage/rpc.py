@@ -8,6 +8,7 @@ import grpc
 
 from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
+from services.common import names
 from services.common.errors import InvalidArgument, NotFound
 from services.storage.consumer import TradeConsumer
 from services.storage.repository import LatestPrice, TradeRepository
@@ -22,8 +23,16 @@ def _symbol(value: str) -> str:
     return symbol
 
 
+def _venue(value: str) -> str:
+    try:
+        return names.check_venue(value)
+    except ValueError as error:
+        raise InvalidArgument(str(error)) from None
+
+
 def _to_pb(price: LatestPrice) -> pb.LatestPrice:
     return pb.LatestPrice(
+        venue=price.venue,
         symbol=price.symbol,
         price=price.price,
         quantity=price.quantity,
@@ -44,16 +53,18 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
         self, request: pb.GetLatestPriceRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLatestPriceResponse:
         symbol = _symbol(request.symbol)
-        prices = await self._repository.latest_prices([symbol])
+        venue = _venue(request.venue or names.VENUE_BINANCE)
+        prices = await self._repository.latest_prices([symbol], venue)
         if not prices:
-            raise NotFound(f"no trade stored for {symbol}")
+            raise NotFound(f"no trade stored for {symbol} on {venue}")
         return pb.GetLatestPriceResponse(price=_to_pb(prices[0]))
 
     async def ListLatestPrices(
         self, request: pb.ListLatestPricesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListLatestPricesResponse:
         symbols = [_symbol(s) for s in request.symbols]
-        prices = await self._repository.latest_prices(symbols)
+        venue = _venue(request.venue) if request.venue else None
+        prices = await self._repository.latest_prices(symbols, venue)
         return pb.ListLatestPricesResponse(prices=[_to_pb(p) for p in prices])
 
     async def GetStorageStatus(

@@ -55,3 +55,20 @@ def test_first_migration_creates_latest_prices_keyed_by_symbol() -> None:
     match = re.search(r"CREATE TABLE latest_prices \((.*?)\);", sql, re.IGNORECASE)
     assert match
     assert re.search(r"\bsymbol text PRIMARY KEY", match.group(1), re.IGNORECASE)
+
+
+def test_second_migration_makes_the_venue_part_of_both_keys() -> None:
+    second = load_migrations()[1]
+    assert (second.version, second.name) == (2, "venue_identity")
+    sql = _normalise(second.sql)
+    assert re.search(
+        r"ALTER TABLE trades ADD PRIMARY KEY \(venue, symbol, trade_id\)", sql, re.IGNORECASE
+    )
+    assert re.search(
+        r"ALTER TABLE latest_prices ADD COLUMN venue text NOT NULL DEFAULT 'binance'",
+        sql,
+        re.IGNORECASE,
+    )
+    assert re.search(
+        r"ALTER TABLE latest_prices ADD PRIMARY KEY \(venue, symbol\)", sql, re.IGNORECASE
+    )

@@ -7,24 +7,28 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LatestPrice(_message.Message):
-    __slots__ = ("symbol", "price", "quantity", "trade_id", "trade_time_ms")
+    __slots__ = ("symbol", "price", "quantity", "trade_id", "trade_time_ms", "venue")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     TRADE_ID_FIELD_NUMBER: _ClassVar[int]
     TRADE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
     symbol: str
     price: str
     quantity: str
     trade_id: int
     trade_time_ms: int
-    def __init__(self, symbol: _Optional[str] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., trade_id: _Optional[int] = ..., trade_time_ms: _Optional[int] = ...) -> None: ...
+    venue: str
+    def __init__(self, symbol: _Optional[str] = ..., price: _Optional[str] = ..., quantity: _Optional[str] = ..., trade_id: _Optional[int] = ..., trade_time_ms: _Optional[int] = ..., venue: _Optional[str] = ...) -> None: ...
 
 class GetLatestPriceRequest(_message.Message):
-    __slots__ = ("symbol",)
+    __slots__ = ("symbol", "venue")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
     symbol: str
-    def __init__(self, symbol: _Optional[str] = ...) -> None: ...
+    venue: str
+    def __init__(self, symbol: _Optional[str] = ..., venue: _Optional[str] = ...) -> None: ...
 
 class GetLatestPriceResponse(_message.Message):
     __slots__ = ("price",)
@@ -33,10 +37,12 @@ class GetLatestPriceResponse(_message.Message):
     def __init__(self, price: _Optional[_Union[LatestPrice, _Mapping]] = ...) -> None: ...
 
 class ListLatestPricesRequest(_message.Message):
-    __slots__ = ("symbols",)
+    __slots__ = ("symbols", "venue")
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
     symbols: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, symbols: _Optional[_Iterable[str]] = ...) -> None: ...
+    venue: str
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., venue: _Optional[str] = ...) -> None: ...
 
 class ListLatestPricesResponse(_message.Message):
     __slots__ = ("prices",)

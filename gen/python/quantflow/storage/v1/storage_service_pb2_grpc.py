@@ -57,14 +57,14 @@ class StorageServiceServicer:
     """
 
     def GetLatestPrice(self, request, context):
-        """The latest stored trade of one symbol. NOT_FOUND when nothing is stored for it.
+        """The latest stored trade of one symbol on one venue. NOT_FOUND when nothing is stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListLatestPrices(self, request, context):
-        """The latest stored trade of every symbol (or of the symbols asked for).
+        """The latest stored trade of every symbol (or of the symbols asked for), per venue.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
