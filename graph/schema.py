@@ -32,12 +32,22 @@ def _symbol(value: str) -> str:
     return symbol
 
 
+def _venue(value: str) -> str:
+    try:
+        return names.check_venue(value)
+    except ValueError as error:
+        raise TypedError("INVALID_ARGUMENT", str(error)) from None
+
+
 def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-@strawberry.type(description="A symbol's latest stored trade.")
+@strawberry.type(description="A symbol's latest stored trade on one venue.")
 class Price:
+    venue: str = strawberry.field(
+        description='The market: "binance" (spot) or "binance_usdm" (USDⓈ-M futures).'
+    )
     symbol: str
     price: str = strawberry.field(description="Decimal string, exactly as the exchange sent it.")
     quantity: str = strawberry.field(description="Decimal string.")
@@ -51,6 +61,7 @@ class Price:
     @classmethod
     def from_pb(cls, price: storage_pb.LatestPrice) -> Price:
         return cls(
+            venue=price.venue,
             symbol=price.symbol,
             price=price.price,
             quantity=price.quantity,
@@ -80,8 +91,10 @@ class Query:
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
         "error when none is stored, so the rest of the query still answers."
     )
-    async def price(self, info: Info[Context, None], symbol: str) -> Price | None:
-        request = storage_pb.GetLatestPriceRequest(symbol=_symbol(symbol))
+    async def price(
+        self, info: Info[Context, None], symbol: str, venue: str = names.VENUE_BINANCE
+    ) -> Price | None:
+        request = storage_pb.GetLatestPriceRequest(symbol=_symbol(symbol), venue=_venue(venue))
         stub = info.context.backends.storage
         try:
             reply = await stub.GetLatestPrice(request, timeout=_RPC_TIMEOUT_S)
@@ -89,11 +102,20 @@ class Query:
             raise from_rpc_error(error, "price") from error
         return Price.from_pb(reply.price)
 
-    @strawberry.field(description="The latest stored price of every symbol, or of those given.")
+    @strawberry.field(
+        description="The latest stored price of every symbol, or of those given, on every "
+        "venue (or the one given)."
+    )
     async def prices(
-        self, info: Info[Context, None], symbols: list[str] | None = None
+        self,
+        info: Info[Context, None],
+        symbols: list[str] | None = None,
+        venue: str | None = None,
     ) -> list[Price]:
-        request = storage_pb.ListLatestPricesRequest(symbols=[_symbol(s) for s in symbols or []])
+        request = storage_pb.ListLatestPricesRequest(
+            symbols=[_symbol(s) for s in symbols or []],
+            venue=_venue(venue) if venue is not None else "",
+        )
         stub = info.context.backends.storage
         try:
             reply = await stub.ListLatestPrices(request, timeout=_RPC_TIMEOUT_S)
@@ -105,17 +127,21 @@ class Query:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="Every trade of the given symbols (all if none) as it arrives on the bus."
+        description="Every trade of the given symbols (all if none) on the given venue (all "
+        "if none) as it arrives on the bus."
     )
     async def trades(
-        self, info: Info[Context, None], symbols: list[str] | None = None
+        self,
+        info: Info[Context, None],
+        symbols: list[str] | None = None,
+        venue: str | None = None,
     ) -> AsyncGenerator[Trade, None]:
         backends = info.context.backends
-        subjects = (
-            [names.trade_subject(_symbol(s), namespace=backends.namespace) for s in symbols]
-            if symbols
-            else [names.all_trades_subject(backends.namespace)]
-        )
+        only = _venue(venue) if venue is not None else None
+        subjects = [
+            names.trades_filter_subject(only, symbol, backends.namespace)
+            for symbol in ([_symbol(s) for s in symbols] if symbols else [None])
+        ]
         queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
 
         async def deliver(message: object) -> None:
