@@ -17,6 +17,7 @@ import pytest
 
 from services.cli.up import RUN_FILE, Server, Stack
 from services.common.settings import Settings
+from tests.integration.helpers import eventually
 
 
 @pytest.fixture(autouse=True)
@@ -67,12 +68,11 @@ class _Launcher:
         return handle
 
 
-async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.02)
+async def _until(condition: Callable[[], bool]) -> None:
+    async def holds() -> bool:
+        return condition()
 
-    await asyncio.wait_for(poll(), timeout)
+    await eventually(holds, timeout=10.0)
 
 
 async def test_restart_backoff_ends_as_soon_as_stop_is_set(tmp_path: Path) -> None:
