@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -13,38 +14,58 @@ from pydantic import ValidationError
 
 from services.common.names import VENUES
 from services.common.runtime import configure_logging, run_service
-from services.common.settings import Settings
+from services.common.settings import Settings, describe_invalid, env_name
 
 SERVICES = ("ingest", "storage", "graph")
+# The settings `up` takes from flags, so an error names the flag the user typed.
+UP_FLAGS = {
+    "source": "--source",
+    "replay_speed": "--speed",
+    "data_dir": "--data-dir",
+    "replay_loop": "--loop",
+    "symbols": "--symbols",
+    "log_level": "--log-level",
+    "venue": "--venue",
+}
 
 
-def _settings(**overrides: Any) -> Settings:
+def _settings(
+    flags: dict[str, str] | None = None, **overrides: Any
+) -> tuple[Settings, dict[str, str]]:
+    """Settings from the environment and the given flag values, and the name (flag or
+    variable) each setting came from, for error messages."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    names = {field: flag for field, flag in (flags or {}).items() if field in given}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = Settings(**given)
     except ValidationError as error:
-        problems = "; ".join(
-            f"QUANTFLOW_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in error.errors(include_url=False)
-        )
-        raise SystemExit(f"quantflow: invalid settings: {problems}") from None
+        raise SystemExit(f"quantflow: {describe_invalid(error, names)}") from None
+    return settings, {field: names.get(field, env_name(field)) for field in Settings.model_fields}
 
 
 def _up(args: argparse.Namespace) -> int:
+    from services.cli.preflight import preflight
     from services.cli.up import Stack
 
     source = "demo" if args.demo else args.source
     speed = args.speed
     if source == "demo" and speed is None:
         speed = 1.0
-    settings = _settings(
+    flags = {**UP_FLAGS, "source": "--demo" if args.demo else "--source"}
+    settings, names = _settings(
+        flags,
         source=source,
         replay_speed=speed,
         data_dir=args.data_dir,
         replay_loop=args.loop,
         symbols=args.symbols,
         venue=args.venue,
+        log_level=args.log_level,
     )
     configure_logging(settings.log_level)
+    problem = preflight(settings, names)
+    if problem is not None:
+        raise SystemExit(f"quantflow up: {problem}")
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -58,7 +79,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings, _ = _settings()
     if args.service == "ingest":
         from services.ingest.service import run
     elif args.service == "storage":
@@ -72,7 +93,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from services.cli.status import status
 
-    return status(_settings(data_dir=args.data_dir))
+    settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
+    return status(settings)
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -117,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
         "binance (spot) or binance_usdm (USDⓈ-M futures); only a replay can be forced",
     )
     up.add_argument("--data-dir", default=None, help="where embedded servers keep data")
+    up.add_argument(
+        "--log-level",
+        default=None,
+        help="DEBUG, INFO (default), WARNING, ERROR; DEBUG also shows tracebacks of failures",
+    )
     up.set_defaults(handler=_up)
 
     serve = commands.add_parser("serve", help="run one service (what a container runs)")
@@ -145,7 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = args.handler
-    result: int = handler(args)
+    try:
+        result: int = handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`quantflow status | head -1`): what the Python docs advise
+        # ("Note on SIGPIPE") — no traceback, and no second error when stdout is flushed
+        # at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return result
 
 

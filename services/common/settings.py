@@ -2,20 +2,55 @@
 
 Unset ``QUANTFLOW_DATABASE_URL`` / ``QUANTFLOW_NATS_URL`` mean: start embedded servers
 under ``QUANTFLOW_DATA_DIR``. The same names are the Helm chart's ConfigMap keys.
+
+A ``QUANTFLOW_*`` variable that names no setting stops the process (a typo would otherwise
+be ignored silently), except under ``QUANTFLOW_TEST_``, which test harnesses own.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.common import names
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 BINANCE_WS_URL = "wss://stream.binance.com:9443"
+ENV_PREFIX = "QUANTFLOW_"
+HARNESS_PREFIX = "QUANTFLOW_TEST_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field: ``source`` → ``QUANTFLOW_SOURCE``."""
+    return ENV_PREFIX + field.upper()
+
+
+def unknown_variable(key: str, fields: Iterable[str]) -> str | None:
+    """Why ``key`` is not a setting (naming the closest one), or None if it is one or is
+    not ours."""
+    key = key.upper()
+    if not key.startswith(ENV_PREFIX) or key.startswith(HARNESS_PREFIX):
+        return None
+    known = [env_name(field) for field in fields]
+    if key in known:
+        return None
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]}?" if close else "see Configuration in the README"
+    return f"{key} is not a QuantFlow setting; {hint}"
 
 
 class Settings(BaseSettings):
@@ -56,6 +91,15 @@ class Settings(BaseSettings):
     graph_host: str = "127.0.0.1"
     graph_port: int = Field(default=8000, ge=0, le=65535)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_variables(cls, values: Any) -> Any:
+        for key in sorted(os.environ):
+            problem = unknown_variable(key, cls.model_fields)
+            if problem:
+                raise ValueError(problem)
+        return values
+
     @field_validator("symbols", mode="before")
     @classmethod
     def _split_symbols(cls, value: object) -> object:
@@ -65,9 +109,9 @@ class Settings(BaseSettings):
             symbols = tuple(str(s).strip().upper() for s in value)
             for symbol in symbols:
                 if not symbol.isalnum():
-                    raise ValueError(f"QUANTFLOW_SYMBOLS: {symbol!r} is not a Binance symbol")
+                    raise ValueError(f"{symbol!r} is not a Binance symbol")
             if not symbols:
-                raise ValueError("QUANTFLOW_SYMBOLS: give at least one symbol, e.g. BTCUSDT")
+                raise ValueError("give at least one symbol, e.g. BTCUSDT")
             return symbols
         return value
 
@@ -82,7 +126,14 @@ class Settings(BaseSettings):
     def _check_source(cls, value: str) -> str:
         if value in ("binance", "demo") or (value.startswith("replay:") and len(value) > 7):
             return value
-        raise ValueError("QUANTFLOW_SOURCE: use 'binance', 'demo' or 'replay:<path>'")
+        raise ValueError("use 'binance', 'demo' or 'replay:<path>'")
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.upper() in LOG_LEVELS:
+            return value.upper()
+        raise ValueError(f"use one of {', '.join(LOG_LEVELS)}")
 
     @field_validator("venue")
     @classmethod
@@ -99,3 +150,18 @@ class Settings(BaseSettings):
 
     def database_dsn(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None
+
+
+def describe_invalid(error: ValidationError, flags: Mapping[str, str]) -> str:
+    """The problems in ``error`` on one line, each value named once: by the command-line
+    flag it came from (``flags`` maps field → flag), else by its environment variable."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        ctx = problem.get("ctx", {})
+        message = str(ctx["error"]) if problem["type"] == "value_error" else problem["msg"]
+        if not problem["loc"]:
+            problems.append(message)
+            continue
+        field = str(problem["loc"][0])
+        problems.append(f"{flags.get(field, env_name(field))}: {message}")
+    return "; ".join(problems)

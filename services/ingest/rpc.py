@@ -6,6 +6,7 @@ import grpc
 
 from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from services.ingest.pipeline import IngestPipeline
+from services.ingest.sources import BinanceLiveSource
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ignore[misc]
@@ -19,6 +20,8 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ig
     ) -> ingest_service_pb2.GetIngestStatusResponse:
         source = self._pipeline.source
         stats = self._pipeline.stats
+        # Only a live source can be cut off; a replay reads a file it checked at start.
+        live = source if isinstance(source, BinanceLiveSource) else None
         return ingest_service_pb2.GetIngestStatusResponse(
             source=source.description,
             symbols=list(source.symbols),
@@ -29,4 +32,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ig
             messages_dead_lettered=stats.dead_lettered,
             messages_skipped=stats.skipped,
             connections_opened=source.connections_opened,
+            ever_connected=source.connections_opened > 0,
+            last_error=live.last_error if live else "",
+            disconnected_for_ms=int(live.disconnected_for_s * 1000) if live else 0,
         )

@@ -61,6 +61,8 @@ class BinanceLiveSource:
 
     Binance replays nothing after a reconnect: trades sent while disconnected are missing
     until a REST backfill fills the gap (trade ids are consecutive, so gaps are provable).
+    A source that never connected says so (the exchange is unreachable, not flaky), and the
+    last error and the time since the connection was lost are kept for ``status``.
     """
 
     def __init__(self, base_url: str, symbols: tuple[str, ...]) -> None:
@@ -70,10 +72,19 @@ class BinanceLiveSource:
         self.connected = False
         self.finished = False
         self.connections_opened = 0
+        self.last_error = ""
+        # When the source last lost (or, before it ever connected, began seeking) its
+        # connection; None while connected.
+        self._down_since: float | None = time.monotonic()
 
     @property
     def url(self) -> str:
         return self.base_url + combined_stream_path(self.symbols)
+
+    @property
+    def disconnected_for_s(self) -> float:
+        """Seconds without a connection (since start if never connected); 0 if connected."""
+        return 0.0 if self._down_since is None else time.monotonic() - self._down_since
 
     async def messages(self) -> AsyncIterator[RawMessage]:
         backoff = 0.5
@@ -86,6 +97,8 @@ class BinanceLiveSource:
                 ) as socket:
                     self.connected = True
                     self.connections_opened += 1
+                    self.last_error = ""
+                    self._down_since = None
                     log.info("connected to %s", self.url)
                     async for text in socket:
                         backoff = 0.5
@@ -93,11 +106,28 @@ class BinanceLiveSource:
                             text if isinstance(text, str) else text.decode(), _now_us()
                         )
             except (OSError, websockets.exceptions.WebSocketException, TimeoutError) as error:
-                log.warning("Binance connection lost (%s); reconnecting in %.1fs", error, backoff)
+                self.last_error = f"{type(error).__name__}: {error}".removesuffix(": ")
+                self._log_failure(backoff)
             finally:
+                if self.connected:
+                    self._down_since = time.monotonic()
                 self.connected = False
             await asyncio.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, 30.0)
+
+    def _log_failure(self, backoff: float) -> None:
+        if self.connections_opened == 0:
+            log.warning(
+                "cannot reach Binance at %s: %s; offline? try `quantflow up --demo` "
+                "(retrying in %.1fs)",
+                self.base_url,
+                self.last_error,
+                backoff,
+            )
+        else:
+            log.warning(
+                "Binance connection lost (%s); reconnecting in %.1fs", self.last_error, backoff
+            )
 
     def adjust(self, trade: Trade, message: RawMessage) -> Trade:
         return trade

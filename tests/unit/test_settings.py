@@ -7,7 +7,13 @@ import os
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from services.common.settings import BINANCE_WS_URL, DEFAULT_SYMBOLS, Settings
+from services.common.settings import (
+    BINANCE_WS_URL,
+    DEFAULT_SYMBOLS,
+    Settings,
+    describe_invalid,
+    unknown_variable,
+)
 
 DB_PASSWORD = "s3cr3t-Pa55word"
 DB_URL = f"postgresql://quant:{DB_PASSWORD}@db.internal:5432/quantflow"
@@ -57,17 +63,20 @@ def test_symbols_env_with_dash_symbol_raises_validation_error_naming_the_variabl
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("QUANTFLOW_SYMBOLS", "BTC-USD")
-    with pytest.raises(ValidationError, match="QUANTFLOW_SYMBOLS") as caught:
+    with pytest.raises(ValidationError) as caught:
         Settings()
-    assert "BTC-USD" in str(caught.value)
+    assert describe_invalid(caught.value, {}) == (
+        "QUANTFLOW_SYMBOLS: 'BTC-USD' is not a Binance symbol"
+    )
 
 
 def test_symbols_env_empty_raises_validation_error_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("QUANTFLOW_SYMBOLS", " , ")
-    with pytest.raises(ValidationError, match="QUANTFLOW_SYMBOLS"):
+    with pytest.raises(ValidationError) as caught:
         Settings()
+    assert describe_invalid(caught.value, {}).startswith("QUANTFLOW_SYMBOLS: give at least")
 
 
 def test_symbols_keyword_list_is_upper_cased_to_tuple() -> None:
@@ -90,11 +99,67 @@ def test_source_env_with_unknown_value_raises_validation_error(
     monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
     monkeypatch.setenv("QUANTFLOW_SOURCE", source)
-    with pytest.raises(ValidationError, match="QUANTFLOW_SOURCE"):
+    with pytest.raises(ValidationError) as caught:
         Settings()
+    assert describe_invalid(caught.value, {}) == (
+        "QUANTFLOW_SOURCE: use 'binance', 'demo' or 'replay:<path>'"
+    )
+
+
+def test_source_from_a_flag_is_named_once_by_the_flag() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(source="kraken")
+    assert describe_invalid(caught.value, {"source": "--source"}) == (
+        "--source: use 'binance', 'demo' or 'replay:<path>'"
+    )
 
 
 # --- strictness --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("QUANTFLOW_SYMBOL", "QUANTFLOW_SYMBOLS"),
+        ("QUANTFLOW_DATABSE_URL", "QUANTFLOW_DATABASE_URL"),
+    ],
+)
+def test_misspelled_variable_stops_settings_naming_the_closest_setting(
+    monkeypatch: pytest.MonkeyPatch, typo: str, meant: str
+) -> None:
+    monkeypatch.setenv(typo, "x")
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert describe_invalid(caught.value, {}) == (
+        f"{typo} is not a QuantFlow setting; did you mean {meant}?"
+    )
+
+
+def test_unknown_variable_far_from_every_setting_points_to_the_readme() -> None:
+    assert unknown_variable("QUANTFLOW_ZZZZZZZZZZZZ", Settings.model_fields) == (
+        "QUANTFLOW_ZZZZZZZZZZZZ is not a QuantFlow setting; see Configuration in the README"
+    )
+
+
+@pytest.mark.parametrize(
+    "key", ["QUANTFLOW_SOURCE", "quantflow_source", "QUANTFLOW_TEST_X", "HOME"]
+)
+def test_settings_harness_and_foreign_variables_are_not_unknown(key: str) -> None:
+    assert unknown_variable(key, Settings.model_fields) is None
+
+
+def test_harness_variable_does_not_stop_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUANTFLOW_TEST_BROWSER", "chromium")
+    assert Settings().source == "binance"
+
+
+def test_log_level_is_upper_cased_and_checked() -> None:
+    assert Settings(log_level="debug").log_level == "DEBUG"
+    with pytest.raises(ValidationError) as caught:
+        Settings(log_level="loud")
+    assert describe_invalid(caught.value, {"log_level": "--log-level"}).startswith(
+        "--log-level: use one of DEBUG"
+    )
 
 
 def test_settings_with_unknown_keyword_raises_validation_error() -> None:

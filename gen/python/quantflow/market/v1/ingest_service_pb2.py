@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(quantflow/market/v1/ingest_service.proto\x12\x13quantflow.market.v1\"\x18\n\x16GetIngestStatusRequest\"\xf1\x01\n\x17GetIngestStatusResponse\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0f\n\x07symbols\x18\x02 \x03(\t\x12\x11\n\tconnected\x18\x03 \x01(\x08\x12\x17\n\x0fsource_finished\x18\x04 \x01(\x08\x12\x19\n\x11messages_received\x18\x05 \x01(\x03\x12\x18\n\x10\x65vents_published\x18\x06 \x01(\x03\x12\x1e\n\x16messages_dead_lettered\x18\x07 \x01(\x03\x12\x18\n\x10messages_skipped\x18\x08 \x01(\x03\x12\x1a\n\x12\x63onnections_opened\x18\t \x01(\x03\x32}\n\rIngestService\x12l\n\x0fGetIngestStatus\x12+.quantflow.market.v1.GetIngestStatusRequest\x1a,.quantflow.market.v1.GetIngestStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(quantflow/market/v1/ingest_service.proto\x12\x13quantflow.market.v1\"\x18\n\x16GetIngestStatusRequest\"\xba\x02\n\x17GetIngestStatusResponse\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0f\n\x07symbols\x18\x02 \x03(\t\x12\x11\n\tconnected\x18\x03 \x01(\x08\x12\x17\n\x0fsource_finished\x18\x04 \x01(\x08\x12\x19\n\x11messages_received\x18\x05 \x01(\x03\x12\x18\n\x10\x65vents_published\x18\x06 \x01(\x03\x12\x1e\n\x16messages_dead_lettered\x18\x07 \x01(\x03\x12\x18\n\x10messages_skipped\x18\x08 \x01(\x03\x12\x1a\n\x12\x63onnections_opened\x18\t \x01(\x03\x12\x16\n\x0e\x65ver_connected\x18\n \x01(\x08\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x1b\n\x13\x64isconnected_for_ms\x18\x0c \x01(\x03\x32}\n\rIngestService\x12l\n\x0fGetIngestStatus\x12+.quantflow.market.v1.GetIngestStatusRequest\x1a,.quantflow.market.v1.GetIngestStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETINGESTSTATUSREQUEST']._serialized_start=65
   _globals['_GETINGESTSTATUSREQUEST']._serialized_end=89
   _globals['_GETINGESTSTATUSRESPONSE']._serialized_start=92
-  _globals['_GETINGESTSTATUSRESPONSE']._serialized_end=333
-  _globals['_INGESTSERVICE']._serialized_start=335
-  _globals['_INGESTSERVICE']._serialized_end=460
+  _globals['_GETINGESTSTATUSRESPONSE']._serialized_end=406
+  _globals['_INGESTSERVICE']._serialized_start=408
+  _globals['_INGESTSERVICE']._serialized_end=533
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ class GetIngestStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetIngestStatusResponse(_message.Message):
-    __slots__ = ("source", "symbols", "connected", "source_finished", "messages_received", "events_published", "messages_dead_lettered", "messages_skipped", "connections_opened")
+    __slots__ = ("source", "symbols", "connected", "source_finished", "messages_received", "events_published", "messages_dead_lettered", "messages_skipped", "connections_opened", "ever_connected", "last_error", "disconnected_for_ms")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,9 @@ class GetIngestStatusResponse(_message.Message):
     MESSAGES_DEAD_LETTERED_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_SKIPPED_FIELD_NUMBER: _ClassVar[int]
     CONNECTIONS_OPENED_FIELD_NUMBER: _ClassVar[int]
+    EVER_CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    DISCONNECTED_FOR_MS_FIELD_NUMBER: _ClassVar[int]
     source: str
     symbols: _containers.RepeatedScalarFieldContainer[str]
     connected: bool
@@ -30,4 +33,7 @@ class GetIngestStatusResponse(_message.Message):
     messages_dead_lettered: int
     messages_skipped: int
     connections_opened: int
-    def __init__(self, source: _Optional[str] = ..., symbols: _Optional[_Iterable[str]] = ..., connected: _Optional[bool] = ..., source_finished: _Optional[bool] = ..., messages_received: _Optional[int] = ..., events_published: _Optional[int] = ..., messages_dead_lettered: _Optional[int] = ..., messages_skipped: _Optional[int] = ..., connections_opened: _Optional[int] = ...) -> None: ...
+    ever_connected: bool
+    last_error: str
+    disconnected_for_ms: int
+    def __init__(self, source: _Optional[str] = ..., symbols: _Optional[_Iterable[str]] = ..., connected: _Optional[bool] = ..., source_finished: _Optional[bool] = ..., messages_received: _Optional[int] = ..., events_published: _Optional[int] = ..., messages_dead_lettered: _Optional[int] = ..., messages_skipped: _Optional[int] = ..., connections_opened: _Optional[int] = ..., ever_connected: _Optional[bool] = ..., last_error: _Optional[str] = ..., disconnected_for_ms: _Optional[int] = ...) -> None: ...
