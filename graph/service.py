@@ -32,8 +32,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     # uvicorn takes SIGINT/SIGTERM while it serves and raises them again once it has shut
     # down gracefully, so a signal ends `serve()` first and then sets `stop`.
     server = uvicorn.Server(config)
+    # The gateway serves no gRPC service of its own: health and reflection only.
     grpc_server = await start_grpc_server(
-        settings.grpc_host, settings.graph_grpc_port, lambda _server: None, ["graph"]
+        settings.grpc_host, settings.graph_grpc_port, lambda _server: None, []
     )
     serving = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())
