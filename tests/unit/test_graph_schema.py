@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import strawberry
 from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
 
 from graph.errors import TypedError, should_mask
-from graph.scalars import _parse_int64
+from graph.scalars import SCALAR_MAP, Int64, _parse_int64
 from graph.schema import schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -143,9 +145,35 @@ def test_schema_int64_type_parses_value_with_the_scalar_parser() -> None:
     int64 = schema._schema.get_type("Int64")
     assert int64 is not None
     assert int64.parse_value("9007199254740993") == 9007199254740993  # type: ignore[union-attr]
-    assert int64.serialize(9007199254740993) == 9007199254740993  # type: ignore[union-attr]
+    assert int64.serialize(9007199254740993) == "9007199254740993"  # type: ignore[union-attr]
     with pytest.raises(ValueError):
         int64.parse_value(True)  # type: ignore[union-attr]
+
+
+@strawberry.type
+class _EchoQuery:
+    @strawberry.field
+    def echo(self, value: Int64) -> Int64:
+        return value
+
+
+_echo_schema = strawberry.Schema(query=_EchoQuery, config=StrawberryConfig(scalar_map=SCALAR_MAP))
+
+
+@pytest.mark.parametrize("literal", ['"9007199254740993"', "9007199254740993"])
+async def test_int64_beyond_2_pow_53_round_trips_exactly_as_a_string(literal: str) -> None:
+    # 2^53 + 1 is the first integer a JavaScript number cannot hold.
+    result = await _echo_schema.execute(f"{{ echo(value: {literal}) }}")
+    assert result.errors is None
+    assert result.data == {"echo": "9007199254740993"}
+
+
+async def test_int64_variable_beyond_2_pow_53_round_trips_exactly_as_a_string() -> None:
+    result = await _echo_schema.execute(
+        "query ($v: Int64!) { echo(value: $v) }", variable_values={"v": "9007199254740993"}
+    )
+    assert result.errors is None
+    assert result.data == {"echo": "9007199254740993"}
 
 
 # --- should_mask -------------------------------------------------------------------------
