@@ -6,6 +6,7 @@ backend fails, so passing tests prove validation happens before a backend is tou
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -222,3 +223,26 @@ def test_importing_graph_schema_raises_no_deprecation_warning_from_graph() -> No
 def test_parse_int64_of_string_that_is_not_plain_digits_raises_value_error(text: str) -> None:
     with pytest.raises(ValueError, match="string of digits"):
         _parse_int64(text)
+
+
+# --- logging of unexpected errors ---------------------------------------------------------
+
+
+async def test_many_failing_fields_log_one_error_record_per_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every alias reaches for the missing backend: 30 masked errors, one log record.
+    query = "{ " + " ".join(f'p{i}: price(symbol: "BTCUSDT") {{ price }}' for i in range(30)) + " }"
+    with caplog.at_level(logging.ERROR):
+        result = await schema.execute(query, context_value=None)
+    assert result.errors is not None and len(result.errors) == 30
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "30 unexpected error(s)" in errors[0].getMessage()
+    assert errors[0].exc_info is not None  # the first traceback, for whoever debugs it
+
+
+async def test_typed_errors_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        await schema.execute('{ price(symbol: "not a symbol!") { price } }', context_value=None)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
