@@ -1,4 +1,5 @@
-"""StorageService over gRPC: a thin layer over the repository."""
+"""StorageService over gRPC: a thin layer over the repository. A database that cannot be
+reached answers UNAVAILABLE (see database_errors), never INTERNAL."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common.errors import InvalidArgument, NotFound
 from services.storage.consumer import TradeConsumer
+from services.storage.database_errors import unavailable_when_database_is_down
 from services.storage.repository import LatestPrice, TradeRepository
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -44,7 +46,8 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
         self, request: pb.GetLatestPriceRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLatestPriceResponse:
         symbol = _symbol(request.symbol)
-        prices = await self._repository.latest_prices([symbol])
+        with unavailable_when_database_is_down():
+            prices = await self._repository.latest_prices([symbol])
         if not prices:
             raise NotFound(f"no trade stored for {symbol}")
         return pb.GetLatestPriceResponse(price=_to_pb(prices[0]))
@@ -53,13 +56,15 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
         self, request: pb.ListLatestPricesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListLatestPricesResponse:
         symbols = [_symbol(s) for s in request.symbols]
-        prices = await self._repository.latest_prices(symbols)
+        with unavailable_when_database_is_down():
+            prices = await self._repository.latest_prices(symbols)
         return pb.ListLatestPricesResponse(prices=[_to_pb(p) for p in prices])
 
     async def GetStorageStatus(
         self, request: pb.GetStorageStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetStorageStatusResponse:
-        backend, version = await self._repository.backend()
+        with unavailable_when_database_is_down():
+            backend, version = await self._repository.backend()
         return pb.GetStorageStatusResponse(
             backend=backend,
             server_version=version,
