@@ -102,6 +102,13 @@ def test_sdl_price_query_takes_a_required_symbol_and_may_be_null() -> None:
     assert re.search(r"^\s*price\(symbol: String!\): Price$", schema.as_str(), re.MULTILINE)
 
 
+def test_sdl_prices_query_may_be_null() -> None:
+    # Nullable, so storage being unavailable nulls this field only, not all of `data`.
+    assert re.search(
+        r"^\s*prices\(symbols: \[String!\] = null\): \[Price!\]$", schema.as_str(), re.M
+    )
+
+
 # --- Int64 scalar ------------------------------------------------------------------------
 
 
