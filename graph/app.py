@@ -1,4 +1,5 @@
-"""The Starlette application: GraphQL (GraphiQL, graphql-transport-ws), health, metrics."""
+"""The Starlette application: GraphQL (GraphiQL, graphql-transport-ws and legacy graphql-ws),
+health, metrics."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
-from prometheus_client import make_asgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from graph.body_limit import BodySizeLimit
 from graph.context import Backends, Context
 from graph.schema import schema
 from quantflow.storage.v1 import storage_service_pb2_grpc
@@ -26,7 +29,8 @@ class QuantflowGraphQL(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql",
-            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            # graphql-ws: the legacy subprotocol older Apollo clients still speak.
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL],
             keep_alive=True,
             keep_alive_interval=15,
         )
@@ -58,13 +62,18 @@ def create_app(nats_url: str, storage_target: str, namespace: str) -> Starlette:
         ready = "current" in holder and holder["current"].nats.is_connected
         return JSONResponse({"status": "ok" if ready else "starting"}, 200 if ready else 503)
 
+    def metrics(request: Request) -> Response:
+        # A plain route: a mounted ASGI app would answer /metrics with a redirect to /metrics/.
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     graphql = QuantflowGraphQL(holder)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
-            Mount("/metrics", make_asgi_app()),
+            Route("/metrics", metrics),
         ],
+        middleware=[Middleware(BodySizeLimit)],
         lifespan=lifespan,
     )

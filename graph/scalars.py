@@ -20,12 +20,20 @@ def _parse_int64(value: object) -> int:
     return number
 
 
+def _serialize_int64(value: int) -> str:
+    # A JSON number loses precision above 2^53 in JavaScript (trade ids get there): a string
+    # of digits reaches every client exactly.
+    return str(int(value))
+
+
 Int64 = NewType("Int64", int)
 
 INT64 = strawberry.scalar(
     name="Int64",
-    description="A signed 64-bit integer (trade ids, epoch milliseconds).",
-    serialize=int,
+    description="A signed 64-bit integer (trade ids, epoch milliseconds), sent as a string of "
+    'digits such as "9007199254740993" so JavaScript keeps every digit; '
+    "accepted as a string or an integer.",
+    serialize=_serialize_int64,
     parse_value=_parse_int64,
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
@@ -10,12 +11,13 @@ from datetime import UTC, datetime
 import grpc
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, QueryDepthLimiter
+from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from graph.context import Context
 from graph.errors import TypedError, from_rpc_error, should_mask
+from graph.limits import limit_extensions
 from graph.scalars import SCALAR_MAP, Int64
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from services.common import names
@@ -23,6 +25,8 @@ from services.common.trades import decode_trade
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 _RPC_TIMEOUT_S = 5.0
+
+log = logging.getLogger(__name__)
 
 
 def _symbol(value: str) -> str:
@@ -104,14 +108,15 @@ class Query:
 
     @strawberry.field(
         description="The latest stored price of every symbol, or of those given, on every "
-        "venue (or the one given)."
+        "venue (or the one given); null with an error when storage cannot answer, so the "
+        "rest of the query still answers."
     )
     async def prices(
         self,
         info: Info[Context, None],
         symbols: list[str] | None = None,
         venue: str | None = None,
-    ) -> list[Price]:
+    ) -> list[Price] | None:
         request = storage_pb.ListLatestPricesRequest(
             symbols=[_symbol(s) for s in symbols or []],
             venue=_venue(venue) if venue is not None else "",
@@ -176,10 +181,19 @@ class QuantflowSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Log only unexpected errors: typed ones are answers, not faults."""
+        """Log unexpected errors in one record per request: typed ones are answers, not
+        faults, and when many fields fail alike one traceback tells all there is to know."""
         unexpected = [e for e in errors if not _is_typed(e)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        if not unexpected:
+            return
+        first = unexpected[0]
+        log.error(
+            "%d unexpected error(s) in one request (masked for the client); the first, at %s: %s",
+            len(unexpected),
+            ".".join(str(p) for p in first.path or ()) or "the document",
+            first.message,
+            exc_info=first.original_error,
+        )
 
 
 def _is_typed(error: GraphQLError) -> bool:
@@ -194,7 +208,7 @@ schema = QuantflowSchema(
     subscription=Subscription,
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=10),
+        *limit_extensions(),
         lambda: MaskErrors(should_mask_error=should_mask),
     ],
 )

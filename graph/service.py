@@ -8,6 +8,7 @@ import logging
 import uvicorn
 
 from graph.app import create_app
+from graph.body_limit import MAX_BODY_BYTES
 from services.common.grpc_server import start_grpc_server
 from services.common.runtime import require_url
 from services.common.settings import Settings
@@ -28,12 +29,14 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         log_level=settings.log_level.lower(),
         lifespan="on",
         ws="websockets-sansio",
+        ws_max_size=MAX_BODY_BYTES,  # a subscription message gets the same cap as a body
     )
     # uvicorn takes SIGINT/SIGTERM while it serves and raises them again once it has shut
     # down gracefully, so a signal ends `serve()` first and then sets `stop`.
     server = uvicorn.Server(config)
+    # The gateway serves no gRPC service of its own: health and reflection only.
     grpc_server = await start_grpc_server(
-        settings.grpc_host, settings.graph_grpc_port, lambda _server: None, ["graph"]
+        settings.grpc_host, settings.graph_grpc_port, lambda _server: None, []
     )
     serving = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())

@@ -1,5 +1,5 @@
-"""gRPC plumbing every service shares: an aio server with the standard health service and
-one interceptor that turns QuantFlow errors into status codes."""
+"""gRPC plumbing every service shares: an aio server with the standard health and reflection
+services and one interceptor that turns QuantFlow errors into status codes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 from services.common.errors import QuantflowError
 
@@ -60,11 +61,20 @@ class GrpcServer:
 async def start_grpc_server(
     host: str, port: int, register: Register, service_names: Iterable[str]
 ) -> GrpcServer:
-    """Bind ``host:port`` (0 picks a free port), register services, mark them SERVING."""
+    """Bind ``host:port`` (0 picks a free port), register services, mark them SERVING.
+
+    ``service_names`` are the full names of the services ``register`` adds. Server reflection
+    lists them beside health and reflection itself, so grpcurl, Postman or Kreya can call
+    every service without the protos.
+    """
+    service_names = tuple(service_names)
     server = grpc.aio.server(interceptors=[ErrorInterceptor()])
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot listen for gRPC on {host}:{port}")

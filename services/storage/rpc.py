@@ -1,4 +1,5 @@
-"""StorageService over gRPC: a thin layer over the repository."""
+"""StorageService over gRPC: a thin layer over the repository. A database that cannot be
+reached answers UNAVAILABLE (see database_errors), never INTERNAL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
 from services.common.errors import InvalidArgument, NotFound
 from services.storage.consumer import TradeConsumer
+from services.storage.database_errors import unavailable_when_database_is_down
 from services.storage.repository import LatestPrice, TradeRepository
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -54,7 +56,8 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
     ) -> pb.GetLatestPriceResponse:
         symbol = _symbol(request.symbol)
         venue = _venue(request.venue or names.VENUE_BINANCE)
-        prices = await self._repository.latest_prices([symbol], venue)
+        with unavailable_when_database_is_down():
+            prices = await self._repository.latest_prices([symbol], venue)
         if not prices:
             raise NotFound(f"no trade stored for {symbol} on {venue}")
         return pb.GetLatestPriceResponse(price=_to_pb(prices[0]))
@@ -64,13 +67,15 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
     ) -> pb.ListLatestPricesResponse:
         symbols = [_symbol(s) for s in request.symbols]
         venue = _venue(request.venue) if request.venue else None
-        prices = await self._repository.latest_prices(symbols, venue)
+        with unavailable_when_database_is_down():
+            prices = await self._repository.latest_prices(symbols, venue)
         return pb.ListLatestPricesResponse(prices=[_to_pb(p) for p in prices])
 
     async def GetStorageStatus(
         self, request: pb.GetStorageStatusRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetStorageStatusResponse:
-        backend, version = await self._repository.backend()
+        with unavailable_when_database_is_down():
+            backend, version = await self._repository.backend()
         return pb.GetStorageStatusResponse(
             backend=backend,
             server_version=version,

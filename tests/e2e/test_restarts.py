@@ -76,7 +76,7 @@ async def test_up_with_embedded_servers_keeps_data_across_restarts(
 
     first = cli(["up", "--source", f"replay:{SAMPLE_CAPTURE}", "--data-dir", str(data_dir)], env)
     await wait_for_graph(url, first)
-    expected = {"price": trades[max(trades)], "tradeId": max(trades)}
+    expected = {"price": trades[max(trades)], "tradeId": str(max(trades))}
     query = '{ price(symbol: "BTCUSDT") { price tradeId } }'
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 60

@@ -131,7 +131,7 @@ async def test_live_capture_flows_to_graphql_and_a_second_replay_adds_nothing(
         )
         assert "errors" not in answer, answer
         assert answer["data"]["price"]["price"] == last_price
-        assert answer["data"]["price"]["tradeId"] == max(trades)
+        assert answer["data"]["price"]["tradeId"] == str(max(trades))  # Int64: a string
         assert answer["data"]["prices"] == [{"symbol": "BTCUSDT", "price": last_price}]
         partial = await graphql(
             url,
@@ -149,6 +149,7 @@ async def test_live_capture_flows_to_graphql_and_a_second_replay_adds_nothing(
 
     for trade in received:
         assert trade["symbol"] == "BTCUSDT"
+        assert isinstance(trade["tradeId"], str)  # Int64 keeps every digit for JavaScript
         assert trades[int(trade["tradeId"])] == trade["price"]
     ids = await stored_ids(database_url)
     assert len(ids) == len(set(ids)) == len(trades)

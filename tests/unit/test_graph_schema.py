@@ -6,16 +6,19 @@ backend fails, so passing tests prove validation happens before a backend is tou
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import strawberry
 from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
 
 from graph.errors import TypedError, should_mask
-from graph.scalars import _parse_int64
+from graph.scalars import SCALAR_MAP, Int64, _parse_int64
 from graph.schema import schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,6 +102,13 @@ def test_sdl_price_query_takes_a_required_symbol_and_may_be_null() -> None:
     assert re.search(r"^\s*price\(symbol: String![,)].*: Price$", schema.as_str(), re.MULTILINE)
 
 
+def test_sdl_prices_query_may_be_null() -> None:
+    # Nullable, so storage being unavailable nulls this field only, not all of `data`.
+    assert re.search(
+        r"^\s*prices\(symbols: \[String!\] = null[,)].*: \[Price!\]$", schema.as_str(), re.M
+    )
+
+
 # --- Int64 scalar ------------------------------------------------------------------------
 
 
@@ -143,9 +153,35 @@ def test_schema_int64_type_parses_value_with_the_scalar_parser() -> None:
     int64 = schema._schema.get_type("Int64")
     assert int64 is not None
     assert int64.parse_value("9007199254740993") == 9007199254740993  # type: ignore[union-attr]
-    assert int64.serialize(9007199254740993) == 9007199254740993  # type: ignore[union-attr]
+    assert int64.serialize(9007199254740993) == "9007199254740993"  # type: ignore[union-attr]
     with pytest.raises(ValueError):
         int64.parse_value(True)  # type: ignore[union-attr]
+
+
+@strawberry.type
+class _EchoQuery:
+    @strawberry.field
+    def echo(self, value: Int64) -> Int64:
+        return value
+
+
+_echo_schema = strawberry.Schema(query=_EchoQuery, config=StrawberryConfig(scalar_map=SCALAR_MAP))
+
+
+@pytest.mark.parametrize("literal", ['"9007199254740993"', "9007199254740993"])
+async def test_int64_beyond_2_pow_53_round_trips_exactly_as_a_string(literal: str) -> None:
+    # 2^53 + 1 is the first integer a JavaScript number cannot hold.
+    result = await _echo_schema.execute(f"{{ echo(value: {literal}) }}")
+    assert result.errors is None
+    assert result.data == {"echo": "9007199254740993"}
+
+
+async def test_int64_variable_beyond_2_pow_53_round_trips_exactly_as_a_string() -> None:
+    result = await _echo_schema.execute(
+        "query ($v: Int64!) { echo(value: $v) }", variable_values={"v": "9007199254740993"}
+    )
+    assert result.errors is None
+    assert result.data == {"echo": "9007199254740993"}
 
 
 # --- should_mask -------------------------------------------------------------------------
@@ -194,3 +230,26 @@ def test_importing_graph_schema_raises_no_deprecation_warning_from_graph() -> No
 def test_parse_int64_of_string_that_is_not_plain_digits_raises_value_error(text: str) -> None:
     with pytest.raises(ValueError, match="string of digits"):
         _parse_int64(text)
+
+
+# --- logging of unexpected errors ---------------------------------------------------------
+
+
+async def test_many_failing_fields_log_one_error_record_per_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every alias reaches for the missing backend: 30 masked errors, one log record.
+    query = "{ " + " ".join(f'p{i}: price(symbol: "BTCUSDT") {{ price }}' for i in range(30)) + " }"
+    with caplog.at_level(logging.ERROR):
+        result = await schema.execute(query, context_value=None)
+    assert result.errors is not None and len(result.errors) == 30
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "30 unexpected error(s)" in errors[0].getMessage()
+    assert errors[0].exc_info is not None  # the first traceback, for whoever debugs it
+
+
+async def test_typed_errors_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        await schema.execute('{ price(symbol: "not a symbol!") { price } }', context_value=None)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

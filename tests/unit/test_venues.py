@@ -158,7 +158,7 @@ def test_sdl_price_query_venue_argument_defaults_to_binance_spot() -> None:
 def test_sdl_prices_query_and_trades_subscription_take_an_optional_venue() -> None:
     sdl = schema.as_str()
     assert _field(sdl, "Query", "prices") == (
-        "prices(symbols: [String!] = null, venue: String = null): [Price!]!"
+        "prices(symbols: [String!] = null, venue: String = null): [Price!]"
     )
     assert _field(sdl, "Subscription", "trades") == (
         "trades(symbols: [String!] = null, venue: String = null): Trade!"
