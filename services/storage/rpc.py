@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import grpc
 
 from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
-from services.common.errors import InvalidArgument, NotFound
+from services.common.errors import NotFound
+from services.common.symbols import parse_symbol
 from services.storage.consumer import TradeConsumer
 from services.storage.repository import LatestPrice, TradeRepository
-
-_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
-
-
-def _symbol(value: str) -> str:
-    symbol = value.strip().upper()
-    if not _SYMBOL_RE.match(symbol):
-        raise InvalidArgument(f"symbol {value!r} is not an exchange symbol such as BTCUSDT")
-    return symbol
 
 
 def _to_pb(price: LatestPrice) -> pb.LatestPrice:
@@ -43,7 +33,7 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
     async def GetLatestPrice(
         self, request: pb.GetLatestPriceRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLatestPriceResponse:
-        symbol = _symbol(request.symbol)
+        symbol = parse_symbol(request.symbol)
         prices = await self._repository.latest_prices([symbol])
         if not prices:
             raise NotFound(f"no trade stored for {symbol}")
@@ -52,7 +42,7 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
     async def ListLatestPrices(
         self, request: pb.ListLatestPricesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListLatestPricesResponse:
-        symbols = [_symbol(s) for s in request.symbols]
+        symbols = [parse_symbol(s) for s in request.symbols]
         prices = await self._repository.latest_prices(symbols)
         return pb.ListLatestPricesResponse(prices=[_to_pb(p) for p in prices])
 
@@ -65,4 +55,5 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
             server_version=version,
             schema_version=self._schema_version,
             trades_written=self._consumer.trades_written,
+            events_dead_lettered=self._consumer.events_dead_lettered,
         )

@@ -11,10 +11,10 @@ from nats.aio.client import Client as NatsClient
 from quantflow.market.v1 import ingest_service_pb2 as pb
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from services.common import names
+from services.common.codec import decode_trade
 from services.common.deadletter import REASON_HEADER, SOURCE_HEADER
-from services.common.trades import decode_trade
 from services.ingest import service as ingest_service
-from services.ingest.sources import read_recording
+from services.ingest.recordings import read_recording
 from tests.conftest import HFT_CAPTURE, SAMPLE_CAPTURE
 from tests.fakes.binance_server import FakeBinanceServer, Tape
 from tests.integration.helpers import eventually, running, service_settings
@@ -35,8 +35,8 @@ async def _status(target: str) -> pb.GetIngestStatusResponse:
 
 def _trade_ids(path: object) -> set[int]:
     ids = set()
-    for text, _ in read_recording(path):  # type: ignore[arg-type]
-        message = json.loads(text)
+    for recorded in read_recording(path):  # type: ignore[arg-type]
+        message = json.loads(recorded.text)
         if message.get("stream", "").endswith("@trade"):
             ids.add(message["data"]["t"])
     return ids
