@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import gzip
+import itertools
 from pathlib import Path
 
 from services.common.trades import Trade
 from services.ingest.binance import parse_message
+from services.ingest.recordings import read_recording
 
 CAPTURE = (
     Path(__file__).resolve().parent.parent
@@ -20,13 +21,8 @@ CAPTURE = (
 
 def raw_messages(limit: int | None = None) -> list[str]:
     """The capture's raw WebSocket messages (the ``<receive_ns>`` prefix removed)."""
-    messages: list[str] = []
-    with gzip.open(CAPTURE, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            messages.append(line.split(" ", 1)[1].rstrip("\n"))
-            if limit is not None and len(messages) >= limit:
-                break
-    return messages
+    recorded = read_recording(CAPTURE)
+    return [message.text for message in itertools.islice(recorded, limit)]
 
 
 def trades(limit: int | None = None, copies: int = 1) -> list[Trade]:

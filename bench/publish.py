@@ -9,7 +9,8 @@ from nats.js import JetStreamContext
 from bench.infra import unique_name
 from bench.report import Result, timed_async
 from services.common import bus, names
-from services.common.trades import Trade, encode_trade
+from services.common.codec import encode_trade
+from services.common.trades import Trade
 from services.ingest.publisher import TradePublisher
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 
@@ -21,19 +20,20 @@ from graph.limits import limit_extensions
 from graph.scalars import SCALAR_MAP, Int64
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from services.common import names
-from services.common.trades import decode_trade
+from services.common.codec import decode_trade
+from services.common.errors import InvalidArgument
+from services.common.symbols import parse_symbol
 
-_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 _RPC_TIMEOUT_S = 5.0
 
 log = logging.getLogger(__name__)
 
 
 def _symbol(value: str) -> str:
-    symbol = value.strip().upper()
-    if not _SYMBOL_RE.match(symbol):
-        raise TypedError("INVALID_ARGUMENT", f"{value!r} is not an exchange symbol like BTCUSDT")
-    return symbol
+    try:
+        return parse_symbol(value)
+    except InvalidArgument as error:
+        raise TypedError(error.code, str(error)) from None
 
 
 def _venue(value: str) -> str:

@@ -1,6 +1,7 @@
 """Dead letters: malformed input kept verbatim on ``deadletter.<source>`` with the reason.
 
-Headers carry the reason, the source and when it was received; the body is the raw payload.
+Headers carry the reason, the source and when it was received; the body is the raw payload,
+cut to :data:`MAX_DEADLETTER_BYTES` with the original size in a header when it is longer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ log = logging.getLogger(__name__)
 REASON_HEADER = "Quantflow-Reason"
 SOURCE_HEADER = "Quantflow-Source"
 RECEIVED_HEADER = "Quantflow-Received-Us"
+ORIGINAL_SIZE_HEADER = "Quantflow-Original-Size"
+
+# Far below NATS' default 1 MiB max_payload, so a dead letter always fits on the bus, and
+# as large as the biggest message we accept (a trade message is capped at 64 KiB).
+MAX_DEADLETTER_BYTES = 64 * 1024
 
 DEAD_LETTERED = Counter("quantflow_dead_lettered", "Messages dead-lettered", ["source"])
 
@@ -31,7 +37,11 @@ class DeadLetterPublisher:
         self._subject = names.deadletter_subject(source, namespace)
         self._source = source
 
-    async def publish(self, raw: str | bytes, reason: str, received_time_us: int = 0) -> None:
+    async def publish(self, raw: str | bytes, reason: str, received_time_us: int = 0) -> bool:
+        """Store one dead letter; True once JetStream has it, False (logged) if it failed.
+
+        A caller that can redeliver (a consumer) must not ack the message on False.
+        """
         payload = raw.encode() if isinstance(raw, str) else raw
         headers = {
             # Header values must be one line.
@@ -39,13 +49,18 @@ class DeadLetterPublisher:
             SOURCE_HEADER: self._source,
             RECEIVED_HEADER: str(received_time_us or time.time_ns() // 1000),
         }
+        if len(payload) > MAX_DEADLETTER_BYTES:
+            headers[ORIGINAL_SIZE_HEADER] = str(len(payload))
+            payload = payload[:MAX_DEADLETTER_BYTES]
         try:
             await self._js.publish(self._subject, payload, headers=headers)
-            DEAD_LETTERED.labels(self._source).inc()
         except (TimeoutError, NatsError) as error:
             log.error(
                 "could not dead-letter a message (%s): %s; reason was %s",
                 error,
                 payload[:200],
-                reason,
+                headers[REASON_HEADER],
             )
+            return False
+        DEAD_LETTERED.labels(self._source).inc()
+        return True

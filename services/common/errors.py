@@ -1,8 +1,7 @@
 """The one small tree of QuantFlow errors.
 
-Each error names the gRPC status it maps to (by name, so this module stays free of grpc)
-and whether retrying may help. The gRPC interceptor and the GraphQL gateway translate them
-once at the boundary.
+Each error names the gRPC status it maps to (by name, so this module stays free of grpc).
+The gRPC interceptor and the GraphQL gateway translate them once at the boundary.
 """
 
 from __future__ import annotations
@@ -15,8 +14,11 @@ class QuantflowError(Exception):
     retryable = False
 
 
-class InvalidArgument(QuantflowError):
-    """The caller asked for something malformed; fix the request."""
+class InvalidArgument(QuantflowError, ValueError):
+    """The caller asked for something malformed; fix the request.
+
+    Also a ``ValueError``, so pydantic validators and parsers that expect one accept it.
+    """
 
     code = "INVALID_ARGUMENT"
 
@@ -25,12 +27,6 @@ class NotFound(QuantflowError):
     """The thing asked for does not exist (yet)."""
 
     code = "NOT_FOUND"
-
-
-class Conflict(QuantflowError):
-    """The request clashes with the current state."""
-
-    code = "ALREADY_EXISTS"
 
 
 class Unavailable(QuantflowError):

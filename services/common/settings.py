@@ -26,6 +26,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.common import names
+from services.common.errors import InvalidArgument
+from services.common.symbols import parse_symbol
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 BINANCE_WS_URL = "wss://stream.binance.com:9443"
@@ -106,10 +108,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = [part for part in value.replace(" ", ",").split(",") if part]
         if isinstance(value, list | tuple):
-            symbols = tuple(str(s).strip().upper() for s in value)
-            for symbol in symbols:
-                if not symbol.isalnum():
-                    raise ValueError(f"{symbol!r} is not a Binance symbol")
+            try:
+                symbols = tuple(parse_symbol(str(s)) for s in value)
+            except InvalidArgument as error:
+                raise ValueError(str(error)) from None
             if not symbols:
                 raise ValueError("give at least one symbol, e.g. BTCUSDT")
             return symbols

@@ -1,13 +1,23 @@
-"""The trade every service handles, and its protobuf form on the bus.
+"""The trade every service handles, and the one validation every edge applies to it.
 
-Prices and quantities stay decimal strings exactly as the exchange sent them.
+Pure: no grpc, nats, asyncpg or protobuf. Ingest's parser checks each field of an exchange
+message with these validators, and storage's decoder checks each event read from the bus
+with :func:`validate_trade`, so what one accepts the other accepts too.
+
+Prices and quantities stay decimal strings exactly as the exchange sent them. Times are
+integers end to end: a float would round a 13-digit millisecond time.
 """
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from quantflow.market.v1 import trade_pb2
+from services.common.symbols import parse_symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,38 +33,122 @@ class Trade:
     received_time_us: int = 0
 
 
-def encode_trade(trade: Trade) -> bytes:
-    message = trade_pb2.Trade(
-        venue=trade.venue,
-        symbol=trade.symbol,
-        trade_id=trade.trade_id,
-        price=trade.price,
-        quantity=trade.quantity,
-        trade_time_ms=trade.trade_time_ms,
-        event_time_ms=trade.event_time_ms,
-        buyer_is_maker=trade.buyer_is_maker,
-        received_time_us=trade.received_time_us,
-    )
-    payload: bytes = message.SerializeToString()
-    return payload
+# 2017-07-14T00:00:00Z, the day Binance opened: no exchange time we handle is older.
+BINANCE_LAUNCH_MS = 1_499_990_400_000
+# How far ahead of our clock an exchange time may be. NTP keeps clocks within seconds; an
+# hour forgives a badly set machine while still rejecting years-ahead garbage. The demo
+# shifts its 2024 capture forward by ~5 s per ~5 s pass, so it stays in the past for years.
+CLOCK_SKEW_MS = 3_600_000
+
+# Caps on a decimal string's digits. Binance sends fixed-point values with 8 decimals whose
+# integer part fits an int64 (at most 11 integer digits); 20 integer and 18 fraction digits
+# leave room for other venues (18-decimal tokens) while keeping every value small enough for
+# NUMERIC and for a message, and rejecting padding attacks like "0." + 17,000 zeros + "1".
+MAX_INTEGER_DIGITS = 20
+MAX_FRACTION_DIGITS = 18
+
+MAX_TRADE_ID = 2**63 - 1  # PostgreSQL bigint and protobuf int64
+
+_DECIMAL_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+_VENUE_RE = re.compile(r"[a-z0-9_]{1,30}")
 
 
-def decode_trade(payload: bytes) -> Trade:
-    """Raise ``ValueError`` for bytes that are not a complete Trade event."""
-    try:
-        message = trade_pb2.Trade.FromString(payload)
-    except Exception as error:  # protobuf raises its own DecodeError
-        raise ValueError(f"not a quantflow.market.v1.Trade: {error}") from error
-    if not message.symbol or not message.price or not message.quantity:
-        raise ValueError("Trade event lacks symbol, price or quantity")
-    return Trade(
-        venue=message.venue,
-        symbol=message.symbol,
-        trade_id=message.trade_id,
-        price=message.price,
-        quantity=message.quantity,
-        trade_time_ms=message.trade_time_ms,
-        event_time_ms=message.event_time_ms,
-        buyer_is_maker=message.buyer_is_maker,
-        received_time_us=message.received_time_us,
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _preview(text: str) -> str:
+    """``text`` for an error message: long inputs shortened, with their length."""
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}… ({len(text)} characters)"
+
+
+def check_decimal(text: str) -> str:
+    """``text`` if it is a plain positive decimal within the digit caps; else ValueError."""
+    match = _DECIMAL_RE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{_preview(text)} is not a decimal number")
+    whole, fraction = match.group(1), match.group(2) or ""
+    if len(whole) > MAX_INTEGER_DIGITS:
+        raise ValueError(
+            f"{_preview(text)} has {len(whole)} integer digits, more than {MAX_INTEGER_DIGITS}"
+        )
+    if len(fraction) > MAX_FRACTION_DIGITS:
+        raise ValueError(
+            f"{_preview(text)} has {len(fraction)} fraction digits, more than {MAX_FRACTION_DIGITS}"
+        )
+    if not (whole + fraction).strip("0"):
+        raise ValueError(f"{_preview(text)} must be greater than zero")
+    return text
+
+
+def check_epoch_ms(value: int, now: int) -> int:
+    """``value`` if it is an epoch-millisecond time from Binance's launch to now + skew."""
+    if not BINANCE_LAUNCH_MS <= value <= now + CLOCK_SKEW_MS:
+        raise ValueError(
+            f"time {value} is not epoch milliseconds between Binance's launch (2017-07-14) and now"
+        )
+    return value
+
+
+def normalise_epoch_ms(value: int, now: int) -> int:
+    """An exchange time in epoch milliseconds, or microseconds (Binance's ``timeUnit``
+    option) turned into milliseconds by integer division; anything else is a ValueError,
+    nanoseconds included."""
+    if BINANCE_LAUNCH_MS * 1000 <= value <= (now + CLOCK_SKEW_MS) * 1000:
+        return value // 1000
+    if not BINANCE_LAUNCH_MS <= value <= now + CLOCK_SKEW_MS:
+        raise ValueError(
+            f"time {value} is neither epoch milliseconds nor microseconds between Binance's "
+            "launch (2017-07-14) and now"
+        )
+    return value
+
+
+def check_trade_id(value: int) -> int:
+    if not 0 <= value <= MAX_TRADE_ID:
+        raise ValueError(f"trade id {value} is outside 0 to 2^63 - 1")
+    return value
+
+
+def check_symbol(text: str) -> str:
+    """``text`` if it is a symbol already in its canonical upper-case form."""
+    if parse_symbol(text) != text:
+        raise ValueError(f"{_preview(text)} is not an upper-case symbol such as BTCUSDT")
+    return text
+
+
+def check_venue(text: str) -> str:
+    if not _VENUE_RE.fullmatch(text):
+        raise ValueError(f"{_preview(text)} is not a venue such as binance")
+    return text
+
+
+def check_received_us(value: int, now: int) -> int:
+    """0 (unknown) or our own clock's receive time in epoch microseconds."""
+    if value != 0 and not BINANCE_LAUNCH_MS * 1000 <= value <= (now + CLOCK_SKEW_MS) * 1000:
+        raise ValueError(f"time {value} is neither 0 nor epoch microseconds up to now")
+    return value
+
+
+def validate_trade(trade: Trade, now: int | None = None) -> Trade:
+    """``trade`` unchanged if every field is valid; else ValueError naming the field.
+
+    Times must already be milliseconds (the bus contract): no unit is guessed here.
+    """
+    now = now_ms() if now is None else now
+    checks: tuple[tuple[str, Callable[[Any], object], object], ...] = (
+        ("venue", check_venue, trade.venue),
+        ("symbol", check_symbol, trade.symbol),
+        ("trade_id", check_trade_id, trade.trade_id),
+        ("price", check_decimal, trade.price),
+        ("quantity", check_decimal, trade.quantity),
+        ("trade_time_ms", partial(check_epoch_ms, now=now), trade.trade_time_ms),
+        ("event_time_ms", partial(check_epoch_ms, now=now), trade.event_time_ms),
+        ("received_time_us", partial(check_received_us, now=now), trade.received_time_us),
     )
+    for field, check, value in checks:
+        try:
+            check(value)
+        except ValueError as error:
+            raise ValueError(f"{field}: {error}") from None
+    return trade

@@ -9,7 +9,6 @@ handle yet, or a control reply) or :class:`Malformed` (with the reason, for the 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -21,32 +20,28 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
 )
 
+from services.common import trades
 from services.common.trades import Trade
 from services.ingest.venues import detect_venue
 
-_DECIMAL_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
-# Binance sends milliseconds unless asked for microseconds (timeUnit=MICROSECOND).
-_MICROSECONDS_FROM = 10**15
+# A Binance trade message is about 250 bytes; even with every field at its longest legal
+# value it stays under 1 KiB. 64 KiB leaves room for fields Binance may add, and keeps the
+# raw message (which its dead letter carries) far below NATS' default 1 MiB payload limit.
+MAX_TRADE_MESSAGE_BYTES = 64 * 1024
 
 
-def _positive_decimal(text: str) -> str:
-    if not _DECIMAL_RE.fullmatch(text):
-        raise ValueError(f"{text!r} is not a decimal number")
-    if not text.strip("0."):
-        raise ValueError(f"{text!r} must be greater than zero")
-    return text
+def _epoch_ms(value: int, info: ValidationInfo) -> int:
+    now = info.context["now_ms"] if info.context else trades.now_ms()
+    return trades.normalise_epoch_ms(value, now)
 
 
-def _epoch_ms(value: int) -> int:
-    if value <= 0:
-        raise ValueError("time must be a positive epoch")
-    return value // 1000 if value >= _MICROSECONDS_FROM else value
-
-
-PositiveDecimal = Annotated[str, AfterValidator(_positive_decimal)]
+PositiveDecimal = Annotated[str, AfterValidator(trades.check_decimal)]
 EpochMs = Annotated[StrictInt, AfterValidator(_epoch_ms)]
+TradeId = Annotated[StrictInt, AfterValidator(trades.check_trade_id)]
+Symbol = Annotated[str, AfterValidator(trades.check_symbol)]
 
 
 class _TradePayload(BaseModel):
@@ -56,8 +51,8 @@ class _TradePayload(BaseModel):
 
     event_type: Literal["trade"] = Field(alias="e")
     event_time: EpochMs = Field(alias="E")
-    symbol: str = Field(alias="s", pattern=r"^[A-Z0-9]{2,30}$")
-    trade_id: StrictInt = Field(alias="t", ge=0)
+    symbol: Symbol = Field(alias="s")
+    trade_id: TradeId = Field(alias="t")
     price: PositiveDecimal = Field(alias="p")
     quantity: PositiveDecimal = Field(alias="q")
     trade_time: EpochMs = Field(alias="T")
@@ -102,8 +97,17 @@ def _kind(stream: str | None, data: dict[str, Any]) -> str:
     return "unknown"
 
 
-def parse_message(raw: str | bytes, received_time_us: int = 0) -> Verdict:
-    """Classify one raw WebSocket text message."""
+def _size(raw: str | bytes) -> int:
+    # UTF-8 takes at most 4 bytes a character: short text needs no encoding to be measured.
+    if isinstance(raw, bytes) or len(raw) * 4 <= MAX_TRADE_MESSAGE_BYTES:
+        return len(raw)
+    return len(raw.encode("utf-8", "surrogatepass"))
+
+
+def parse_message(
+    raw: str | bytes, received_time_us: int = 0, now_ms: int | None = None
+) -> Verdict:
+    """Classify one raw WebSocket text message; ``now_ms`` (default: the clock) bounds times."""
     try:
         message = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
@@ -120,15 +124,25 @@ def parse_message(raw: str | bytes, received_time_us: int = 0) -> Verdict:
         if not isinstance(stream, str) or "data" not in message:
             return Malformed("combined-stream envelope without a 'stream' name and 'data'")
         message = message["data"]
+        if message is None:
+            return Malformed(f"combined-stream envelope of {stream!r} with null 'data'")
         if not isinstance(message, dict):
             return Skipped(stream.split("@", 1)[-1] if "@" in stream else "array")
     kind = _kind(stream, message)
     if kind != "trade":
         return Skipped(kind)
+    size = _size(raw)
+    if size > MAX_TRADE_MESSAGE_BYTES:
+        return Malformed(
+            f"trade message of {size} bytes exceeds the {MAX_TRADE_MESSAGE_BYTES}-byte limit"
+        )
+    now = trades.now_ms() if now_ms is None else now_ms
     try:
-        payload = _TradePayload.model_validate(message)
+        payload = _TradePayload.model_validate(message, context={"now_ms": now})
     except ValidationError as error:
         return Malformed(f"invalid trade: {_describe(error)}")
+    if stream is not None and stream.split("@", 1)[0].upper() != payload.symbol:
+        return Malformed(f"stream {stream!r} carries a trade of {payload.symbol}")
     return Trade(
         venue=detect_venue(message),
         symbol=payload.symbol,

@@ -58,11 +58,11 @@ class IngestPipeline:
                     self.stats.skipped += 1
                 elif isinstance(verdict, Malformed):
                     MESSAGES.labels("malformed").inc()
-                    self.stats.dead_lettered += 1
                     log.warning("dead-lettering a malformed message: %s", verdict.reason)
-                    await self.dead_letters.publish(
+                    if await self.dead_letters.publish(
                         message.text, verdict.reason, message.received_time_us
-                    )
+                    ):
+                        self.stats.dead_lettered += 1
             await self._flush()
             self.finished = True
         finally:

@@ -10,7 +10,8 @@ from nats.js import JetStreamContext
 from prometheus_client import Counter
 
 from services.common import names
-from services.common.trades import Trade, encode_trade
+from services.common.codec import encode_trade
+from services.common.trades import Trade
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gzip
 import logging
 import random
-import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,10 +21,10 @@ from websockets.asyncio.client import connect
 
 from services.common.trades import Trade
 from services.ingest.binance import combined_stream_path, parse_message
+from services.ingest.recordings import detect_recording_layout, read_recording
 
 log = logging.getLogger(__name__)
 
-_EVENT_TIME_RE = re.compile(r'"E"\s*:\s*(\d+)')
 DEMO_CAPTURE = "binance_spot_btcusdt_2024-08-08.sample.jsonl"
 
 
@@ -133,26 +131,6 @@ class BinanceLiveSource:
         return trade
 
 
-def read_recording(path: Path) -> Iterator[tuple[str, int | None]]:
-    """Lines of a recording as (raw JSON text, recorded time in ns or None).
-
-    Two layouts: ``.jsonl`` (one raw message per line) and hftbacktest ``.gz``
-    (``<receive_ns> <raw message>`` per line). Gzip is detected by the ``.gz`` suffix.
-    """
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            line = line.strip()
-            if not line:
-                continue
-            if line[0].isdigit():
-                stamp, _, text = line.partition(" ")
-                yield text, int(stamp)
-                continue
-            match = _EVENT_TIME_RE.search(line)
-            yield line, (int(match.group(1)) * 1_000_000 if match else None)
-
-
 class ReplaySource:
     """A recorded file, as fast as possible (speed 0) or at ``speed`` × recorded pace."""
 
@@ -166,6 +144,7 @@ class ReplaySource:
     ) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"replay file {path} does not exist")
+        detect_recording_layout(path)  # an unknown layout fails here, before any replay
         self.path = path
         self.speed = speed
         self.loop = loop
@@ -197,7 +176,8 @@ class ReplaySource:
     async def _one_pass(self, pass_index: int) -> AsyncIterator[RawMessage]:
         first_recorded: int | None = None
         started = time.monotonic()
-        for count, (text, recorded_ns) in enumerate(read_recording(self.path)):
+        for count, recorded in enumerate(read_recording(self.path)):
+            recorded_ns = recorded.clock_ns
             if self.speed > 0 and recorded_ns is not None:
                 if first_recorded is None:
                     first_recorded = recorded_ns
@@ -207,7 +187,7 @@ class ReplaySource:
                     await asyncio.sleep(delay)
             elif count % 512 == 0:
                 await asyncio.sleep(0)  # let publishing and RPCs run during a fast replay
-            yield RawMessage(text, _now_us(), pass_index)
+            yield RawMessage(recorded.text, _now_us(), pass_index)
 
     def adjust(self, trade: Trade, message: RawMessage) -> Trade:
         return trade if self.venue is None else dataclasses.replace(trade, venue=self.venue)
@@ -236,8 +216,8 @@ class DemoSource(ReplaySource):
     def _measure(path: Path) -> dict[str, _Span]:
         low: dict[str, tuple[int, int]] = {}
         high: dict[str, tuple[int, int]] = {}
-        for text, _ in read_recording(path):
-            verdict = parse_message(text)
+        for recorded in read_recording(path):
+            verdict = parse_message(recorded.text)
             if isinstance(verdict, Trade):
                 key = verdict.symbol
                 point = (verdict.trade_id, verdict.trade_time_ms)

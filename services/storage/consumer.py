@@ -1,8 +1,15 @@
-"""JetStream → PostgreSQL: a durable pull consumer that acks only what is committed."""
+"""JetStream → PostgreSQL: a durable pull consumer that acks only what is committed.
+
+Failures are sorted. Data errors (an event that does not decode or validate, or that
+PostgreSQL rejects as data) are dead-lettered, and acked only once the dead letter is stored:
+retrying them would fail for ever. Anything else (database or bus unavailable, timeouts) is
+nak'd and retried with exponential backoff, since it passes by itself.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import asyncpg
@@ -13,19 +20,33 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from prometheus_client import Counter, Histogram
 
 from services.common import names
+from services.common.codec import decode_trade
 from services.common.deadletter import DeadLetterPublisher
-from services.common.trades import Trade, decode_trade
+from services.common.trades import Trade
 from services.storage.repository import TradeRepository
 
 log = logging.getLogger(__name__)
 
 WRITTEN = Counter("quantflow_storage_trades_written", "New trades committed to PostgreSQL")
 RECEIVED = Counter("quantflow_storage_events_received", "Trade events read from JetStream")
-POISON = Counter("quantflow_storage_dead_lettered", "Undecodable events dead-lettered")
+POISON = Counter("quantflow_storage_dead_lettered", "Invalid or rejected events dead-lettered")
 BATCH_SECONDS = Histogram("quantflow_storage_batch_seconds", "Time to commit one batch")
 
 _FETCH_TIMEOUT_S = 0.5
 _RETRY_DELAY_S = 1.0
+_MAX_RETRY_DELAY_S = 30.0
+
+# PostgreSQL refusing the rows themselves (SQLSTATE classes 22 and 23: out of range,
+# overflow, CHECK violations; asyncpg also raises DataError for values it cannot encode).
+# Building a row can fail the same way in Python. Redelivery would fail again.
+_DATA_ERRORS = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    ValueError,
+    ArithmeticError,
+)
+# The database is away, restarting or slow: the same batch will succeed later.
+_RETRYABLE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class TradeConsumer:
@@ -45,8 +66,12 @@ class TradeConsumer:
         self._batch_size = batch_size
         self._ack_wait_s = ack_wait_s
         self.trades_written = 0
+        self.events_dead_lettered = 0
+        self._retry_delay_s = _RETRY_DELAY_S
+        self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         subscription = await self._js.pull_subscribe(
             names.all_trades_subject(self._namespace),
             durable=names.storage_trades_durable(self._namespace),
@@ -78,29 +103,60 @@ class TradeConsumer:
             await subscription.unsubscribe()
 
     async def _handle(self, messages: list[Msg]) -> None:
-        trades: list[Trade] = []
-        good: list[Msg] = []
+        batch: list[tuple[Msg, Trade]] = []
         for message in messages:
             try:
-                trades.append(decode_trade(message.data))
-                good.append(message)
+                batch.append((message, decode_trade(message.data)))
             except ValueError as error:
-                POISON.inc()
-                log.warning("dead-lettering an undecodable event on %s: %s", message.subject, error)
-                await self._dead_letters.publish(message.data, f"{message.subject}: {error}")
-                await message.ack()
-        RECEIVED.inc(len(trades))
+                await self._dead_letter(message, str(error))
+        RECEIVED.inc(len(batch))
+        await self._store(batch)
+
+    async def _store(self, batch: list[tuple[Msg, Trade]]) -> None:
+        """Commit the batch and ack it; on a data error, split it until the bad rows are
+        alone, so the good ones of the same batch are still stored."""
+        if not batch:
+            return
         try:
             with BATCH_SECONDS.time():
-                written = await self._repository.write_trades(trades)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            # Not committed: let JetStream deliver the batch again after a pause.
-            log.error("could not store %d trades (%s); will retry", len(trades), error)
-            for message in good:
-                await message.nak(delay=_RETRY_DELAY_S)
-            await asyncio.sleep(_RETRY_DELAY_S)
+                written = await self._repository.write_trades([trade for _, trade in batch])
+        except _DATA_ERRORS as error:
+            if len(batch) == 1:
+                await self._dead_letter(batch[0][0], f"rejected by PostgreSQL: {error}")
+                return
+            middle = len(batch) // 2
+            await self._store(batch[:middle])
+            await self._store(batch[middle:])
             return
+        except _RETRYABLE_ERRORS as error:
+            # Not committed: let JetStream deliver the batch again after a pause.
+            log.error(
+                "could not store %d trades (%s); retrying in %.0fs",
+                len(batch),
+                error,
+                self._retry_delay_s,
+            )
+            await self._back_off([message for message, _ in batch])
+            return
+        self._retry_delay_s = _RETRY_DELAY_S
         WRITTEN.inc(written)
         self.trades_written += written
-        for message in good:
+        for message, _ in batch:
             await message.ack()
+
+    async def _dead_letter(self, message: Msg, reason: str) -> None:
+        """Ack a poison event only once its dead letter is stored; else have it redelivered."""
+        log.warning("dead-lettering an event on %s: %s", message.subject, reason)
+        if await self._dead_letters.publish(message.data, f"{message.subject}: {reason}"):
+            POISON.inc()
+            self.events_dead_lettered += 1
+            await message.ack()
+        else:
+            await self._back_off([message])
+
+    async def _back_off(self, messages: list[Msg]) -> None:
+        for message in messages:
+            await message.nak(delay=self._retry_delay_s)
+        with contextlib.suppress(TimeoutError):  # a stop request ends the pause early
+            await asyncio.wait_for(self._stop.wait(), self._retry_delay_s)
+        self._retry_delay_s = min(self._retry_delay_s * 2, _MAX_RETRY_DELAY_S)

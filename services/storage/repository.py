@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -33,12 +33,16 @@ class LatestPrice:
     trade_time_ms: int
 
 
+# Integer arithmetic only: a float epoch in seconds cannot hold every millisecond exactly.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _ms_to_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def _datetime_to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000 + 0.5)
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def _row(trade: Trade) -> tuple[object, ...]:
@@ -50,9 +54,7 @@ def _row(trade: Trade) -> tuple[object, ...]:
         _ms_to_datetime(trade.trade_time_ms),
         trade.buyer_is_maker,
         trade.venue,
-        datetime.fromtimestamp(trade.received_time_us / 1e6, tz=UTC)
-        if trade.received_time_us
-        else None,
+        _EPOCH + timedelta(microseconds=trade.received_time_us) if trade.received_time_us else None,
     )
 
 

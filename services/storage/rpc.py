@@ -3,26 +3,16 @@ reached answers UNAVAILABLE (see database_errors), never INTERNAL."""
 
 from __future__ import annotations
 
-import re
-
 import grpc
 
 from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
 from services.common.errors import InvalidArgument, NotFound
+from services.common.symbols import parse_symbol
 from services.storage.consumer import TradeConsumer
 from services.storage.database_errors import unavailable_when_database_is_down
 from services.storage.repository import LatestPrice, TradeRepository
-
-_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
-
-
-def _symbol(value: str) -> str:
-    symbol = value.strip().upper()
-    if not _SYMBOL_RE.match(symbol):
-        raise InvalidArgument(f"symbol {value!r} is not an exchange symbol such as BTCUSDT")
-    return symbol
 
 
 def _venue(value: str) -> str:
@@ -54,7 +44,7 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
     async def GetLatestPrice(
         self, request: pb.GetLatestPriceRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLatestPriceResponse:
-        symbol = _symbol(request.symbol)
+        symbol = parse_symbol(request.symbol)
         venue = _venue(request.venue or names.VENUE_BINANCE)
         with unavailable_when_database_is_down():
             prices = await self._repository.latest_prices([symbol], venue)
@@ -65,7 +55,7 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
     async def ListLatestPrices(
         self, request: pb.ListLatestPricesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListLatestPricesResponse:
-        symbols = [_symbol(s) for s in request.symbols]
+        symbols = [parse_symbol(s) for s in request.symbols]
         venue = _venue(request.venue) if request.venue else None
         with unavailable_when_database_is_down():
             prices = await self._repository.latest_prices(symbols, venue)
@@ -81,4 +71,5 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
             server_version=version,
             schema_version=self._schema_version,
             trades_written=self._consumer.trades_written,
+            events_dead_lettered=self._consumer.events_dead_lettered,
         )

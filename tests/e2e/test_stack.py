@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 
 from services.common import names
 from services.common.embedded import free_port
-from services.ingest.sources import read_recording
+from services.ingest.recordings import read_recording
 from tests.conftest import HFT_CAPTURE
 from tests.e2e.conftest import base_env, graphql, wait_for_graph
 from tests.fakes.binance_server import FakeBinanceServer, Tape
@@ -30,8 +30,8 @@ REPLAY_SPEED = 60.0
 def capture_trades(path: Path) -> dict[int, str]:
     """trade id → price of every trade message in a capture."""
     trades = {}
-    for text, _ in read_recording(path):
-        message = json.loads(text)
+    for recorded in read_recording(path):
+        message = json.loads(recorded.text)
         if message.get("stream", "").endswith("@trade"):
             trades[message["data"]["t"]] = message["data"]["p"]
     return trades

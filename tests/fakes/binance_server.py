@@ -37,7 +37,6 @@ misses whatever was already sent, as it would live.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import re
 import time
@@ -55,6 +54,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import Event, State
+
+from services.ingest.recordings import read_recording
 
 _KLINE_INTERVALS = "1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1M"
 _STREAM_NAME = re.compile(
@@ -139,33 +140,22 @@ class Tape:
     def from_file(cls, path: str | Path) -> Tape:
         """Load a capture and keep each ``data`` payload as its original text.
 
-        Accepted layouts, detected per line (gzip is chosen by a ``.gz`` suffix):
-
-        * a combined envelope on each line: ``{"stream":..,"data":..}`` (``.jsonl``);
-        * ``<receive_ns> <json>`` on each line, split on the first space (hftbacktest ``.gz``).
-
-        Lines without the ``stream``/``data`` envelope are skipped. In the hftbacktest capture
-        this is the REST depth snapshot.
+        The file is read by ingest's own recording reader, so the layouts are the ones
+        ``--source replay:`` accepts. Lines without the ``stream``/``data`` envelope are
+        skipped. In the hftbacktest capture this is the REST depth snapshot.
         """
         path = Path(path)
-        opener = gzip.open if path.suffix == ".gz" else open
         messages: list[TapeMessage] = []
-        with opener(path, "rt", encoding="utf-8") as lines:
-            for number, raw_line in enumerate(lines, start=1):
-                line = raw_line.rstrip("\r\n")
-                if not line:
-                    continue
-                receive_ns: int | None = None
-                if not line.startswith("{"):
-                    stamp, _, line = line.partition(" ")
-                    receive_ns = int(stamp)
-                try:
-                    parts = _split_envelope(line)
-                except ValueError as exc:
-                    raise ValueError(f"{path}:{number}: {exc}") from exc
-                if parts is not None:
-                    stream, data, payload = parts
-                    messages.append(TapeMessage(stream, data, _event_time_ms(payload), receive_ns))
+        for number, recorded in enumerate(read_recording(path), start=1):
+            try:
+                parts = _split_envelope(recorded.text)
+            except ValueError as exc:
+                raise ValueError(f"{path}: message {number}: {exc}") from exc
+            if parts is not None:
+                stream, data, payload = parts
+                messages.append(
+                    TapeMessage(stream, data, _event_time_ms(payload), recorded.received_ns)
+                )
         return cls(tuple(messages))
 
     @classmethod

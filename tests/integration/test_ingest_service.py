@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import grpc
 import pytest
@@ -11,10 +12,15 @@ from nats.aio.client import Client as NatsClient
 from quantflow.market.v1 import ingest_service_pb2 as pb
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from services.common import names
-from services.common.deadletter import REASON_HEADER, SOURCE_HEADER
-from services.common.trades import decode_trade
+from services.common.codec import decode_trade
+from services.common.deadletter import (
+    MAX_DEADLETTER_BYTES,
+    ORIGINAL_SIZE_HEADER,
+    REASON_HEADER,
+    SOURCE_HEADER,
+)
 from services.ingest import service as ingest_service
-from services.ingest.sources import read_recording
+from services.ingest.recordings import read_recording
 from tests.conftest import HFT_CAPTURE, SAMPLE_CAPTURE
 from tests.fakes.binance_server import FakeBinanceServer, Tape
 from tests.integration.helpers import eventually, running, service_settings
@@ -35,8 +41,8 @@ async def _status(target: str) -> pb.GetIngestStatusResponse:
 
 def _trade_ids(path: object) -> set[int]:
     ids = set()
-    for text, _ in read_recording(path):  # type: ignore[arg-type]
-        message = json.loads(text)
+    for recorded in read_recording(path):  # type: ignore[arg-type]
+        message = json.loads(recorded.text)
         if message.get("stream", "").endswith("@trade"):
             ids.add(message["data"]["t"])
     return ids
@@ -174,3 +180,74 @@ async def test_replay_source_reads_the_whole_capture_then_reports_finished(
     assert status.messages_skipped == status.messages_received - 9757
     info = await nats_client.jetstream().stream_info(names.market_stream(namespace))
     assert info.state.messages == 9757
+
+
+def _trade_line(trade_id: int, stream: str = "btcusdt@trade", **changes: object) -> str:
+    data: dict[str, object] = {
+        "e": "trade",
+        "E": 1723161255210,
+        "s": "BTCUSDT",
+        "t": trade_id,
+        "p": "61700.00000000",
+        "q": "0.01000000",
+        "T": 1723161255209,
+        "m": False,
+        "M": True,
+    }
+    data.update(changes)
+    return json.dumps({"stream": stream, "data": data}, separators=(",", ":"))
+
+
+# Each bad case of the bad-input corpus, with a fragment of the reason it must carry.
+BAD_LINES = {
+    "time-in-ns": (_trade_line(101, T=1723161255209 * 1_000_000), "T: "),
+    "time-15-digits": (_trade_line(102, T=172316125520912), "T: "),
+    "time-1970": (_trade_line(103, T=1), "T: "),
+    "time-2286": (_trade_line(104, T=9_999_999_999_999), "T: "),
+    "tiny-quantity": (_trade_line(105, q="0." + "0" * 17_000 + "1"), "fraction digits"),
+    "abc": (_trade_line(106, p="abc"), "not a decimal"),
+    "minus-one": (_trade_line(107, p="-1"), "not a decimal"),
+    "nan": (_trade_line(108, p="NaN"), "not a decimal"),
+    "1000-nines": (_trade_line(109, p="9" * 1000), "1000 integer digits"),
+    "200000-digits": (_trade_line(110, p="1" * 200_000), "bytes exceeds"),
+    "over-1-mb": (_trade_line(111, pad="x" * (1024 * 1024 + 1)), "bytes exceeds"),
+    "id-beyond-int64": (_trade_line(2**63), "t: "),
+    "symbol-not-the-streams": (_trade_line(112, stream="ethusdt@trade"), "carries a trade of"),
+    "null-data": ('{"stream":"btcusdt@trade","data":null}', "null"),
+}
+
+
+async def test_replayed_bad_input_corpus_is_dead_lettered_and_good_trades_published(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient, tmp_path: Path
+) -> None:
+    good = [_trade_line(trade_id) for trade_id in range(1, 8)]
+    lines = [good[0], *(line for line, _ in BAD_LINES.values()), *good[1:]]
+    corpus = tmp_path / "bad_input.jsonl"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = service_settings(database_url, nats_url, namespace, source=f"replay:{corpus}")
+    target = f"127.0.0.1:{settings.ingest_grpc_port}"
+    async with running(ingest_service.run, settings, settings.ingest_grpc_port):
+
+        async def finished() -> bool:
+            return (await _status(target)).source_finished
+
+        await eventually(finished)
+        status = await _status(target)
+    assert status.events_published == len(good)
+    assert status.messages_dead_lettered == len(BAD_LINES)
+    js = nats_client.jetstream()
+    info = await js.stream_info(names.market_stream(namespace))
+    assert info.state.messages == len(good)
+    dead = await js.subscribe(
+        names.deadletter_subject("binance", namespace),
+        stream=names.deadletter_stream(namespace),
+        ordered_consumer=True,
+    )
+    for case, (line, fragment) in BAD_LINES.items():
+        letter = await dead.next_msg(timeout=5)
+        assert fragment in letter.headers[REASON_HEADER], case
+        if len(line) > MAX_DEADLETTER_BYTES:
+            assert letter.data == line.encode()[:MAX_DEADLETTER_BYTES], case
+            assert letter.headers[ORIGINAL_SIZE_HEADER] == str(len(line.encode())), case
+        else:
+            assert letter.data == line.encode(), case

@@ -25,7 +25,8 @@ from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
-from services.common.trades import Trade, decode_trade
+from services.common.codec import decode_trade
+from services.common.trades import Trade
 from services.ingest import service as ingest_service
 from services.storage import service as storage_service
 from services.storage.migrations import load_migrations, migrate

@@ -14,7 +14,7 @@ import pytest
 
 from services.common.trades import Trade
 from services.ingest.binance import Malformed, Skipped, combined_stream_path, parse_message
-from services.ingest.sources import read_recording
+from services.ingest.recordings import read_recording
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
 HFT_GZ = FIXTURES / "binance_spot_btcusdt_2024-08-08.hftbacktest.gz"
@@ -28,7 +28,7 @@ def _jsonl_lines(path: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def hft_lines() -> list[tuple[str, int | None]]:
-    return list(read_recording(HFT_GZ))
+    return [(r.text, r.received_ns) for r in read_recording(HFT_GZ)]
 
 
 @pytest.fixture(scope="module")
@@ -293,12 +293,24 @@ def test_parse_envelope_with_non_string_stream_is_malformed() -> None:
         pytest.param({"p": 61837}, "p", "string", id="price-as-json-int"),
         pytest.param({"q": 0.001}, "q", "string", id="quantity-as-json-number"),
         pytest.param({"t": "3713862460"}, "t", "integer", id="trade-id-as-string"),
-        pytest.param({"t": -1}, "t", "greater than or equal", id="negative-trade-id"),
-        pytest.param({"s": "btcusdt"}, "s", "pattern", id="lowercase-symbol"),
+        pytest.param({"t": -1}, "t", "outside 0 to 2^63", id="negative-trade-id"),
+        pytest.param({"s": "btcusdt"}, "s", "upper-case symbol", id="lowercase-symbol"),
         pytest.param({"m": "true"}, "m", "boolean", id="maker-flag-as-string"),
         pytest.param({"m": 1}, "m", "boolean", id="maker-flag-as-int"),
         pytest.param({"T": "1723161255207"}, "T", "integer", id="trade-time-as-string"),
-        pytest.param({"E": 0}, "E", "positive", id="zero-event-time"),
+        pytest.param({"E": 0}, "E", "Binance's launch", id="zero-event-time"),
+        pytest.param({"p": "NaN"}, "p", "not a decimal", id="nan-price"),
+        pytest.param({"p": "Infinity"}, "p", "not a decimal", id="infinite-price"),
+        pytest.param({"p": "9" * 1000}, "p", "1000 integer digits", id="price-of-1000-nines"),
+        pytest.param(
+            {"q": "0." + "0" * 17_000 + "1"}, "q", "17001 fraction digits", id="tiny-quantity"
+        ),
+        pytest.param({"T": 1}, "T", "Binance's launch", id="trade-time-1970"),
+        pytest.param({"T": 9_999_999_999_999}, "T", "Binance's launch", id="trade-time-2286"),
+        pytest.param({"T": 1723161255207000000}, "T", "Binance's launch", id="trade-time-in-ns"),
+        pytest.param({"T": 172316125520712}, "T", "Binance's launch", id="trade-time-15-digits"),
+        pytest.param({"E": 1723161255208000000}, "E", "Binance's launch", id="event-time-in-ns"),
+        pytest.param({"t": 2**63}, "t", "outside 0 to 2^63", id="trade-id-beyond-int64"),
     ],
 )
 def test_parse_trade_with_invalid_field_is_malformed_naming_the_field(
@@ -330,10 +342,61 @@ def test_parse_trade_with_trade_id_beyond_32_bits_keeps_exact_id() -> None:
     assert verdict.trade_id == 2**53 + 1
 
 
-# Known bug (reported): _DECIMAL_RE uses re.match with "$", which also matches before a
-# trailing newline, so "1.5\n" is accepted as a price and stored verbatim.
 def test_parse_trade_with_price_ending_in_newline_is_malformed() -> None:
     assert isinstance(parse_message(_enveloped(p="1.5\n")), Malformed)
+
+
+def test_parse_trade_at_the_largest_int64_id_keeps_it() -> None:
+    verdict = parse_message(_enveloped(t=2**63 - 1))
+    assert isinstance(verdict, Trade)
+    assert verdict.trade_id == 2**63 - 1
+
+
+def test_parse_trade_with_microsecond_time_truncates_by_integer_division() -> None:
+    # 1723161255207999 µs is ...207 ms (a float division would round some values up).
+    verdict = parse_message(_enveloped(T=1723161255207999))
+    assert isinstance(verdict, Trade)
+    assert verdict.trade_time_ms == 1723161255207
+
+
+def test_parse_trade_ahead_of_now_beyond_the_skew_is_malformed() -> None:
+    now = TRADE["T"]
+    assert isinstance(parse_message(_enveloped(), now_ms=now), Trade)
+    verdict = parse_message(_enveloped(T=now + 2 * 3_600_000), now_ms=now)
+    assert isinstance(verdict, Malformed)
+    assert "T: " in verdict.reason
+
+
+def test_parse_trade_whose_payload_symbol_differs_from_the_stream_is_malformed() -> None:
+    text = json.dumps({"stream": "ethusdt@trade", "data": TRADE})
+    verdict = parse_message(text)
+    assert isinstance(verdict, Malformed)
+    assert "ethusdt@trade" in verdict.reason and "BTCUSDT" in verdict.reason
+
+
+def test_parse_envelope_with_null_data_is_malformed() -> None:
+    verdict = parse_message(json.dumps({"stream": "btcusdt@trade", "data": None}))
+    assert isinstance(verdict, Malformed)
+    assert "null" in verdict.reason
+
+
+@pytest.mark.parametrize("padding", [64 * 1024, 1024 * 1024 + 1])
+def test_parse_trade_message_over_64_kib_is_malformed_with_its_size(padding: int) -> None:
+    text = _enveloped(x="a" * padding)
+    verdict = parse_message(text)
+    assert isinstance(verdict, Malformed)
+    assert f"{len(text)} bytes" in verdict.reason
+
+
+def test_parse_trade_with_200000_digit_price_is_malformed() -> None:
+    verdict = parse_message(_enveloped(p="1" * 200_000))
+    assert isinstance(verdict, Malformed)
+
+
+def test_parse_non_trade_message_over_64_kib_is_still_skipped() -> None:
+    # The REST depth snapshot in the hftbacktest capture is 64 KB: size caps are per trade.
+    snapshot = json.dumps({"lastUpdateId": 1, "bids": [["1.0", "2.0"]] * 8000, "asks": []})
+    assert parse_message(snapshot) == Skipped("depthSnapshot")
 
 
 # --- combined_stream_path ----------------------------------------------------------------

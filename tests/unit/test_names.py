@@ -164,8 +164,6 @@ def test_deadletter_subject_with_bad_source_raises_value_error(source: str) -> N
         names.deadletter_subject(source)
 
 
-# Known bug (reported): the patterns use re.match with "$", which also matches just before a
-# trailing newline, so a namespace or token ending in "\n" slips through into names.
 def test_market_stream_with_namespace_ending_in_newline_raises_value_error() -> None:
     with pytest.raises(ValueError):
         names.market_stream("t1\n")

@@ -66,7 +66,8 @@ def test_symbols_env_with_dash_symbol_raises_validation_error_naming_the_variabl
     with pytest.raises(ValidationError) as caught:
         Settings()
     assert describe_invalid(caught.value, {}) == (
-        "QUANTFLOW_SYMBOLS: 'BTC-USD' is not a Binance symbol"
+        "QUANTFLOW_SYMBOLS: 'BTC-USD' is not an exchange symbol such as BTCUSDT "
+        "(2 to 30 letters or digits)"
     )
 
 

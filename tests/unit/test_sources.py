@@ -15,13 +15,13 @@ import pytest
 
 from services.common.trades import Trade
 from services.ingest.binance import Skipped, parse_message
+from services.ingest.recordings import Recorded, read_recording
 from services.ingest.sources import (
     DEMO_CAPTURE,
     BinanceLiveSource,
     DemoSource,
     RawMessage,
     ReplaySource,
-    read_recording,
     source_from_settings,
 )
 
@@ -57,14 +57,14 @@ def test_read_recording_gz_yields_one_item_per_nonempty_line(hft_raw_lines: list
 def test_read_recording_gz_splits_receive_ns_from_text_on_first_space(
     hft_raw_lines: list[str],
 ) -> None:
-    for (text, receive_ns), raw in zip(read_recording(HFT_GZ), hft_raw_lines, strict=True):
+    for recorded, raw in zip(read_recording(HFT_GZ), hft_raw_lines, strict=True):
         stamp, _, expected_text = raw.partition(" ")
-        assert receive_ns == int(stamp)
-        assert text == expected_text
+        assert recorded.received_ns == recorded.clock_ns == int(stamp)
+        assert recorded.text == expected_text
 
 
 def test_read_recording_gz_receive_times_are_nanoseconds_never_decreasing() -> None:
-    stamps = [ns for _, ns in read_recording(HFT_GZ)]
+    stamps = [r.received_ns for r in read_recording(HFT_GZ)]
     assert all(ns is not None for ns in stamps)
     assert stamps == sorted(stamps)  # type: ignore[type-var]
     # 2024-08-08 23:54 UTC in ns has 19 digits.
@@ -73,9 +73,9 @@ def test_read_recording_gz_receive_times_are_nanoseconds_never_decreasing() -> N
 
 def test_read_recording_gz_includes_rest_snapshot_line_as_text() -> None:
     snapshots = [
-        (index, text)
-        for index, (text, _) in enumerate(read_recording(HFT_GZ))
-        if text.startswith('{"lastUpdateId"')
+        (index, recorded.text)
+        for index, recorded in enumerate(read_recording(HFT_GZ))
+        if recorded.text.startswith('{"lastUpdateId"')
     ]
     assert len(snapshots) == 1
     index, text = snapshots[0]
@@ -87,7 +87,7 @@ def test_read_recording_gz_includes_rest_snapshot_line_as_text() -> None:
 
 
 def test_read_recording_jsonl_yields_each_line_verbatim(sample_raw_lines: list[str]) -> None:
-    texts = [text for text, _ in read_recording(SAMPLE_JSONL)]
+    texts = [r.text for r in read_recording(SAMPLE_JSONL)]
     assert texts == sample_raw_lines
     assert len(texts) == 599
 
@@ -96,13 +96,14 @@ def test_read_recording_jsonl_recorded_time_is_event_time_in_ns_or_none(
     sample_raw_lines: list[str],
 ) -> None:
     with_time = without_time = 0
-    for (_, recorded), raw in zip(read_recording(SAMPLE_JSONL), sample_raw_lines, strict=True):
+    for recorded, raw in zip(read_recording(SAMPLE_JSONL), sample_raw_lines, strict=True):
         data = json.loads(raw)["data"]
+        assert recorded.received_ns is None
         if "E" in data:
-            assert recorded == data["E"] * 1_000_000
+            assert recorded.clock_ns == data["E"] * 1_000_000
             with_time += 1
         else:
-            assert recorded is None
+            assert recorded.clock_ns is None
             without_time += 1
     assert with_time == 89 + 41
     assert without_time == 469
@@ -118,13 +119,16 @@ def test_read_recording_jsonl_book_ticker_lines_have_no_recorded_time(
         if '"btcusdt@bookTicker"' in raw
     ]
     assert len(book) == 469
-    assert {recorded for _, recorded in book} == {None}
+    assert {recorded.clock_ns for recorded in book} == {None}
 
 
 def test_read_recording_jsonl_skips_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "blanks.jsonl"
     path.write_text('\n{"result":null,"id":1}\n\n   \n{"E":5}\n', encoding="utf-8")
-    assert list(read_recording(path)) == [('{"result":null,"id":1}', None), ('{"E":5}', 5_000_000)]
+    assert list(read_recording(path)) == [
+        Recorded('{"result":null,"id":1}', None),
+        Recorded('{"E":5}', None),
+    ]
 
 
 # --- ReplaySource ------------------------------------------------------------------------
@@ -202,7 +206,7 @@ def _trade_line(trade_id: int, event_ms: int, separators: tuple[str, str] = (","
 def test_read_recording_jsonl_compact_trade_line_has_event_time_in_ns(tmp_path: Path) -> None:
     path = tmp_path / "one.jsonl"
     path.write_text(_trade_line(1, 1723161255208) + "\n", encoding="utf-8")
-    assert [ns for _, ns in read_recording(path)] == [1723161255208 * 1_000_000]
+    assert [r.clock_ns for r in read_recording(path)] == [1723161255208 * 1_000_000]
 
 
 # Valid JSON written with a space after the colon (json.dumps' default) must still be paced.
@@ -211,7 +215,7 @@ def test_read_recording_jsonl_with_space_after_colon_still_finds_event_time(
 ) -> None:
     path = tmp_path / "spaced.jsonl"
     path.write_text(_trade_line(1, 1723161255208, (", ", ": ")) + "\n", encoding="utf-8")
-    assert [ns for _, ns in read_recording(path)] == [1723161255208 * 1_000_000]
+    assert [r.clock_ns for r in read_recording(path)] == [1723161255208 * 1_000_000]
 
 
 async def test_replay_source_at_speed_two_paces_400ms_of_recording_over_at_least_180ms(
@@ -262,10 +266,10 @@ def demo_capture() -> list[tuple[RawMessage, Trade]]:
     """The bundled capture's trades with the RawMessage each came from."""
     source = DemoSource()
     pairs = []
-    for text, _ in read_recording(source.path):
-        verdict = parse_message(text)
+    for recorded in read_recording(source.path):
+        verdict = parse_message(recorded.text)
         if isinstance(verdict, Trade):
-            pairs.append((RawMessage(text, 0), verdict))
+            pairs.append((RawMessage(recorded.text, 0), verdict))
     return pairs
 
 

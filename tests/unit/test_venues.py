@@ -20,7 +20,8 @@ from services.cli.main import build_parser
 from services.common.settings import Settings
 from services.common.trades import Trade
 from services.ingest.binance import parse_message
-from services.ingest.sources import RawMessage, ReplaySource, read_recording, source_from_settings
+from services.ingest.recordings import read_recording
+from services.ingest.sources import RawMessage, ReplaySource, source_from_settings
 from services.ingest.venues import detect_venue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
@@ -29,7 +30,7 @@ USDM_JSONL = FIXTURES / "binance_usdm_btcusdt_2022-08-11.sample.jsonl"
 
 
 def _trades(path: Path) -> list[Trade]:
-    verdicts = [parse_message(text) for text, _ in read_recording(path)]
+    verdicts = [parse_message(line.text) for line in read_recording(path)]
     return [v for v in verdicts if isinstance(v, Trade)]
 
 
@@ -44,12 +45,12 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_detect_venue_of_real_spot_trade_payload_is_binance() -> None:
-    first = next(text for text, _ in read_recording(SPOT_JSONL) if "@trade" in text)
+    first = next(line.text for line in read_recording(SPOT_JSONL) if "@trade" in line.text)
     assert detect_venue(json.loads(first)["data"]) == "binance"
 
 
 def test_detect_venue_of_real_usdm_trade_payload_is_binance_usdm() -> None:
-    first = next(text for text, _ in read_recording(USDM_JSONL) if "@trade" in text)
+    first = next(line.text for line in read_recording(USDM_JSONL) if "@trade" in line.text)
     assert detect_venue(json.loads(first)["data"]) == "binance_usdm"
 
 

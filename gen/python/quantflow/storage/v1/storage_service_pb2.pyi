@@ -55,13 +55,15 @@ class GetStorageStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStorageStatusResponse(_message.Message):
-    __slots__ = ("backend", "server_version", "schema_version", "trades_written")
+    __slots__ = ("backend", "server_version", "schema_version", "trades_written", "events_dead_lettered")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     TRADES_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_DEAD_LETTERED_FIELD_NUMBER: _ClassVar[int]
     backend: str
     server_version: str
     schema_version: int
     trades_written: int
-    def __init__(self, backend: _Optional[str] = ..., server_version: _Optional[str] = ..., schema_version: _Optional[int] = ..., trades_written: _Optional[int] = ...) -> None: ...
+    events_dead_lettered: int
+    def __init__(self, backend: _Optional[str] = ..., server_version: _Optional[str] = ..., schema_version: _Optional[int] = ..., trades_written: _Optional[int] = ..., events_dead_lettered: _Optional[int] = ...) -> None: ...

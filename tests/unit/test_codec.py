@@ -1,4 +1,4 @@
-"""Unit tests for services/common/trades.py: the Trade's protobuf form on the bus."""
+"""Unit tests for services/common/codec.py: the Trade's protobuf form on the bus, validated."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from services.common.trades import Trade, decode_trade, encode_trade
+from services.common.codec import decode_trade, encode_trade
+from services.common.trades import Trade
 
 TRADE = Trade(
     venue="binance",
@@ -53,7 +54,7 @@ def test_round_trip_with_buyer_is_maker_false_keeps_false() -> None:
 
 
 def test_round_trip_with_default_received_time_keeps_zero() -> None:
-    trade = Trade("binance", "ETHUSDT", 1, "2500.5", "0.1", 1, 2, False)
+    trade = Trade("binance", "ETHUSDT", 1, "2500.5", "0.1", 1723161255207, 1723161255208, False)
     assert decode_trade(encode_trade(trade)) == trade
     assert decode_trade(encode_trade(trade)).received_time_us == 0
 
@@ -86,3 +87,42 @@ def test_decode_truncated_encoding_raises_value_error() -> None:
     payload = encode_trade(TRADE)
     with pytest.raises(ValueError):
         decode_trade(payload[: len(payload) // 2])
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        pytest.param({"price": "abc"}, "price", id="non-numeric-price"),
+        pytest.param({"price": "-1"}, "price", id="negative-price"),
+        pytest.param({"price": "NaN"}, "price", id="nan-price"),
+        pytest.param({"price": "Infinity"}, "price", id="infinite-price"),
+        pytest.param({"price": "1" * 200_000}, "price", id="200000-digit-price"),
+        pytest.param({"price": "9" * 1000}, "price", id="price-of-1000-nines"),
+        pytest.param({"quantity": "0." + "0" * 17_000 + "1"}, "quantity", id="tiny-quantity"),
+        pytest.param({"quantity": "0"}, "quantity", id="zero-quantity"),
+        pytest.param({"trade_time_ms": 1723161255207000000}, "trade_time_ms", id="time-in-ns"),
+        pytest.param({"trade_time_ms": 1723161255207123}, "trade_time_ms", id="time-in-us"),
+        pytest.param({"trade_time_ms": 172316125520712}, "trade_time_ms", id="time-15-digits"),
+        pytest.param({"trade_time_ms": 1}, "trade_time_ms", id="time-1970"),
+        pytest.param({"trade_time_ms": 9_999_999_999_999}, "trade_time_ms", id="time-2286"),
+        pytest.param({"event_time_ms": 0}, "event_time_ms", id="event-time-zero"),
+        pytest.param({"received_time_us": 2**62}, "received_time_us", id="received-far-future"),
+        pytest.param({"trade_id": -1}, "trade_id", id="negative-trade-id"),
+        pytest.param({"symbol": "btcusdt"}, "symbol", id="lowercase-symbol"),
+        pytest.param({"symbol": "BTC-USDT"}, "symbol", id="symbol-with-dash"),
+        pytest.param({"venue": "Binance Spot"}, "venue", id="venue-with-space"),
+    ],
+)
+def test_decode_event_with_invalid_field_raises_value_error_naming_it(
+    changes: dict[str, object], field: str
+) -> None:
+    payload = encode_trade(dataclasses.replace(TRADE, **changes))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=f"^{field}: "):
+        decode_trade(payload)
+
+
+def test_decode_event_ahead_of_now_beyond_the_skew_raises_value_error() -> None:
+    payload = encode_trade(TRADE)
+    assert decode_trade(payload, now_ms=TRADE.trade_time_ms) == TRADE
+    with pytest.raises(ValueError, match=r"^trade_time_ms: "):
+        decode_trade(payload, now_ms=TRADE.trade_time_ms - 2 * 3_600_000)
