@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from graph import ide
 from graph.context import Backends, Context
 from graph.schema import schema
 from quantflow.storage.v1 import storage_service_pb2_grpc
@@ -31,6 +32,12 @@ class QuantflowGraphQL(GraphQL[Context, None]):
             keep_alive_interval=15,
         )
         self._backends = backends
+        self._graphiql_html = ide.graphiql_html()
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL loading its scripts from this server, not a CDN: it works offline."""
+        return self._graphiql_html
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(backends=self._backends["current"])
@@ -64,6 +71,7 @@ def create_app(nats_url: str, storage_target: str, namespace: str) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            Mount(ide.STATIC_PATH, ide.static_files()),
             Mount("/metrics", make_asgi_app()),
         ],
         lifespan=lifespan,
