@@ -13,10 +13,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from graph import ide
 from graph.body_limit import BodySizeLimit
 from graph.context import Backends, Context
 from graph.schema import schema
@@ -35,6 +36,12 @@ class QuantflowGraphQL(GraphQL[Context, None]):
             keep_alive_interval=15,
         )
         self._backends = backends
+        self._graphiql_html = ide.graphiql_html()
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL loading its scripts from this server, not a CDN: it works offline."""
+        return self._graphiql_html
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(backends=self._backends["current"])
@@ -72,6 +79,7 @@ def create_app(nats_url: str, storage_target: str, namespace: str) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            Mount(ide.STATIC_PATH, ide.static_files()),
             Route("/metrics", metrics),
         ],
         middleware=[Middleware(BodySizeLimit)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,17 @@ def check_generated() -> int:
     return 0
 
 
+def install_browser() -> int:
+    """Debian's Chromium, which the GraphiQL browser test drives (Playwright never downloads
+    a browser here: the machines reach package registries only)."""
+    found = shutil.which("chromium")
+    if found:
+        print(f"chromium is installed: {found}")
+        return 0
+    os.environ["DEBIAN_FRONTEND"] = "noninteractive"
+    return _run("apt-get", "update", "-q") or _run("apt-get", "install", "-y", "-q", "chromium")
+
+
 def run(verb: str, rest: list[str]) -> int:
     if verb == "lint":
         return (
@@ -84,4 +96,10 @@ def run(verb: str, rest: list[str]) -> int:
         return check_generated()
     if verb == "bench":
         return _run(sys.executable, "-m", "bench", *rest)
+    if verb == "fetch-graphiql":
+        from services.cli.graphiql_assets import fetch_graphiql
+
+        return fetch_graphiql()
+    if verb == "install-browser":
+        return install_browser()
     raise SystemExit(f"unknown verb {verb}")

@@ -162,7 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="contributor tasks")
     dev.add_argument(
-        "verb", choices=("lint", "typecheck", "test", "generate", "check-generated", "bench")
+        "verb",
+        choices=(
+            "lint",
+            "typecheck",
+            "test",
+            "generate",
+            "check-generated",
+            "bench",
+            "fetch-graphiql",
+            "install-browser",
+        ),
     )
     dev.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the underlying tool")
     dev.set_defaults(handler=_dev)
