@@ -19,7 +19,7 @@ from playwright.async_api import Page, Route, WebSocketRoute, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from services.common.embedded import free_port
-from services.ingest.sources import read_recording
+from services.ingest.recordings import read_recording
 from tests.conftest import HFT_CAPTURE
 from tests.e2e.conftest import base_env, graphql, wait_for_graph
 from tests.integration.helpers import eventually
@@ -106,8 +106,8 @@ async def offline_page() -> AsyncIterator[OfflinePage]:
 def capture_prices() -> dict[str, str]:
     """trade id → price of every trade in the capture the stack replays."""
     prices = {}
-    for text, _ in read_recording(HFT_CAPTURE):
-        message = json.loads(text)
+    for line in read_recording(HFT_CAPTURE):
+        message = json.loads(line.text)
         if message.get("stream", "").endswith("@trade"):
             prices[str(message["data"]["t"])] = message["data"]["p"]
     return prices
