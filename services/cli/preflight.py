@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from services.common.settings import Settings
+from services.ingest.recordings import detect_recording_layout
 
 # Ports `up` honours when set (others it picks itself), with the component they belong to.
 COMPONENT_PORTS = {
@@ -54,9 +55,11 @@ def _replay_file_problem(settings: Settings, names: Mapping[str, str]) -> str | 
     if not path.is_file():
         return f"replay file {path} is not a file; check {names['source']}"
     try:
-        path.open("rb").close()
+        detect_recording_layout(path)
     except OSError as error:
         return f"replay file {path} cannot be read ({error.strerror}); check {names['source']}"
+    except ValueError as error:
+        return f"{error}; check {names['source']}"
     return None
 
 

@@ -56,6 +56,17 @@ def test_replay_path_that_is_a_directory_is_refused(tmp_path: Path) -> None:
     assert problem == f"replay file {tmp_path} is not a file; check QUANTFLOW_SOURCE"
 
 
+def test_replay_file_in_no_known_layout_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.txt"
+    capture.write_text('12:00:01 {"e": "trade"}\n')
+    problem = preflight(_settings(tmp_path, source=f"replay:{capture}"), NAMES)
+    assert problem is not None
+    assert problem.startswith(f"recording {capture}: line 1 ")
+    assert "is in no known layout" in problem
+    assert problem.endswith("; check QUANTFLOW_SOURCE")
+    assert "\n" not in problem
+
+
 def test_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "qf").write_text("")
     problem = preflight(_settings(tmp_path), {**NAMES, "data_dir": "--data-dir"})
