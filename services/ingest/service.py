@@ -20,6 +20,10 @@ from services.ingest.sources import source_from_settings
 
 log = logging.getLogger(__name__)
 
+# How long a clean stop waits for JetStream to confirm what is in flight: within the
+# 15 s `quantflow up` gives a component before killing it.
+_LAST_FLUSH_S = 10.0
+
 SERVICE_NAME = ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 
 
@@ -35,10 +39,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
     js = nc.jetstream()
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
+    dead_letters = DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE)
     pipeline = IngestPipeline(
-        source,
-        TradePublisher(js, settings.namespace),
-        DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE),
+        source, TradePublisher(nc, settings.namespace, dead_letters), dead_letters
     )
     grpc_server = await start_grpc_server(
         settings.grpc_host,
@@ -66,7 +69,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         work.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await work
-        await pipeline.trades.flush()
+        await pipeline.trades.close(_LAST_FLUSH_S)
         await grpc_server.stop()
         metrics.stop()
         await nc.drain()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import grpc
 import pytest
@@ -174,3 +175,30 @@ async def test_replay_source_reads_the_whole_capture_then_reports_finished(
     assert status.messages_skipped == status.messages_received - 9757
     info = await nats_client.jetstream().stream_info(names.market_stream(namespace))
     assert info.state.messages == 9757
+
+
+async def test_a_trade_over_a_megabyte_is_dead_lettered_and_the_replay_flows_on(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient, tmp_path: Path
+) -> None:
+    huge = GOOD_TRADE.replace('"p":"61700.00000000"', '"p":"6' + "0" * 1_100_000 + '"')
+    following = GOOD_TRADE.replace('"t":3735676000', '"t":3735676001')
+    capture = tmp_path / "huge.jsonl"
+    capture.write_text(
+        "\n".join(
+            json.dumps({"stream": "btcusdt@trade", "data": json.loads(text)})
+            for text in (GOOD_TRADE, huge, following)
+        )
+        + "\n"
+    )
+    settings = service_settings(database_url, nats_url, namespace, source=f"replay:{capture}")
+    target = f"127.0.0.1:{settings.ingest_grpc_port}"
+    async with running(ingest_service.run, settings, settings.ingest_grpc_port):
+
+        async def finished() -> bool:
+            return (await _status(target)).source_finished
+
+        await eventually(finished)
+        status = await _status(target)
+    assert (status.events_published, status.messages_dead_lettered) == (2, 1)
+    info = await nats_client.jetstream().stream_info(names.deadletter_stream(namespace))
+    assert info.state.messages == 1
