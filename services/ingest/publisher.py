@@ -155,8 +155,7 @@ class TradePublisher:
         except TimeoutError:
             unconfirmed = [queued.trade for queued in self._queue]
             log.error(
-                "stopping with %d trades not confirmed by JetStream after %.0fs, possibly "
-                "lost: %s",
+                "stopping with %d trades not confirmed by JetStream in %.0fs, maybe lost: %s",
                 len(unconfirmed),
                 timeout_s,
                 describe_ids(unconfirmed),
