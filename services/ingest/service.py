@@ -13,10 +13,11 @@ from services.common.grpc_server import start_grpc_server
 from services.common.names import VENUE_BINANCE
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings
+from services.ingest.demo_resume import known_trades
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.publisher import TradePublisher
 from services.ingest.rpc import IngestServicer
-from services.ingest.sources import source_from_settings
+from services.ingest.sources import DemoSource, source_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,12 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
     js = nc.jetstream()
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
+    if isinstance(source, DemoSource):
+        source.resume_after(
+            await known_trades(
+                settings.storage_target, js, settings.namespace, source.capture_symbols
+            )
+        )
     dead_letters = DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE)
     pipeline = IngestPipeline(
         source, TradePublisher(nc, settings.namespace, dead_letters), dead_letters
