@@ -74,6 +74,9 @@ class _Queued:
     trade: Trade
     # The ack of the asynchronous send; None when that send failed and a flush must resend.
     ack: asyncio.Future[object] | None
+    # When the ack is due (loop time): counted from the send, so after an outage the acks
+    # lost with it time out together instead of one after another.
+    due: float
 
 
 class TradePublisher:
@@ -117,19 +120,20 @@ class TradePublisher:
             await self._refuse(trade, MaxPayloadError())
             return
         ack: asyncio.Future[object] | None = None
+        due = asyncio.get_running_loop().time() + _ACK_TIMEOUT_S
         try:
             ack = await self._js.publish_async(
                 self._subject(trade), payload, headers=self._headers(trade)
             )
         except asyncio.CancelledError:
-            self._queue.append(_Queued(trade, None))  # stopped mid-send: the final flush resends
+            self._queue.append(_Queued(trade, None, due))  # stopped mid-send: a flush resends
             raise
         except (TimeoutError, NatsError) as error:
             if is_permanent(error):
                 await self._refuse(trade, error)
                 return
             log.warning("async publish failed (%s); the next flush resends it", error)
-        self._queue.append(_Queued(trade, ack))
+        self._queue.append(_Queued(trade, ack, due))
         if len(self._queue) >= self._window:
             await self.flush()
 
@@ -165,7 +169,7 @@ class TradePublisher:
 
     async def _settle(self, queued: _Queued) -> None:
         if queued.ack is not None:
-            error = await _ack_error(queued.ack)
+            error = await _ack_error(queued.ack, queued.due)
             if error is None:
                 self._acked()
                 return
@@ -217,11 +221,12 @@ class TradePublisher:
         REFUSED.inc()
 
 
-async def _ack_error(ack: asyncio.Future[object]) -> BaseException | None:
+async def _ack_error(ack: asyncio.Future[object], due: float) -> BaseException | None:
     """None once JetStream has acknowledged; otherwise why it has not."""
     # asyncio.wait never cancels what it waits for: a cancelled flush leaves the ack
     # pending for the next flush to collect.
-    done, _ = await asyncio.wait({ack}, timeout=_ACK_TIMEOUT_S)
+    wait_s = max(0.0, due - asyncio.get_running_loop().time())
+    done, _ = await asyncio.wait({ack}, timeout=wait_s)
     if not done:
         ack.cancel()  # frees nats-py's pending slot; a resend replaces this send
         return TimeoutError(f"no ack within {_ACK_TIMEOUT_S:.0f}s")

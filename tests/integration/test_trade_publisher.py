@@ -7,16 +7,20 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import signal
+import subprocess
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from services.common import names
+from services.common import bus, names
 from services.common.deadletter import REASON_HEADER
+from services.common.embedded import free_port, nats_server_binary
 from services.common.trades import encode_trade
-from tests.integration.helpers import trade, trade_publisher
+from tests.integration.helpers import eventually, trade, trade_publisher
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +140,58 @@ async def _only_dead_letter(js: JetStreamContext, namespace: str) -> Msg:
         ordered_consumer=True,
     )
     return await letters.next_msg(timeout=5)
+
+
+async def test_acks_lost_with_a_nats_restart_are_resent_together_within_the_stop_bound(
+    tmp_path: Path, namespace: str
+) -> None:
+    port = free_port()
+    command = [
+        str(nats_server_binary()),
+        *("--addr", "127.0.0.1", "--port", str(port), "--jetstream"),
+        *("--store_dir", str(tmp_path)),
+    ]
+    server = await _start(command)
+    nc: NatsClient | None = None
+    try:
+        await _listening(port)
+        nc = await bus.connect(f"nats://127.0.0.1:{port}", "test")
+        js, publisher = await trade_publisher(nc, namespace, window=10_000)
+        server.send_signal(signal.SIGSTOP)  # sends go out, no ack comes back
+        for trade_id in range(1, 101):
+            await publisher.publish(trade(trade_id))
+        server.kill()  # the acks die with it
+        await server.wait()
+        server = await _start(command)
+        await _listening(port)
+
+        # Each ack is due 5 s after its send, so all 100 are resent after ~5 s, not one
+        # every 5 s: a clean stop with NATS back confirms every trade within its bound.
+        assert await asyncio.wait_for(publisher.close(timeout_s=20), 60) == []
+        assert publisher.published == 100
+        info = await js.stream_info(names.market_stream(namespace))
+        assert info.state.messages == 100
+    finally:
+        if nc is not None:
+            await nc.close()
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
+
+
+async def _start(command: list[str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+async def _listening(port: int) -> None:
+    async def accepts() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        return True
+
+    await eventually(accepts)
