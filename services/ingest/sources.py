@@ -229,17 +229,24 @@ class DemoSource(ReplaySource):
     def _measure(path: Path) -> tuple[dict[str, TradePoint], dict[str, Shift]]:
         low: dict[str, tuple[int, int]] = {}
         high: dict[str, tuple[int, int]] = {}
-        for text, _ in read_recording(path):
+        recorded: list[int] = []
+        for text, recorded_ns in read_recording(path):
+            recorded += [recorded_ns] if recorded_ns is not None else []
             verdict = parse_message(text)
             if isinstance(verdict, Trade):
                 key = verdict.symbol
                 point = (verdict.trade_id, verdict.trade_time_ms)
                 low[key] = min(low.get(key, point), point)
                 high[key] = max(high.get(key, point), point)
+        # A pass plays for as long as the recording lasts: moving times by that much keeps
+        # the demo's clock at ``speed`` × wall-clock; past the last trade, so passes never
+        # overlap.
+        pass_ms = (max(recorded) - min(recorded)) // 1_000_000 if recorded else 0
         firsts = {symbol: TradePoint(*low[symbol]) for symbol in low}
         spans = {
             symbol: Shift(
-                high[symbol][0] - low[symbol][0] + 1, high[symbol][1] - low[symbol][1] + 1000
+                high[symbol][0] - low[symbol][0] + 1,
+                max(pass_ms, high[symbol][1] - low[symbol][1] + 1),
             )
             for symbol in low
         }

@@ -366,6 +366,20 @@ def test_demo_adjust_for_symbol_not_in_capture_returns_trade_unchanged() -> None
     assert DemoSource().adjust(trade, RawMessage("{}", 0, pass_index=4)) is trade
 
 
+def test_demo_pass_moves_times_by_as_long_as_it_plays_so_demo_time_keeps_pace(
+    demo_capture: list[tuple[RawMessage, Trade]],
+) -> None:
+    # A pass plays from the first to the last recorded time (at speed 1); moving times by
+    # the same amount keeps demo time at wall-clock pace instead of drifting ahead.
+    recorded = [ns for _, ns in read_recording(SAMPLE_JSONL) if ns is not None]
+    plays_ms = (max(recorded) - min(recorded)) // 1_000_000
+    source = DemoSource()
+    first = demo_capture[0][1]
+    assert source.adjust(first, RawMessage("{}", 0, pass_index=1)).trade_time_ms == (
+        first.trade_time_ms + plays_ms
+    )
+
+
 # --- demo_resume_shift / DemoSource.resume_after -----------------------------------------
 
 FIRST = TradePoint(trade_id=1000, time_ms=1_723_161_255_000)
