@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from bench.infra import unique_name
 from bench.report import Result, timed_async
 from services.common import bus, names
 from services.common.codec import encode_trade
+from services.common.deadletter import DeadLetterPublisher
+from services.common.names import VENUE_BINANCE
 from services.common.trades import Trade
 from services.ingest.publisher import TradePublisher
 
@@ -18,8 +21,9 @@ def _headers(trade: Trade) -> dict[str, str]:
     return {"Nats-Msg-Id": names.trade_msg_id(trade.venue, trade.symbol, trade.trade_id)}
 
 
-async def _one_by_one(js: JetStreamContext, namespace: str, trades: list[Trade]) -> None:
+async def _one_by_one(nc: NatsClient, namespace: str, trades: list[Trade]) -> None:
     """nats-py's documented ``await js.publish(...)``: one round trip per trade."""
+    js = nc.jetstream()
     for trade in trades:
         await js.publish(
             names.trade_subject(trade.symbol, trade.venue, namespace),
@@ -28,8 +32,9 @@ async def _one_by_one(js: JetStreamContext, namespace: str, trades: list[Trade])
         )
 
 
-async def _async_unchecked(js: JetStreamContext, namespace: str, trades: list[Trade]) -> None:
+async def _async_unchecked(nc: NatsClient, namespace: str, trades: list[Trade]) -> None:
     """``publish_async`` for every trade, then wait for all acks; no resend on a lost ack."""
+    js = nc.jetstream()
     futures = [
         await js.publish_async(
             names.trade_subject(trade.symbol, trade.venue, namespace),
@@ -41,8 +46,9 @@ async def _async_unchecked(js: JetStreamContext, namespace: str, trades: list[Tr
     await asyncio.gather(*futures)
 
 
-async def _quantflow(js: JetStreamContext, namespace: str, trades: list[Trade]) -> None:
-    publisher = TradePublisher(js, namespace)
+async def _quantflow(nc: NatsClient, namespace: str, trades: list[Trade]) -> None:
+    dead_letters = DeadLetterPublisher(nc.jetstream(), namespace, VENUE_BINANCE)
+    publisher = TradePublisher(nc, namespace, dead_letters)
     for trade in trades:
         await publisher.publish(trade)
     await publisher.flush()
@@ -68,7 +74,7 @@ async def run(nats_url: str, trades: list[Trade]) -> list[Result]:
             namespace = unique_name("b")
             await bus.ensure_streams(js, namespace, 3600)
             result = await timed_async(
-                "publish", case, len(trades), publish(js, namespace, trades), note
+                "publish", case, len(trades), publish(nc, namespace, trades), note
             )
             stored = await _stored(js, namespace)
             if stored != len(trades):

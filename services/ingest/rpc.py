@@ -29,7 +29,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ig
             source_finished=self._pipeline.finished,
             messages_received=stats.received,
             events_published=self._pipeline.trades.published,
-            messages_dead_lettered=stats.dead_lettered,
+            messages_dead_lettered=stats.dead_lettered + self._pipeline.trades.dead_lettered,
             messages_skipped=stats.skipped,
             connections_opened=source.connections_opened,
             ever_connected=source.connections_opened > 0,

@@ -13,12 +13,17 @@ from services.common.grpc_server import start_grpc_server
 from services.common.names import VENUE_BINANCE
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings
+from services.ingest.demo_resume import known_trades
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.publisher import TradePublisher
 from services.ingest.rpc import IngestServicer
-from services.ingest.sources import source_from_settings
+from services.ingest.sources import DemoSource, source_from_settings
 
 log = logging.getLogger(__name__)
+
+# How long a clean stop waits for JetStream to confirm what is in flight: within the
+# 15 s `quantflow up` gives a component before killing it.
+_LAST_FLUSH_S = 10.0
 
 SERVICE_NAME = ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 
@@ -36,10 +41,15 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
     js = nc.jetstream()
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
+    if isinstance(source, DemoSource):
+        source.resume_after(
+            await known_trades(
+                settings.storage_target, js, settings.namespace, source.capture_symbols
+            )
+        )
+    dead_letters = DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE)
     pipeline = IngestPipeline(
-        source,
-        TradePublisher(js, settings.namespace),
-        DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE),
+        source, TradePublisher(nc, settings.namespace, dead_letters), dead_letters
     )
     grpc_server = await start_grpc_server(
         settings.grpc_host,
@@ -67,7 +77,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         work.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await work
-        await pipeline.trades.flush()
+        await pipeline.trades.close(_LAST_FLUSH_S)
         await grpc_server.stop()
         metrics.stop()
         await nc.drain()

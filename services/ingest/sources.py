@@ -194,50 +194,106 @@ class ReplaySource:
 
 
 @dataclass(frozen=True, slots=True)
-class _Span:
+class TradePoint:
+    """Where a symbol's trade series stands: a trade id and that trade's time."""
+
+    trade_id: int
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """How far the demo moves a captured trade: ids up, times forward."""
+
     trade_ids: int
     time_ms: int
+
+
+NO_SHIFT = Shift(0, 0)
+
+
+def demo_resume_shift(first: TradePoint, known: tuple[TradePoint, ...]) -> Shift:
+    """The shift that makes a capture starting at ``first`` continue after what is known.
+
+    ``known`` is what the system already holds for the symbol (the stored latest trade, the
+    bus's last one), empty on a fresh start. The first trade then gets the id after the
+    highest known id, and the time ``max(latest known time + 1 ms, its recorded time)``:
+    ids never repeat, times never run backwards, and they run ahead of the recording only as
+    far as the known series already had.
+    """
+    if not known:
+        return NO_SHIFT
+    highest_id = max(point.trade_id for point in known)
+    latest_ms = max(point.time_ms for point in known)
+    return Shift(max(0, highest_id + 1 - first.trade_id), max(0, latest_ms + 1 - first.time_ms))
 
 
 class DemoSource(ReplaySource):
     """The bundled real capture, looped at recorded pace.
 
     Each pass moves trade ids and times forward by the capture's span, so the store keeps
-    growing without gaps or duplicates, as a live feed would.
+    growing without gaps or duplicates, as a live feed would; :meth:`resume_after` moves the
+    whole series past what an earlier run left behind.
     """
 
     def __init__(self, speed: float = 1.0) -> None:
         capture = resources.files("services.ingest") / "demo" / DEMO_CAPTURE
         path = Path(str(capture))
         super().__init__(path, speed=speed or 1.0, loop=True, description="demo")
-        self._spans = self._measure(path)
+        self._firsts, self._spans = self._measure(path)
+        self._resume: dict[str, Shift] = {}
 
     @staticmethod
-    def _measure(path: Path) -> dict[str, _Span]:
+    def _measure(path: Path) -> tuple[dict[str, TradePoint], dict[str, Shift]]:
         low: dict[str, tuple[int, int]] = {}
         high: dict[str, tuple[int, int]] = {}
-        for recorded in read_recording(path):
-            verdict = parse_message(recorded.text)
+        recorded: list[int] = []
+        for line in read_recording(path):
+            recorded += [line.clock_ns] if line.clock_ns is not None else []
+            verdict = parse_message(line.text)
             if isinstance(verdict, Trade):
                 key = verdict.symbol
                 point = (verdict.trade_id, verdict.trade_time_ms)
                 low[key] = min(low.get(key, point), point)
                 high[key] = max(high.get(key, point), point)
-        return {
-            symbol: _Span(
-                high[symbol][0] - low[symbol][0] + 1, high[symbol][1] - low[symbol][1] + 1000
+        # A pass plays for as long as the recording lasts: moving times by that much keeps
+        # the demo's clock at ``speed`` × wall-clock; past the last trade, so passes never
+        # overlap.
+        pass_ms = (max(recorded) - min(recorded)) // 1_000_000 if recorded else 0
+        firsts = {symbol: TradePoint(*low[symbol]) for symbol in low}
+        spans = {
+            symbol: Shift(
+                high[symbol][0] - low[symbol][0] + 1,
+                max(pass_ms, high[symbol][1] - low[symbol][1] + 1),
             )
             for symbol in low
+        }
+        return firsts, spans
+
+    @property
+    def capture_symbols(self) -> tuple[str, ...]:
+        """The symbols whose trades the capture holds."""
+        return tuple(self._firsts)
+
+    def resume_after(self, known: dict[str, tuple[TradePoint, ...]]) -> None:
+        """Continue each symbol's series after what the system already holds for it."""
+        self._resume = {
+            symbol: demo_resume_shift(first, known.get(symbol, ()))
+            for symbol, first in self._firsts.items()
         }
 
     def adjust(self, trade: Trade, message: RawMessage) -> Trade:
         span = self._spans.get(trade.symbol)
-        if message.pass_index == 0 or span is None:
+        if span is None:
             return trade
-        shift_ms = span.time_ms * message.pass_index
+        resume = self._resume.get(trade.symbol, NO_SHIFT)
+        id_shift = resume.trade_ids + span.trade_ids * message.pass_index
+        shift_ms = resume.time_ms + span.time_ms * message.pass_index
+        if id_shift == 0 and shift_ms == 0:
+            return trade
         return dataclasses.replace(
             trade,
-            trade_id=trade.trade_id + span.trade_ids * message.pass_index,
+            trade_id=trade.trade_id + id_shift,
             trade_time_ms=trade.trade_time_ms + shift_ms,
             event_time_ms=trade.event_time_ms + shift_ms,
         )

@@ -11,8 +11,10 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from services.common import bus
+from services.common.deadletter import DeadLetterPublisher
 from services.common.embedded import free_port
 from services.common.grpc_server import check_health
+from services.common.names import VENUE_BINANCE
 from services.common.settings import Settings
 from services.common.trades import Trade
 from services.ingest.publisher import TradePublisher
@@ -89,4 +91,5 @@ async def trade_publisher(
     """JetStream with the namespace's streams in place, and ingest's publisher on it."""
     js = nats_client.jetstream()
     await bus.ensure_streams(js, namespace, 3600)
-    return js, TradePublisher(js, namespace, window=window)
+    dead_letters = DeadLetterPublisher(js, namespace, VENUE_BINANCE)
+    return js, TradePublisher(nats_client, namespace, dead_letters, window=window)

@@ -22,6 +22,9 @@ from services.ingest.sources import (
     DemoSource,
     RawMessage,
     ReplaySource,
+    Shift,
+    TradePoint,
+    demo_resume_shift,
     source_from_settings,
 )
 
@@ -365,6 +368,84 @@ def test_demo_adjust_keeps_price_quantity_and_symbol(
 def test_demo_adjust_for_symbol_not_in_capture_returns_trade_unchanged() -> None:
     trade = Trade("binance", "ETHUSDT", 5, "1", "1", 1, 1, False)
     assert DemoSource().adjust(trade, RawMessage("{}", 0, pass_index=4)) is trade
+
+
+def test_demo_pass_moves_times_by_as_long_as_it_plays_so_demo_time_keeps_pace(
+    demo_capture: list[tuple[RawMessage, Trade]],
+) -> None:
+    # A pass plays from the first to the last recorded time (at speed 1); moving times by
+    # the same amount keeps demo time at wall-clock pace instead of drifting ahead.
+    recorded = [r.clock_ns for r in read_recording(SAMPLE_JSONL) if r.clock_ns is not None]
+    plays_ms = (max(recorded) - min(recorded)) // 1_000_000
+    source = DemoSource()
+    first = demo_capture[0][1]
+    assert source.adjust(first, RawMessage("{}", 0, pass_index=1)).trade_time_ms == (
+        first.trade_time_ms + plays_ms
+    )
+
+
+# --- demo_resume_shift / DemoSource.resume_after -----------------------------------------
+
+FIRST = TradePoint(trade_id=1000, time_ms=1_723_161_255_000)
+
+
+def test_demo_resume_shift_with_nothing_known_is_no_shift() -> None:
+    assert demo_resume_shift(FIRST, ()) == Shift(0, 0)
+
+
+def test_demo_resume_shift_continues_ids_right_after_the_highest_known() -> None:
+    shift = demo_resume_shift(FIRST, (TradePoint(1500, FIRST.time_ms + 60_000),))
+    assert FIRST.trade_id + shift.trade_ids == 1501
+    assert FIRST.time_ms + shift.time_ms == FIRST.time_ms + 60_001  # 1 ms after, not more
+
+
+def test_demo_resume_shift_takes_the_furthest_of_storage_and_bus() -> None:
+    stored = TradePoint(1500, FIRST.time_ms + 60_000)
+    on_bus = TradePoint(1700, FIRST.time_ms + 90_000)  # published, not stored yet
+    shift = demo_resume_shift(FIRST, (stored, on_bus))
+    assert (FIRST.trade_id + shift.trade_ids, FIRST.time_ms + shift.time_ms) == (
+        1701,
+        FIRST.time_ms + 90_001,
+    )
+
+
+def test_demo_resume_shift_never_moves_before_the_recording() -> None:
+    # Known trades below the capture (another series' older ids and times): keep the capture.
+    assert demo_resume_shift(FIRST, (TradePoint(10, 5),)) == Shift(0, 0)
+
+
+def test_demo_resume_shift_moves_ids_and_times_independently() -> None:
+    # A live run stored higher ids at today's time; ids jump past them, times to after them.
+    live = TradePoint(4_000_000_000, 1_796_000_000_000)
+    shift = demo_resume_shift(FIRST, (live,))
+    assert FIRST.trade_id + shift.trade_ids == 4_000_000_001
+    assert FIRST.time_ms + shift.time_ms == 1_796_000_000_001
+
+
+def test_demo_resumed_after_a_run_continues_its_ids_and_times_over_passes(
+    demo_capture: list[tuple[RawMessage, Trade]],
+) -> None:
+    earlier = _adjusted(DemoSource(), demo_capture, 4)
+    last = earlier[-1]
+    source = DemoSource()
+    assert source.capture_symbols == ("BTCUSDT",)
+    source.resume_after({"BTCUSDT": (TradePoint(last.trade_id, last.trade_time_ms),)})
+
+    resumed = [t for p in range(3) for t in _adjusted(source, demo_capture, p)]
+
+    ids = [t.trade_id for t in resumed]
+    assert ids == list(range(last.trade_id + 1, last.trade_id + 1 + len(ids)))
+    assert resumed[0].trade_time_ms == last.trade_time_ms + 1
+    times = [t.trade_time_ms for t in resumed]
+    assert times == sorted(times)
+
+
+def test_demo_resumed_with_nothing_known_is_the_plain_capture(
+    demo_capture: list[tuple[RawMessage, Trade]],
+) -> None:
+    source = DemoSource()
+    source.resume_after({})
+    assert _adjusted(source, demo_capture, 0) == [trade for _, trade in demo_capture]
 
 
 # --- source_from_settings ----------------------------------------------------------------
