@@ -13,6 +13,7 @@ import asyncpg
 import nats
 import pytest
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from services.common import names
 from services.common.embedded import free_port
@@ -63,7 +64,7 @@ async def wait_for_count(database_url: str, expected: int, timeout: float = 120.
 async def subscribe_trades(url: str, received: list[dict[str, Any]], wanted: int) -> None:
     """A graphql-transport-ws client, as GraphiQL or Apollo would speak it."""
     ws_url = url.replace("http://", "ws://") + "/graphql"
-    async with connect(ws_url, subprotocols=["graphql-transport-ws"]) as socket:
+    async with connect(ws_url, subprotocols=[Subprotocol("graphql-transport-ws")]) as socket:
         await socket.send(json.dumps({"type": "connection_init"}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
         await socket.send(

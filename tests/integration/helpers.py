@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from pydantic import SecretStr
 
 from services.common import bus
 from services.common.deadletter import DeadLetterPublisher
@@ -19,11 +20,11 @@ from services.common.settings import Settings
 from services.common.trades import Trade
 from services.ingest.publisher import TradePublisher
 
-ServiceRun = Callable[[Settings, asyncio.Event], Awaitable[None]]
+ServiceRun = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def service_settings(database_url: str, nats_url: str, namespace: str, **extra: Any) -> Settings:
-    ports = {
+    ports: dict[str, Any] = {
         "storage_grpc_port": free_port(),
         "ingest_grpc_port": free_port(),
         "graph_grpc_port": free_port(),
@@ -33,7 +34,10 @@ def service_settings(database_url: str, nats_url: str, namespace: str, **extra: 
     }
     ports["storage_target"] = f"127.0.0.1:{ports['storage_grpc_port']}"
     return Settings(
-        database_url=database_url, nats_url=nats_url, namespace=namespace, **{**ports, **extra}
+        database_url=SecretStr(database_url),
+        nats_url=nats_url,
+        namespace=namespace,
+        **{**ports, **extra},
     )
 
 

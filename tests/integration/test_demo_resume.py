@@ -76,7 +76,7 @@ async def test_a_second_demo_run_continues_after_what_the_first_stored(
         on_stream = (await js.stream_info(names.market_stream(namespace))).state.messages
 
         async def first_run_stored() -> bool:
-            return (await _stored(database_url))[0] == on_stream
+            return bool((await _stored(database_url))[0] == on_stream)
 
         await eventually(first_run_stored)
         rows_before, latest_before = await _stored(database_url)
@@ -120,7 +120,7 @@ async def test_with_storage_unreachable_the_demo_resumes_after_the_bus_last_trad
 
             async def demo_published() -> bool:
                 info = await js.stream_info(names.market_stream(namespace))
-                return info.state.messages > 1
+                return bool(info.state.messages > 1)
 
             await eventually(demo_published)
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from graph import service as graph_service
 from services.common.embedded import start_postgres
@@ -131,7 +132,10 @@ async def test_legacy_graphql_ws_client_receives_a_published_trade(
     settings = service_settings(database_url, nats_url, namespace)
     _, publisher = await trade_publisher(nats_client, namespace)
     ws_url = f"ws://127.0.0.1:{settings.graph_port}/graphql"
-    async with _gateway(settings), connect(ws_url, subprotocols=["graphql-ws"]) as socket:
+    async with (
+        _gateway(settings),
+        connect(ws_url, subprotocols=[Subprotocol("graphql-ws")]) as socket,
+    ):
         assert socket.subprotocol == "graphql-ws"
         await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"

@@ -64,7 +64,7 @@ async def test_live_trades_reach_jetstream_with_exchange_ids_as_msg_ids(
         async with running(ingest_service.run, settings, settings.ingest_grpc_port):
 
             async def all_published() -> bool:
-                return (await _status(target)).events_published >= len(expected)
+                return bool((await _status(target)).events_published >= len(expected))
 
             await eventually(all_published)
             status = await _status(target)
@@ -107,7 +107,7 @@ async def test_malformed_messages_are_dead_lettered_and_ingest_keeps_running(
         async with running(ingest_service.run, settings, settings.ingest_grpc_port):
 
             async def good_one_published() -> bool:
-                return (await _status(target)).events_published == 1
+                return bool((await _status(target)).events_published == 1)
 
             await eventually(good_one_published)
             status = await _status(target)
@@ -146,7 +146,7 @@ async def test_dropped_connection_reconnects_and_overlap_is_deduplicated(
         async with running(ingest_service.run, settings, settings.ingest_grpc_port):
 
             async def reconnected_twice() -> bool:
-                return (await _status(target)).connections_opened >= 3
+                return bool((await _status(target)).connections_opened >= 3)
 
             await eventually(reconnected_twice)
     js = nats_client.jetstream()
@@ -172,7 +172,7 @@ async def test_replay_source_reads_the_whole_capture_then_reports_finished(
     async with running(ingest_service.run, settings, settings.ingest_grpc_port):
 
         async def finished() -> bool:
-            return (await _status(target)).source_finished
+            return bool((await _status(target)).source_finished)
 
         await eventually(finished, timeout=60)
         status = await _status(target)
@@ -229,7 +229,7 @@ async def test_replayed_bad_input_corpus_is_dead_lettered_and_good_trades_publis
     async with running(ingest_service.run, settings, settings.ingest_grpc_port):
 
         async def finished() -> bool:
-            return (await _status(target)).source_finished
+            return bool((await _status(target)).source_finished)
 
         await eventually(finished)
         status = await _status(target)

@@ -58,7 +58,7 @@ async def test_lost_binance_connection_is_reported_with_time_since(
         async with running(ingest_service.run, settings, settings.ingest_grpc_port):
 
             async def connected() -> bool:
-                return (await _status(target)).connected
+                return bool((await _status(target)).connected)
 
             await eventually(connected)
             status = await _status(target)

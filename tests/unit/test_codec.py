@@ -78,7 +78,7 @@ def test_decode_empty_bytes_raises_value_error() -> None:
 
 @pytest.mark.parametrize("missing", ["price", "quantity", "symbol"])
 def test_decode_trade_lacking_required_field_raises_value_error(missing: str) -> None:
-    payload = encode_trade(dataclasses.replace(TRADE, **{missing: ""}))
+    payload = encode_trade(dataclasses.replace(TRADE, **{missing: ""}))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="lacks"):
         decode_trade(payload)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLScalarType
 from strawberry.schema.config import StrawberryConfig
 
 from graph.errors import TypedError, should_mask
@@ -151,11 +151,11 @@ def test_parse_int64_of_non_digit_string_raises_value_error(value: str) -> None:
 
 def test_schema_int64_type_parses_value_with_the_scalar_parser() -> None:
     int64 = schema._schema.get_type("Int64")
-    assert int64 is not None
-    assert int64.parse_value("9007199254740993") == 9007199254740993  # type: ignore[union-attr]
-    assert int64.serialize(9007199254740993) == "9007199254740993"  # type: ignore[union-attr]
+    assert isinstance(int64, GraphQLScalarType)
+    assert int64.parse_value("9007199254740993") == 9007199254740993
+    assert int64.serialize(9007199254740993) == "9007199254740993"
     with pytest.raises(ValueError):
-        int64.parse_value(True)  # type: ignore[union-attr]
+        int64.parse_value(True)
 
 
 @strawberry.type

@@ -81,7 +81,7 @@ def test_symbols_env_empty_raises_validation_error_naming_the_variable(
 
 
 def test_symbols_keyword_list_is_upper_cased_to_tuple() -> None:
-    assert Settings(symbols=["btcusdt"]).symbols == ("BTCUSDT",)
+    assert Settings(symbols=["btcusdt"]).symbols == ("BTCUSDT",)  # type: ignore[arg-type]
 
 
 # --- source ------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_settings_with_unknown_keyword_raises_validation_error() -> None:
 def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValidationError):
-        settings.source = "demo"  # type: ignore[misc]
+        settings.source = "demo"
 
 
 def test_replay_speed_env_negative_raises_validation_error(
