@@ -51,15 +51,23 @@ def require_url(value: str | None, key: str) -> str:
 _PARENT_POLL_S = 1.0
 
 
-async def stop_when_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
+async def stop_when_orphaned(
+    parent_pid: int,
+    stop: asyncio.Event,
+    poll_s: float = _PARENT_POLL_S,
+    current_parent: Callable[[], int] = os.getppid,
+) -> None:
     """Set ``stop`` once ``parent_pid`` is no longer our parent: the supervisor died (even
-    by SIGKILL, which it cannot pass on), and a child left behind would hold ports forever."""
+    by SIGKILL, which it cannot pass on), and a child left behind would hold ports forever.
+
+    Ends as soon as ``stop`` is set for any other reason."""
     while not stop.is_set():
-        if os.getppid() != parent_pid:
+        if current_parent() != parent_pid:
             log.warning("supervisor (pid %d) is gone; stopping", parent_pid)
             stop.set()
             return
-        await asyncio.sleep(_PARENT_POLL_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), poll_s)
 
 
 async def _run(main: ServiceMain, settings: Settings, parent_pid: int | None) -> None:
