@@ -12,7 +12,8 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from services.common.settings import Settings
+from services.cli.probe import unreachable_reason
+from services.common.settings import Settings, mask_password
 from services.ingest.recordings import detect_recording_layout
 
 # Ports `up` honours when set (others it picks itself), with the component they belong to.
@@ -94,12 +95,33 @@ def _port_problem(settings: Settings, names: Mapping[str, str]) -> str | None:
     return None
 
 
+def _external_server_problem(settings: Settings, names: Mapping[str, str]) -> str | None:
+    """A server given by URL that nothing answers at: say so now, not as a service's
+    traceback after the rest has started."""
+    given = (
+        ("PostgreSQL", settings.database_dsn(), "database_url"),
+        ("NATS", settings.nats_url, "nats_url"),
+    )
+    for what, url, field in given:
+        if not url:
+            continue  # embedded: up starts it
+        reason = unreachable_reason(url)
+        if reason is not None:
+            return f"cannot reach {what} at {mask_password(url)}: {reason}; check {names[field]}"
+    return None
+
+
 def preflight(settings: Settings, names: Mapping[str, str]) -> str | None:
     """The first reason ``up`` cannot start with these settings, or None.
 
     ``names`` maps each settings field to what the user set it with (flag or variable).
     """
-    for check in (_replay_file_problem, _data_dir_problem, _port_problem):
+    for check in (
+        _replay_file_problem,
+        _data_dir_problem,
+        _port_problem,
+        _external_server_problem,
+    ):
         problem = check(settings, names)
         if problem is not None:
             return problem

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
-from urllib.parse import urlsplit
 
 import grpc
 
 from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
+from services.cli.probe import unreachable_reason
 from services.cli.up import read_run_file
 from services.common.grpc_server import check_health
 from services.common.settings import Settings
@@ -18,8 +17,6 @@ from services.common.settings import Settings
 # A live source without a connection for this long is unhealthy (one that never connected
 # is unhealthy at once): reconnects after a network blip take a few seconds.
 SOURCE_DOWN_LIMIT_S = 60.0
-_DEFAULT_PORTS = {"postgres": 5432, "nats": 4222}
-_PROBE_TIMEOUT_S = 2.0
 
 
 def source_health(status: ingest_service_pb2.GetIngestStatusResponse) -> tuple[str, bool]:
@@ -64,21 +61,9 @@ async def _details(name: str, target: str) -> tuple[str, bool]:
     return "", True
 
 
-async def reachable(name: str, url: str) -> bool:
+async def reachable(url: str) -> bool:
     """True if something accepts TCP connections where ``url`` points."""
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or _DEFAULT_PORTS[name]
-    except ValueError:
-        return False
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), _PROBE_TIMEOUT_S)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
+    return await asyncio.to_thread(unreachable_reason, url) is None
 
 
 async def _report(state: dict[str, Any]) -> bool:
@@ -86,7 +71,7 @@ async def _report(state: dict[str, Any]) -> bool:
     print(f"QuantFlow (pid {state['pid']})")
     for server in ("postgres", "nats"):
         info = state[server]
-        up = await reachable(server, info["url"])
+        up = await reachable(info["url"])
         healthy &= up
         if info["embedded"]:
             kind = f"embedded, pid {info.get('pid')}, {info.get('restarts', 0)} restarts"

@@ -31,7 +31,7 @@ from services.common.embedded import (
     start_postgres,
 )
 from services.common.grpc_server import check_health
-from services.common.settings import Settings
+from services.common.settings import Settings, mask_password
 
 log = logging.getLogger("quantflow.up")
 
@@ -290,7 +290,7 @@ class Stack:
         state = {
             "pid": os.getpid(),
             "nats": self._server_state(self.nats, self.nats_url),
-            "postgres": self._server_state(self.postgres, _masked(self.database_url)),
+            "postgres": self._server_state(self.postgres, mask_password(self.database_url)),
             "components": [
                 {
                     "name": c.name,
@@ -330,7 +330,7 @@ class Stack:
             "",
             f"  QuantFlow is up. GraphiQL: {graph}",
             f"  source:     {self.settings.source}",
-            f"  PostgreSQL: {_masked(self.database_url)}"
+            f"  PostgreSQL: {mask_password(self.database_url)}"
             + (" (embedded)" if self.postgres else ""),
             f"  NATS:       {self.nats_url}" + (" (embedded)" if self.nats else ""),
             f"  data:       {self.data_dir}",
@@ -373,17 +373,6 @@ class Stack:
             await server.stop()
         (self.data_dir / RUN_FILE).unlink(missing_ok=True)
         log.info("QuantFlow stopped; data kept in %s", self.data_dir)
-
-
-def _masked(url: str) -> str:
-    """Hide a password in a database URL."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    if ":" in credentials:
-        credentials = credentials.split(":", 1)[0] + ":***"
-    return f"{scheme}://{credentials}@{host}"
 
 
 def read_run_file(data_dir: Path) -> dict[str, object] | None:

@@ -20,12 +20,26 @@ DUPLICATE_WINDOW_S = 120.0
 
 async def connect(url: str, name: str) -> NatsClient:
     """Connect with unlimited reconnects: a NATS restart pauses us, it does not kill us."""
+
+    async def report_error(error: Exception) -> None:
+        # nats-py's default prints a traceback for every failed attempt, forever.
+        log.warning("NATS at %s: %s", url, error or type(error).__name__)
+
+    async def report_disconnected() -> None:
+        log.info("disconnected from NATS at %s", url)
+
+    async def report_reconnected() -> None:
+        log.info("reconnected to NATS at %s", url)
+
     return await nats.connect(
         url,
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        error_cb=report_error,
+        disconnected_cb=report_disconnected,
+        reconnected_cb=report_reconnected,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import start_http_server
 
+from services.common.errors import QuantflowError
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,4 +93,10 @@ def run_service(main: ServiceMain, settings: Settings, parent_pid: int | None = 
     process is no longer its parent.
     """
     configure_logging(settings.log_level)
-    asyncio.run(_run(main, settings, parent_pid))
+    try:
+        asyncio.run(_run(main, settings, parent_pid))
+    except QuantflowError as error:
+        # Expected (a server that cannot be reached, say): one line, the traceback only
+        # for those who ask for DEBUG.
+        log.debug("startup failed", exc_info=True)
+        raise SystemExit(f"quantflow: {error}") from None

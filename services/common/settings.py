@@ -167,3 +167,14 @@ def describe_invalid(error: ValidationError, flags: Mapping[str, str]) -> str:
         field = str(problem["loc"][0])
         problems.append(f"{flags.get(field, env_name(field))}: {message}")
     return "; ".join(problems)
+
+
+def mask_password(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***`` (for logs and banners)."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    if ":" in credentials:
+        credentials = credentials.split(":", 1)[0] + ":***"
+    return f"{scheme}://{credentials}@{host}"

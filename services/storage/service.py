@@ -10,9 +10,10 @@ import asyncpg
 from quantflow.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
 from services.common import bus
 from services.common.deadletter import DeadLetterPublisher
+from services.common.errors import Unavailable
 from services.common.grpc_server import start_grpc_server
 from services.common.runtime import MetricsServer, require_url
-from services.common.settings import Settings
+from services.common.settings import Settings, mask_password
 from services.storage.consumer import TradeConsumer
 from services.storage.migrations import migrate
 from services.storage.repository import TradeRepository, prepare_connection
@@ -23,9 +24,20 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = storage_service_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name
 
 
+async def _connect(dsn: str) -> asyncpg.Connection:
+    """The first connection; a database that refuses it is a one-line startup failure."""
+    try:
+        return await asyncpg.connect(dsn, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise Unavailable(
+            f"cannot reach PostgreSQL at {mask_password(dsn)}: {error or type(error).__name__}; "
+            "check QUANTFLOW_DATABASE_URL"
+        ) from error
+
+
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     dsn = require_url(settings.database_dsn(), "QUANTFLOW_DATABASE_URL")
-    conn = await asyncpg.connect(dsn)
+    conn = await _connect(dsn)
     try:
         schema_version = await migrate(conn)
     finally:

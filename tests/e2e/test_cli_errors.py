@@ -73,6 +73,36 @@ def test_up_with_set_grpc_port_in_use_names_the_variable(tmp_path: Path) -> None
     assert _one_line_failure(result).endswith("set QUANTFLOW_INGEST_GRPC_PORT to a free port")
 
 
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound and released at once)."""
+    return free_port()
+
+
+def test_up_with_unreachable_database_url_names_the_variable_before_starting(
+    tmp_path: Path,
+) -> None:
+    port = _closed_port()
+    env = base_env(database_url=f"postgresql://postgres:secret@127.0.0.1:{port}/x")
+    result = _quantflow(["up", "--demo", "--data-dir", str(tmp_path / "qf")], env)
+    assert _one_line_failure(result) == (
+        f"quantflow up: cannot reach PostgreSQL at postgresql://postgres:***@127.0.0.1:{port}/x: "
+        "Connection refused; check QUANTFLOW_DATABASE_URL"
+    )
+    assert not (tmp_path / "qf" / "nats").exists()
+
+
+def test_serve_storage_with_unreachable_database_is_one_line_not_a_traceback(
+    nats_url: str,
+) -> None:
+    port = _closed_port()
+    env = base_env(database_url=f"postgresql://postgres@127.0.0.1:{port}/x", nats_url=nats_url)
+    failure = _one_line_failure(_quantflow(["serve", "storage"], env))
+    assert failure.startswith(
+        f"quantflow: cannot reach PostgreSQL at postgresql://postgres@127.0.0.1:{port}/x: "
+    )
+    assert failure.endswith("; check QUANTFLOW_DATABASE_URL")
+
+
 def test_up_with_bad_source_flag_names_the_flag_once(tmp_path: Path) -> None:
     result = _quantflow(["up", "--source", "kraken"], base_env())
     assert _one_line_failure(result) == (
