@@ -15,6 +15,7 @@ VENUE_BINANCE = "binance"
 VENUE_BINANCE_USDM = "binance_usdm"
 VENUES = (VENUE_BINANCE, VENUE_BINANCE_USDM)
 TRADE = "trade"
+GAP = "gap"
 
 _NAMESPACE_RE = re.compile(r"[a-z0-9_]*")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_]+")
@@ -90,6 +91,21 @@ def check_venue(venue: str) -> str:
 def trade_msg_id(venue: str, symbol: str, trade_id: int) -> str:
     """``Nats-Msg-Id`` of a trade: the exchange's own identity, so replays dedupe."""
     return f"{venue}:{symbol.upper()}:{TRADE}:{trade_id}"
+
+
+def gap_subject(venue: str, symbol: str, namespace: str = "") -> str:
+    """Gap events of one symbol's series: ``market.<venue>.gap.<SYMBOL>``."""
+    return market_subject(venue, GAP, symbol, namespace)
+
+
+def all_gaps_subject(namespace: str = "") -> str:
+    """Every venue's gap events: ``market.*.gap.*``."""
+    return _subject(namespace, "market", "*", GAP, "*")
+
+
+def gap_msg_id(venue: str, symbol: str, kind: str, first_id: int, last_id: int, state: str) -> str:
+    """``Nats-Msg-Id`` of a gap event: one per gap and state, so a resend dedupes."""
+    return f"{venue}:{symbol.upper()}:{GAP}:{kind}:{first_id}-{last_id}:{state}"
 
 
 def deadletter_stream(namespace: str = "") -> str:

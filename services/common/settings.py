@@ -31,6 +31,7 @@ from services.common.symbols import parse_symbol
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
 BINANCE_WS_URL = "wss://stream.binance.com:9443"
+BINANCE_REST_URL = "https://api.binance.com"
 ENV_PREFIX = "QUANTFLOW_"
 HARNESS_PREFIX = "QUANTFLOW_TEST_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -75,6 +76,8 @@ class Settings(BaseSettings):
     replay_speed: float = Field(default=0.0, ge=0.0)
     replay_loop: bool = False
     binance_ws_url: str = BINANCE_WS_URL
+    # REST, for backfilling gaps and `quantflow backfill`.
+    binance_rest_url: str = BINANCE_REST_URL
     market_max_age_hours: float = Field(default=24.0, gt=0)
 
     # Storage.

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import Counter, Gauge
 
@@ -32,13 +33,24 @@ class IngestStats:
     skipped: int = 0
 
 
+class GapObserver(Protocol):
+    """Sees every published event's series id (see services.ingest.backfill.GapFiller)."""
+
+    def observe(self, venue: str, symbol: str, event_id: int) -> None: ...
+
+
 class IngestPipeline:
     def __init__(
-        self, source: Source, trades: TradePublisher, dead_letters: DeadLetterPublisher
+        self,
+        source: Source,
+        trades: TradePublisher,
+        dead_letters: DeadLetterPublisher,
+        trade_gaps: GapObserver | None = None,
     ) -> None:
         self.source = source
         self.trades = trades
         self.dead_letters = dead_letters
+        self.trade_gaps = trade_gaps
         self.stats = IngestStats()
         self.finished = False
         """True once the source has ended and JetStream acknowledged all it produced."""
@@ -52,7 +64,10 @@ class IngestPipeline:
                 verdict = parse_message(message.text, message.received_time_us)
                 if isinstance(verdict, Trade):
                     MESSAGES.labels("trade").inc()
-                    await self.trades.publish(self.source.adjust(verdict, message))
+                    trade = self.source.adjust(verdict, message)
+                    await self.trades.publish(trade)
+                    if self.trade_gaps is not None:
+                        self.trade_gaps.observe(trade.venue, trade.symbol, trade.trade_id)
                 elif isinstance(verdict, Skipped):
                     MESSAGES.labels("skipped").inc()
                     self.stats.skipped += 1

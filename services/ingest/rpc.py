@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import grpc
 
-from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
+from quantflow.market.v1 import gap_event_pb2, ingest_service_pb2, ingest_service_pb2_grpc
+from services.ingest.backfill import GapFiller
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.sources import BinanceLiveSource
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ignore[misc]
-    def __init__(self, pipeline: IngestPipeline) -> None:
+    def __init__(self, pipeline: IngestPipeline, gaps: GapFiller | None = None) -> None:
         self._pipeline = pipeline
+        self._gaps = gaps
 
     async def GetIngestStatus(
         self,
@@ -35,4 +37,15 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ig
             ever_connected=source.connections_opened > 0,
             last_error=live.last_error if live else "",
             disconnected_for_ms=int(live.disconnected_for_s * 1000) if live else 0,
+            open_gaps=[
+                gap_event_pb2.GapEvent(
+                    venue=gap.key.venue,
+                    symbol=gap.key.symbol,
+                    kind=gap.key.kind,
+                    first_id=gap.first_id,
+                    last_id=gap.last_id,
+                    state=gap_event_pb2.GAP_STATE_OPENED,
+                )
+                for gap in (self._gaps.open.list() if self._gaps else [])
+            ],
         )

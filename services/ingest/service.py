@@ -13,11 +13,15 @@ from services.common.grpc_server import start_grpc_server
 from services.common.names import VENUE_BINANCE
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings
+from services.ingest.backfill import GapFiller, TradeFill
 from services.ingest.demo_resume import known_trades
+from services.ingest.gap_events import GapEventPublisher
+from services.ingest.live_resume import resume_trade_series
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.publisher import TradePublisher
+from services.ingest.rest import BinanceRest
 from services.ingest.rpc import IngestServicer
-from services.ingest.sources import DemoSource, source_from_settings
+from services.ingest.sources import BinanceLiveSource, DemoSource, source_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +52,23 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             )
         )
     dead_letters = DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE)
-    pipeline = IngestPipeline(
-        source, TradePublisher(nc, settings.namespace, dead_letters), dead_letters
-    )
+    publisher = TradePublisher(nc, settings.namespace, dead_letters)
+    # Only the live feed has holes to fill: a replay is what was recorded, gaps included.
+    rest = BinanceRest(settings.binance_rest_url)
+    gaps: GapFiller | None = None
+    if isinstance(source, BinanceLiveSource):
+        gaps = GapFiller(
+            rest, TradeFill(publisher), GapEventPublisher(js, settings.namespace), dead_letters
+        )
+        await resume_trade_series(
+            gaps, settings.storage_target, js, settings.namespace, source.symbols
+        )
+    pipeline = IngestPipeline(source, publisher, dead_letters, gaps)
     grpc_server = await start_grpc_server(
         settings.grpc_host,
         settings.ingest_grpc_port,
         lambda server: ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
-            IngestServicer(pipeline), server
+            IngestServicer(pipeline, gaps), server
         ),
         [SERVICE_NAME],
     )
@@ -67,6 +80,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         metrics.port,
     )
     work = asyncio.create_task(pipeline.run())
+    filling = asyncio.create_task(gaps.run()) if gaps else None
     stopped = asyncio.create_task(stop.wait())
     try:
         done, _ = await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -74,9 +88,12 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             work.result()  # a crash surfaces here and ends the process
             await stopped
     finally:
-        work.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await work
+        for task in (work, filling):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await rest.aclose()
         await pipeline.trades.close(_LAST_FLUSH_S)
         await grpc_server.stop()
         metrics.stop()

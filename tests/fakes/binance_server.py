@@ -208,6 +208,7 @@ class FakeBinanceServer:
         max_incoming_per_second: int = 5,
         loop_tape: bool = False,
         max_messages_per_connection: int | None = None,
+        withheld_trade_ids: range = range(0),
     ) -> None:
         self.tape = tape
         self.speed = speed
@@ -217,6 +218,10 @@ class FakeBinanceServer:
         self.max_incoming_per_second = max_incoming_per_second
         self.loop_tape = loop_tape
         self.max_messages_per_connection = max_messages_per_connection
+        # Trades never sent, as if lost while disconnected: reaching the first of them
+        # drops the connection once (no close frame), later connections skip them all.
+        self.withheld_trade_ids = withheld_trade_ids
+        self.withheld_disconnects = 0
         self.connections_total = 0
         self.messages_sent = 0
         self._connections: set[_BinanceConnection] = set()
@@ -367,6 +372,12 @@ class FakeBinanceServer:
             await asyncio.sleep(max(delay, 0.0))  # also lets control messages interleave
             if message.stream not in conn.subscriptions:
                 continue
+            if self._withheld(message):
+                if self.withheld_disconnects == 0:
+                    self.withheld_disconnects += 1
+                    conn.transport.abort()
+                    break
+                continue
             await conn.send(self._frame(conn, message.stream, message.data))
             sent += 1
             self.messages_sent += 1
@@ -376,6 +387,12 @@ class FakeBinanceServer:
                 await conn.close(CloseCode.GOING_AWAY, "message limit reached")
                 break
         return sent
+
+    def _withheld(self, message: TapeMessage) -> bool:
+        if not self.withheld_trade_ids or not message.stream.endswith("@trade"):
+            return False
+        trade_id = json.loads(message.data).get("t")
+        return isinstance(trade_id, int) and trade_id in self.withheld_trade_ids
 
     # Control messages
 

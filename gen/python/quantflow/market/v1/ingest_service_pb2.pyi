@@ -1,8 +1,9 @@
+from quantflow.market.v1 import gap_event_pb2 as _gap_event_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -11,7 +12,7 @@ class GetIngestStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetIngestStatusResponse(_message.Message):
-    __slots__ = ("source", "symbols", "connected", "source_finished", "messages_received", "events_published", "messages_dead_lettered", "messages_skipped", "connections_opened", "ever_connected", "last_error", "disconnected_for_ms")
+    __slots__ = ("source", "symbols", "connected", "source_finished", "messages_received", "events_published", "messages_dead_lettered", "messages_skipped", "connections_opened", "ever_connected", "last_error", "disconnected_for_ms", "open_gaps")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +25,7 @@ class GetIngestStatusResponse(_message.Message):
     EVER_CONNECTED_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     DISCONNECTED_FOR_MS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_GAPS_FIELD_NUMBER: _ClassVar[int]
     source: str
     symbols: _containers.RepeatedScalarFieldContainer[str]
     connected: bool
@@ -36,4 +38,5 @@ class GetIngestStatusResponse(_message.Message):
     ever_connected: bool
     last_error: str
     disconnected_for_ms: int
-    def __init__(self, source: _Optional[str] = ..., symbols: _Optional[_Iterable[str]] = ..., connected: _Optional[bool] = ..., source_finished: _Optional[bool] = ..., messages_received: _Optional[int] = ..., events_published: _Optional[int] = ..., messages_dead_lettered: _Optional[int] = ..., messages_skipped: _Optional[int] = ..., connections_opened: _Optional[int] = ..., ever_connected: _Optional[bool] = ..., last_error: _Optional[str] = ..., disconnected_for_ms: _Optional[int] = ...) -> None: ...
+    open_gaps: _containers.RepeatedCompositeFieldContainer[_gap_event_pb2.GapEvent]
+    def __init__(self, source: _Optional[str] = ..., symbols: _Optional[_Iterable[str]] = ..., connected: _Optional[bool] = ..., source_finished: _Optional[bool] = ..., messages_received: _Optional[int] = ..., events_published: _Optional[int] = ..., messages_dead_lettered: _Optional[int] = ..., messages_skipped: _Optional[int] = ..., connections_opened: _Optional[int] = ..., ever_connected: _Optional[bool] = ..., last_error: _Optional[str] = ..., disconnected_for_ms: _Optional[int] = ..., open_gaps: _Optional[_Iterable[_Union[_gap_event_pb2.GapEvent, _Mapping]]] = ...) -> None: ...

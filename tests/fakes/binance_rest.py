@@ -1,0 +1,332 @@
+"""A local fake of Binance Spot's REST market-data endpoints, serving real captured data.
+
+Endpoints (binance-ws-spec.md §6-8): ``/api/v3/ping``, ``/time``, ``/exchangeInfo``,
+``/trades``, ``/historicalTrades``, ``/aggTrades`` and ``/klines``, with Binance's query
+parameters, limits (default 500, max 1000), error bodies (``{"code":-1121,"msg":"Invalid
+symbol."}``) and the ``X-MBX-USED-WEIGHT-1M`` header on every answer.
+
+Data: trades are the hftbacktest capture's WebSocket trades turned into REST's field names
+(``t``→``id``, ``p``→``price``, ``q``→``qty``, ``T``→``time``, ``m``→``isBuyerMaker``,
+``M``→``isBestMatch``, plus ``quoteQty`` = price × qty); aggTrades are the 2021 cryptofeed
+capture's ``@aggTrade`` payloads without their event fields; klines are a data.binance.vision
+CSV (tests/fixtures/binance/SOURCES.md).
+
+Rate limits: weight per minute of the fake's ``clock`` over ``weight_limit`` gets 429 with
+``Retry-After``; :meth:`FakeBinanceRest.fail_next` forces 429s or 418s. A request that comes
+before a ``Retry-After`` has passed is answered 418 (a ban, as Binance escalates) and counted
+in ``early_requests``, which a well-behaved client keeps at 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from services.ingest.recordings import read_recording
+
+WEIGHTS = {
+    "ping": 1,
+    "time": 1,
+    "exchangeInfo": 20,
+    "trades": 25,
+    "historicalTrades": 25,
+    "aggTrades": 4,
+    "klines": 2,
+}
+DEFAULT_STATUSES = {
+    "BTCUSDT": "TRADING",
+    "ETHUSDT": "TRADING",
+    "DOTUSDT": "TRADING",
+    "BNBBTC": "BREAK",
+}
+_INTERVALS = ("1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M").split()
+
+
+def rest_trade(payload: dict[str, Any]) -> dict[str, Any]:
+    """A WebSocket ``trade`` payload in ``/api/v3/historicalTrades``' shape (spec §7.3)."""
+    quote = (Decimal(payload["p"]) * Decimal(payload["q"])).quantize(Decimal("0.00000001"))
+    return {
+        "id": payload["t"],
+        "price": payload["p"],
+        "qty": payload["q"],
+        "quoteQty": f"{quote:f}",
+        "time": payload["T"],
+        "isBuyerMaker": payload["m"],
+        "isBestMatch": payload.get("M", True),
+    }
+
+
+def _payloads(path: Path, kind: str) -> Iterable[dict[str, Any]]:
+    for recorded in read_recording(path):
+        message = json.loads(recorded.text)
+        stream = message.get("stream", "") if isinstance(message, dict) else ""
+        if stream.endswith(f"@{kind}"):
+            yield message["data"]
+
+
+def trades_from_capture(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Each symbol's trades in a WebSocket capture, as REST trades ordered by id."""
+    trades: dict[str, dict[int, dict[str, Any]]] = {}
+    for payload in _payloads(path, "trade"):
+        trades.setdefault(payload["s"], {})[payload["t"]] = rest_trade(payload)
+    return {symbol: [by_id[i] for i in sorted(by_id)] for symbol, by_id in trades.items()}
+
+
+def agg_trades_from_capture(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Each symbol's ``@aggTrade`` payloads in REST's shape (spec §7.2), ordered by id."""
+    aggs: dict[str, dict[int, dict[str, Any]]] = {}
+    for payload in _payloads(path, "aggTrade"):
+        item = {key: payload[key] for key in ("a", "p", "q", "f", "l", "T", "m", "M")}
+        aggs.setdefault(payload["s"], {})[payload["a"]] = item
+    return {symbol: [by_id[i] for i in sorted(by_id)] for symbol, by_id in aggs.items()}
+
+
+def klines_from_csv(path: Path) -> list[list[Any]]:
+    """A data.binance.vision spot kline CSV as REST kline arrays (spec §7.1)."""
+    with path.open(newline="") as handle:
+        return [
+            [int(r[0]), *r[1:6], int(r[6]), r[7], int(r[8]), r[9], r[10], "0"]
+            for r in csv.reader(handle)
+        ]
+
+
+@dataclass
+class _Forced:
+    status: int
+    retry_after_s: int
+    count: int
+
+
+@dataclass
+class SeenRequest:
+    endpoint: str
+    params: dict[str, str]
+    at: float
+    status: int = 200
+
+
+@dataclass
+class FakeBinanceRest:
+    """The fake REST exchange; ``async with`` serves it on 127.0.0.1 (``url``), and ``app``
+    can also be given to ``httpx.ASGITransport`` directly."""
+
+    trades: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    agg_trades: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # (symbol, interval) → kline arrays ordered by open time.
+    klines: dict[tuple[str, str], list[list[Any]]] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STATUSES))
+    weight_limit: int = 6000
+    clock: Callable[[], float] = time.time
+    requests: list[SeenRequest] = field(default_factory=list)
+    early_requests: int = 0
+    _forced: list[_Forced] = field(default_factory=list)
+    _blocked_until: float = 0.0
+    _used: dict[int, int] = field(default_factory=dict)
+    _server: uvicorn.Server | None = None
+    _task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.app = Starlette(
+            routes=[
+                Route(f"/api/v3/{name}", self._endpoint(name), methods=["GET"]) for name in WEIGHTS
+            ]
+        )
+
+    def fail_next(self, status: int, retry_after_s: int, count: int = 1) -> None:
+        """Answer the next ``count`` requests with ``status`` (429 or 418) and Retry-After."""
+        self._forced.append(_Forced(status, retry_after_s, count))
+
+    def served(self, endpoint: str) -> list[SeenRequest]:
+        """Requests of one endpoint answered with 200."""
+        return [r for r in self.requests if r.endpoint == endpoint and r.status == 200]
+
+    # Serving on loopback
+
+    @property
+    def url(self) -> str:
+        if self._server is None or not self._server.servers:
+            raise RuntimeError("FakeBinanceRest is not serving; use `async with`")
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aenter__(self) -> Self:
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # Rate limits
+
+    def _endpoint(self, name: str) -> Callable[[Request], Any]:
+        async def handle(request: Request) -> Response:
+            now = self.clock()
+            seen = SeenRequest(name, dict(request.query_params), now)
+            self.requests.append(seen)
+            minute = int(now // 60)
+            self._used[minute] = self._used.get(minute, 0) + WEIGHTS[name]
+            used = self._used[minute]
+            if now < self._blocked_until:
+                self.early_requests += 1
+                response = self._refuse(418, int(self._blocked_until - now) + 1, now)
+            elif self._forced:
+                forced = self._forced[0]
+                forced.count -= 1
+                if forced.count <= 0:
+                    self._forced.pop(0)
+                response = self._refuse(forced.status, forced.retry_after_s, now)
+            elif used > self.weight_limit:
+                response = self._refuse(429, (minute + 1) * 60 - int(now), now)
+            else:
+                response = self._answer(name, request.query_params)
+            seen.status = response.status_code
+            response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
+            return response
+
+        return handle
+
+    def _refuse(self, status: int, retry_after_s: int, now: float) -> Response:
+        self._blocked_until = max(self._blocked_until, now + retry_after_s)
+        msg = (
+            "Way too much request weight used; IP banned."
+            if status == 418
+            else "Too much request weight used; current limit is "
+            f"{self.weight_limit} request weight per 1 MINUTE."
+        )
+        return JSONResponse(
+            {"code": -1003, "msg": msg}, status, headers={"Retry-After": str(retry_after_s)}
+        )
+
+    # Endpoints
+
+    def _answer(self, name: str, query: Any) -> Response:
+        try:
+            body = getattr(self, f"_{name}")(query)
+        except _BinanceError as error:
+            return JSONResponse({"code": error.code, "msg": error.msg}, 400)
+        return JSONResponse(body)
+
+    def _ping(self, query: Any) -> object:
+        return {}
+
+    def _time(self, query: Any) -> object:
+        return {"serverTime": int(self.clock() * 1000)}
+
+    def _exchangeInfo(self, query: Any) -> object:
+        wanted = list(self.statuses)
+        if "symbols" in query:
+            wanted = json.loads(query["symbols"])
+        elif "symbol" in query:
+            wanted = [query["symbol"]]
+        for symbol in wanted:
+            if symbol not in self.statuses:
+                raise _BinanceError(-1121, "Invalid symbol.")
+        return {
+            "timezone": "UTC",
+            "serverTime": int(self.clock() * 1000),
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": self.weight_limit,
+                },
+                {
+                    "rateLimitType": "RAW_REQUESTS",
+                    "interval": "MINUTE",
+                    "intervalNum": 5,
+                    "limit": 61000,
+                },
+            ],
+            "exchangeFilters": [],
+            "symbols": [
+                {"symbol": s, "status": self.statuses[s], "baseAsset": s[:-4], "quoteAsset": s[-4:]}
+                for s in wanted
+            ],
+        }
+
+    def _symbol(self, query: Any) -> str:
+        symbol = query.get("symbol")
+        if symbol is None:
+            raise _BinanceError(-1102, "Mandatory parameter 'symbol' was not sent.")
+        if symbol not in self.statuses:
+            raise _BinanceError(-1121, "Invalid symbol.")
+        return str(symbol)
+
+    @staticmethod
+    def _limit(query: Any) -> int:
+        limit = int(query.get("limit", 500))
+        if not 1 <= limit <= 1000:
+            raise _BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
+        return limit
+
+    def _trades(self, query: Any) -> object:
+        return self.trades.get(self._symbol(query), [])[-self._limit(query) :]
+
+    def _historicalTrades(self, query: Any) -> object:
+        trades = self.trades.get(self._symbol(query), [])
+        limit = self._limit(query)
+        if "fromId" not in query:
+            return trades[-limit:]
+        from_id = int(query["fromId"])
+        return [t for t in trades if t["id"] >= from_id][:limit]
+
+    def _aggTrades(self, query: Any) -> object:
+        items = self.agg_trades.get(self._symbol(query), [])
+        limit = self._limit(query)
+        if "fromId" in query:
+            return [a for a in items if a["a"] >= int(query["fromId"])][:limit]
+        start = int(query.get("startTime", 0))
+        end = int(query.get("endTime", 2**63))
+        chosen = [a for a in items if start <= a["T"] <= end]
+        return chosen[:limit] if "startTime" in query else chosen[-limit:]
+
+    def _klines(self, query: Any) -> object:
+        symbol = self._symbol(query)
+        interval = query.get("interval")
+        if interval not in _INTERVALS:
+            raise _BinanceError(-1120, "Invalid interval.")
+        items = self.klines.get((symbol, interval), [])
+        limit = self._limit(query)
+        start = int(query.get("startTime", 0))
+        end = int(query.get("endTime", 2**63))
+        chosen = [k for k in items if start <= k[0] <= end]
+        return chosen[:limit] if "startTime" in query else chosen[-limit:]
+
+
+class _BinanceError(Exception):
+    def __init__(self, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg

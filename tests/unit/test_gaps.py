@@ -1,0 +1,62 @@
+"""Gap detection over consecutive exchange ids."""
+
+from __future__ import annotations
+
+from services.ingest.gaps import Gap, GapDetector, OpenGaps, SeriesKey
+
+BTC = SeriesKey("binance", "BTCUSDT", "trade")
+ETH = SeriesKey("binance", "ETHUSDT", "trade")
+
+
+def test_consecutive_ids_open_no_gap() -> None:
+    detector = GapDetector()
+    assert [detector.observe(BTC, i) for i in range(100, 105)] == [None] * 5
+
+
+def test_a_jump_opens_the_gap_between_the_last_id_and_the_new_one() -> None:
+    detector = GapDetector()
+    detector.observe(BTC, 100)
+    assert detector.observe(BTC, 105) == Gap(BTC, 101, 104)
+    assert detector.observe(BTC, 106) is None
+
+
+def test_overlap_and_old_ids_open_nothing_and_do_not_move_the_series_back() -> None:
+    detector = GapDetector()
+    detector.observe(BTC, 100)
+    assert detector.observe(BTC, 50) is None
+    assert detector.observe(BTC, 100) is None
+    assert detector.observe(BTC, 101) is None
+    assert detector.highest(BTC) == 101
+
+
+def test_series_are_independent_per_symbol() -> None:
+    detector = GapDetector()
+    detector.observe(BTC, 100)
+    assert detector.observe(ETH, 7) is None
+    assert detector.observe(ETH, 9) == Gap(ETH, 8, 8)
+    assert detector.observe(BTC, 101) is None
+
+
+def test_resuming_after_a_stored_id_finds_the_hole_up_to_the_first_live_id() -> None:
+    detector = GapDetector()
+    detector.resume(BTC, 1_000)
+    assert detector.observe(BTC, 1_500) == Gap(BTC, 1_001, 1_499)
+
+
+def test_a_step_counts_series_ids_that_grow_by_more_than_one() -> None:
+    minute = 60_000
+    kline = SeriesKey("binance", "BTCUSDT", "kline_1m")
+    detector = GapDetector()
+    detector.observe(kline, 0, step=minute)
+    assert detector.observe(kline, minute, step=minute) is None
+    assert detector.observe(kline, 4 * minute, step=minute) == Gap(kline, 2 * minute, 3 * minute)
+
+
+def test_open_gaps_lists_what_is_not_settled_oldest_first() -> None:
+    book = OpenGaps()
+    late, early = Gap(BTC, 50, 60), Gap(BTC, 10, 20)
+    book.opened(late)
+    book.opened(early)
+    assert book.list() == [early, late]
+    book.settled(early)
+    assert book.list() == [late] and len(book) == 1
