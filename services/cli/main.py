@@ -97,6 +97,35 @@ def _status(args: argparse.Namespace) -> int:
     return status(settings)
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    from services.cli.backfill import BackfillError, backfill_trades
+    from services.common.errors import InvalidArgument
+    from services.common.symbols import parse_symbol
+
+    settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
+    configure_logging("WARNING")
+    try:
+        symbol = parse_symbol(args.symbol)
+    except InvalidArgument as error:
+        raise SystemExit(f"quantflow backfill: SYMBOL: {error}") from None
+    if not 0 <= args.first <= args.last:
+        raise SystemExit("quantflow backfill: give trade ids with 0 <= --from <= --to")
+    try:
+        line = asyncio.run(
+            backfill_trades(settings, symbol, args.first, args.last, settings.binance_rest_url)
+        )
+    except BackfillError as error:
+        raise SystemExit(f"quantflow backfill: {error}") from None
+    except KeyboardInterrupt:
+        print(
+            "\nquantflow backfill: interrupted; run the same command again to fetch the rest",
+            file=sys.stderr,
+        )
+        return 130
+    print(line)
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from services.cli import dev
 
@@ -159,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="health of a running `quantflow up`")
     status.add_argument("--data-dir", default=None)
     status.set_defaults(handler=_status)
+
+    backfill = commands.add_parser(
+        "backfill", help="fetch history from Binance REST into the running stack's store"
+    )
+    backfill.add_argument("symbol", help="e.g. BTCUSDT")
+    backfill.add_argument(
+        "--kind", choices=("trade",), default="trade", help="what to fetch: trade (trade ids)"
+    )
+    backfill.add_argument("--from", dest="first", type=int, required=True, help="first trade id")
+    backfill.add_argument("--to", dest="last", type=int, required=True, help="last trade id")
+    backfill.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
+    backfill.set_defaults(handler=_backfill)
 
     dev = commands.add_parser("dev", help="contributor tasks")
     dev.add_argument(

@@ -124,6 +124,34 @@ class TradeRepository:
             for r in rows
         ]
 
+    async def missing_trade_ids(
+        self, venue: str, symbol: str, first_id: int, last_id: int, max_ranges: int
+    ) -> list[tuple[int, int]]:
+        """The ranges of ids in ``first_id`` … ``last_id`` with no stored trade, ascending."""
+        # The stored ids walked in key order with two sentinels just outside the range:
+        # wherever the next id is more than one ahead, the ids between are missing.
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT trade_id + 1 AS first_id, next_id - 1 AS last_id FROM (
+                       SELECT trade_id, lead(trade_id) OVER (ORDER BY trade_id) AS next_id
+                       FROM (SELECT $3::bigint - 1 AS trade_id
+                             UNION ALL
+                             SELECT trade_id FROM trades
+                             WHERE venue = $1 AND symbol = $2
+                               AND trade_id BETWEEN $3 AND $4
+                             UNION ALL
+                             SELECT $4::bigint + 1) AS ids
+                   ) AS steps
+                   WHERE next_id > trade_id + 1
+                   ORDER BY first_id LIMIT $5""",
+                venue,
+                symbol,
+                first_id,
+                last_id,
+                max_ranges,
+            )
+        return [(row["first_id"], row["last_id"]) for row in rows]
+
     async def backend(self) -> tuple[str, str]:
         """("timescaledb" or "postgresql", server_version)."""
         async with self._pool.acquire() as conn:

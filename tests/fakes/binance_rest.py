@@ -132,6 +132,8 @@ class FakeBinanceRest:
     statuses: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STATUSES))
     weight_limit: int = 6000
     clock: Callable[[], float] = time.time
+    # Seconds each answer takes, like a distant exchange (lets a test interrupt a client).
+    delay_s: float = 0.0
     requests: list[SeenRequest] = field(default_factory=list)
     early_requests: int = 0
     _forced: list[_Forced] = field(default_factory=list)
@@ -191,6 +193,8 @@ class FakeBinanceRest:
 
     def _endpoint(self, name: str) -> Callable[[Request], Any]:
         async def handle(request: Request) -> Response:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
             now = self.clock()
             seen = SeenRequest(name, dict(request.query_params), now)
             self.requests.append(seen)

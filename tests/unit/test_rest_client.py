@@ -40,7 +40,7 @@ def _client(fake: FakeBinanceRest, clock: FakeClock, **options: float) -> Binanc
         "http://binance.test",
         clock=clock,
         transport=httpx.ASGITransport(app=fake.app),
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 
@@ -71,7 +71,7 @@ async def test_a_wait_longer_than_allowed_fails_in_one_line_without_sending() ->
     fake = FakeBinanceRest(clock=clock.time)
     fake.fail_next(418, retry_after_s=3 * 86400)
     rest = _client(fake, clock, max_wait_s=300)
-    with pytest.raises(Unavailable, match="refuses requests until .*Retry-After"):
+    with pytest.raises(Unavailable, match=r"refuses requests until .*Retry-After"):
         await rest.ping()
     with pytest.raises(Unavailable):
         await rest.ping()
@@ -126,6 +126,6 @@ async def test_an_unknown_symbol_is_an_invalid_argument_naming_binances_reason()
 
 async def test_an_unreachable_exchange_is_unavailable() -> None:
     rest = BinanceRest("http://127.0.0.1:9", clock=FakeClock())
-    with pytest.raises(Unavailable, match="cannot reach Binance REST at http://127.0.0.1:9"):
+    with pytest.raises(Unavailable, match=r"cannot reach Binance REST at http://127\.0\.0\.1:9"):
         await rest.ping()
     await rest.aclose()

@@ -50,6 +50,11 @@ class StorageServiceStub:
                 request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusRequest.SerializeToString,
                 response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusResponse.FromString,
                 _registered_method=True)
+        self.ListMissingTradeIds = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/ListMissingTradeIds',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -77,6 +82,14 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMissingTradeIds(self, request, context):
+        """The trade ids of one symbol between two ids that are not stored, as ranges (what a
+        backfill still has to fetch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +107,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.GetStorageStatus,
                     request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusRequest.FromString,
                     response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusResponse.SerializeToString,
+            ),
+            'ListMissingTradeIds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMissingTradeIds,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +196,33 @@ class StorageService:
             '/quantflow.storage.v1.StorageService/GetStorageStatus',
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusRequest.SerializeToString,
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMissingTradeIds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/ListMissingTradeIds',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsResponse.FromString,
             options,
             channel_credentials,
             insecure,
