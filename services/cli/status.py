@@ -46,6 +46,10 @@ async def _details(name: str, target: str) -> tuple[str, bool]:
                     f"source {ingest.source} ({state}), {ingest.messages_received} messages, "
                     f"{ingest.events_published} published, "
                     f"{ingest.messages_dead_lettered} dead-lettered"
+                    + "".join(
+                        f", gap {g.symbol} {g.kind} {g.first_id}-{g.last_id} filling"
+                        for g in ingest.open_gaps
+                    )
                 ), healthy
             if name == "storage":
                 storage = await storage_service_pb2_grpc.StorageServiceStub(
