@@ -31,6 +31,9 @@ def service_settings(database_url: str, nats_url: str, namespace: str, **extra: 
         "storage_metrics_port": 0,
         "ingest_metrics_port": 0,
         "graph_port": free_port(),
+        # Never the real exchange: a gap backfill in a test that brings no REST fake fails
+        # on loopback instead of reaching out to the internet.
+        "binance_rest_url": f"http://127.0.0.1:{free_port()}",
     }
     ports["storage_target"] = f"127.0.0.1:{ports['storage_grpc_port']}"
     return Settings(
