@@ -162,12 +162,15 @@ class GapFiller:
 
     def observe(self, venue: str, symbol: str, event_id: int) -> None:
         gap = self.detector.observe(self.key(venue, symbol), event_id)
-        if gap is None:
-            return
+        if gap is not None:
+            self.open_gap(gap)
+
+    def open_gap(self, gap: Gap) -> None:
+        """Fill ``gap`` (found live, or left in storage by an earlier run)."""
         log.warning(
             "gap in %s %s %ss: ids %d-%d missing; backfilling from REST",
-            venue,
-            symbol,
+            gap.key.venue,
+            gap.key.symbol,
             gap.key.kind,
             gap.first_id,
             gap.last_id,

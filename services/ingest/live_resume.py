@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import logging
 
+import grpc
 from nats.js import JetStreamContext
 
+from quantflow.storage.v1 import storage_service_pb2 as storage_pb
+from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common.names import VENUE_BINANCE
 from services.ingest.backfill import GapFiller
 from services.ingest.demo_resume import StorageUnreachable, last_on_bus, stored_latest
+from services.ingest.gaps import Gap
 
 log = logging.getLogger(__name__)
+
+# How far below the highest stored id start-up looks for holes an earlier run left (it
+# stopped while filling a gap). Older holes are for `quantflow backfill`.
+HOLE_LOOKBACK_IDS = 1_000_000
+_STORAGE_TIMEOUT_S = 10.0
 
 
 async def resume_trade_series(
@@ -39,7 +48,10 @@ async def resume_trade_series(
                 symbol,
             )
         else:
-            ids += [stored.trade_id] if stored else []
+            if stored is not None:
+                ids.append(stored.trade_id)
+                for gap in await _stored_holes(filler, storage_target, symbol, stored.trade_id):
+                    filler.open_gap(gap)
         on_bus = await last_on_bus(js, namespace, symbol)
         ids += [on_bus.trade_id] if on_bus else []
         if ids:
@@ -49,3 +61,23 @@ async def resume_trade_series(
                 symbol,
                 max(ids),
             )
+
+
+async def _stored_holes(filler: GapFiller, target: str, symbol: str, highest_id: int) -> list[Gap]:
+    first = max(0, highest_id - HOLE_LOOKBACK_IDS)
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+        try:
+            reply = await stub.ListMissingTradeIds(
+                storage_pb.ListMissingTradeIdsRequest(
+                    symbol=symbol, venue=VENUE_BINANCE, first_id=first, last_id=highest_id
+                ),
+                timeout=_STORAGE_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as error:
+            log.warning("could not ask storage for holes in %s trades: %s", symbol, error.details())
+            return []
+    key = filler.key(VENUE_BINANCE, symbol)
+    # The lowest stored id is not known here: a "hole" from the window's start up to it is
+    # only history never captured, not a gap.
+    return [Gap(key, r.first_id, r.last_id) for r in reply.missing if r.first_id != first]

@@ -9,16 +9,19 @@ import asyncpg
 import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
+from prometheus_client import REGISTRY
 
 from quantflow.market.v1 import gap_event_pb2
 from services.common import names
 from services.common.settings import Settings
+from services.common.trades import Trade
 from services.ingest import service as ingest_service
+from services.ingest.rest_payloads import parse_rest_trade
 from services.storage import service as storage_service
 from tests.conftest import HFT_CAPTURE
 from tests.fakes.binance_rest import FakeBinanceRest, trades_from_capture
 from tests.fakes.binance_server import FakeBinanceServer, Tape
-from tests.integration.helpers import eventually, running, service_settings
+from tests.integration.helpers import eventually, running, service_settings, trade_publisher
 
 pytestmark = pytest.mark.integration
 
@@ -75,6 +78,10 @@ async def _gap_events(nats_client: NatsClient, namespace: str) -> list[tuple[int
     return events
 
 
+def _gaps_counted(state: str) -> float:
+    return REGISTRY.get_sample_value("quantflow_ingest_gaps_total", {"state": state}) or 0.0
+
+
 async def _filled(nats_client: NatsClient, namespace: str) -> bool:
     events = await _gap_events(nats_client, namespace)
     return bool(events) and events[-1][2] == "GAP_STATE_FILLED"
@@ -104,6 +111,7 @@ async def test_trades_withheld_around_a_disconnect_are_backfilled_and_stored_exa
     refusal: tuple[int, int] | None,
 ) -> None:
     withheld = range(FIRST + 3000, FIRST + 4000)
+    counted_before = {state: _gaps_counted(state) for state in ("opened", "filled")}
     rest = FakeBinanceRest(trades={"BTCUSDT": TRADES})
     if refusal is not None:
         rest.fail_next(refusal[0], retry_after_s=refusal[1])
@@ -126,6 +134,10 @@ async def test_trades_withheld_around_a_disconnect_are_backfilled_and_stored_exa
     if refusal is not None:
         assert [r.status for r in rest.requests][:2] == [refusal[0], 200]
         assert rest.requests[1].at - rest.requests[0].at >= refusal[1]
+    assert {s: _gaps_counted(s) - n for s, n in counted_before.items()} == {
+        "opened": 1,
+        "filled": 1,
+    }
     assert await _gap_events(nats_client, namespace) == [
         (withheld.start, withheld.stop - 1, "GAP_STATE_OPENED"),
         (withheld.start, withheld.stop - 1, "GAP_STATE_FILLED"),
@@ -156,3 +168,25 @@ async def test_a_restarted_ingest_backfills_the_hole_after_the_last_stored_trade
             [FIRST + 3000, FIRST + 4999, "GAP_STATE_FILLED"],
         ]
     )
+
+
+async def test_a_hole_left_in_storage_by_an_earlier_run_is_filled_at_start_up(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    # An earlier run stored trades 0-2999 and 4000-4999 and stopped while filling 3000-3999.
+    _, publisher = await trade_publisher(nats_client, namespace)
+    async with FakeBinanceRest(trades={"BTCUSDT": TRADES}) as rest:
+        async with FakeBinanceServer(_trade_tape(5000)) as ws:
+            settings = _settings(database_url, nats_url, namespace, ws.ws_url, rest.url)
+            async with running(storage_service.run, settings, settings.storage_grpc_port):
+                for item in TRADES[:3000] + TRADES[4000:5000]:
+                    trade = parse_rest_trade(item, "binance", "BTCUSDT")
+                    assert isinstance(trade, Trade)
+                    await publisher.publish(trade)
+                await publisher.flush()
+                await eventually(lambda: _all_stored(database_url, 4000))
+                async with running(ingest_service.run, settings, settings.ingest_grpc_port):
+                    await eventually(lambda: _all_stored(database_url), timeout=90)
+                    await eventually(lambda: _filled(nats_client, namespace))
+    assert await _stored_ids(database_url) == ALL_IDS
+    assert [int(r.params["fromId"]) for r in rest.served("historicalTrades")] == [FIRST + 3000]
