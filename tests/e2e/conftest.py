@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.common.embedded import free_port
+
 
 class CliProcess:
     """One `quantflow …` subprocess with its output in a log file."""
@@ -128,6 +130,11 @@ def cli(tmp_path: Path) -> Iterator[Any]:
 
 
 def base_env(**values: str) -> dict[str, str]:
+    """The test's environment without any QUANTFLOW_ setting of the caller's, plus ``values``.
+
+    Binance's REST API is pointed at a closed loopback port unless a test gives one: a gap
+    found during a test must never send a request to the real exchange."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTFLOW_")}
+    values = {"binance_rest_url": f"http://127.0.0.1:{free_port()}", **values}
     env.update({f"QUANTFLOW_{k.upper()}": v for k, v in values.items()})
     return env
