@@ -130,6 +130,7 @@ def stall_timeout_s(stream: str, base_s: float) -> float:
 class _Watch:
     due: float
     patience: float
+    normal: float  # the stream's stall_timeout_s, kept: saw() runs for every message
 
 
 @dataclass
@@ -150,7 +151,7 @@ class StallWatchdog:
     def watch(self, stream: str, now: float) -> None:
         """Start watching ``stream`` (just subscribed)."""
         patience = stall_timeout_s(stream, self.base_s)
-        self._watches[stream] = _Watch(now + patience, patience)
+        self._watches[stream] = _Watch(now + patience, patience, patience)
 
     def forget(self, stream: str) -> None:
         self._watches.pop(stream, None)
@@ -159,8 +160,8 @@ class StallWatchdog:
         """Data for ``stream`` arrived at ``now``."""
         watch = self._watches.get(stream)
         if watch is not None:
-            watch.patience = stall_timeout_s(stream, self.base_s)
-            watch.due = now + watch.patience
+            watch.patience = watch.normal
+            watch.due = now + watch.normal
 
     def stalled(self, now: float) -> list[str]:
         """Streams that have been silent past their timeout, as of ``now``."""

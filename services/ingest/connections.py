@@ -252,9 +252,9 @@ class ConnectionPool:
                     continue
                 await self._replace(shard, link, reason)
         finally:
-            if shard.link is not None:
-                await shard.link.close()
-                shard.link = None
+            current, shard.link = shard.link, None  # closing it on purpose is no loss
+            if current is not None:
+                await current.close()
 
     async def _next_trouble(self, shard: _Shard, link: _Link, due: float) -> str:
         """Wait for what ends ``link``'s turn: its loss, ``serverShutdown``, a stall, or its
