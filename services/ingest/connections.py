@@ -113,6 +113,8 @@ class _Shard:
     id: int
     streams: set[str]
     link: _Link | None = None
+    # Connection attempts that failed in a row (the backoff grows with them).
+    failures: int = 0
     # (reason, link it concerns or None) — consumed by the shard's task.
     troubles: asyncio.Queue[tuple[str, _Link | None]] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
@@ -165,7 +167,9 @@ class ConnectionPool:
 
     @property
     def connected(self) -> bool:
-        """True while every shard has an open connection."""
+        """True while every shard has an open connection (and with no streams to carry)."""
+        if not self._plan.streams:
+            return True
         return bool(self._shards) and self.open_connections == len(self._shards)
 
     @property
@@ -231,16 +235,14 @@ class ConnectionPool:
         self._note_connectivity()
 
     async def _run_shard(self, shard: _Shard) -> None:
-        failures = 0
         try:
             while True:
                 if shard.link is None:
                     shard.link = await self._open(shard)
                     if shard.link is None:
-                        failures += 1
-                        await self._back_off(failures)
+                        await self._back_off(shard)
                         continue
-                    failures = 0
+                    shard.failures = 0
                     self._note_connectivity()
                 link = shard.link
                 due = rotation_deadline(link.opened_at, self.settings.rotate_after_s, self._rng)
@@ -248,7 +250,7 @@ class ConnectionPool:
                 if reason == "closed":
                     shard.link = None
                     self._note_connectivity()
-                    await self._back_off(1)
+                    await self._back_off(shard)
                     continue
                 await self._replace(shard, link, reason)
         finally:
@@ -286,10 +288,11 @@ class ConnectionPool:
                 shard.link = None
                 self._note_connectivity()
             else:  # try again after a backoff, keeping the old connection meanwhile
-                await self._back_off(1)
+                await self._back_off(shard)
                 shard.troubles.put_nowait((reason, old))
             return
         shard.link = new
+        shard.failures = 0
         self.rotations += 1
         ROTATIONS.labels(reason).inc()
         log.info("Binance connection %d replaced (%s); overlapping briefly", shard.id, reason)
@@ -312,8 +315,9 @@ class ConnectionPool:
             return False
         return not link.closed.is_set()
 
-    async def _back_off(self, failures: int) -> None:
-        await asyncio.sleep(full_jitter_backoff(failures, self._rng))
+    async def _back_off(self, shard: _Shard) -> None:
+        shard.failures += 1
+        await asyncio.sleep(full_jitter_backoff(shard.failures, self._rng))
 
     # One connection
 

@@ -131,3 +131,16 @@ async def test_connection_is_rotated_when_it_reaches_its_age_limit(stall_s: floa
             await until(lambda: pool.rotations >= 2)
             assert fake.open_connections >= 1
     assert fake.connections_total >= 3
+
+
+async def test_dropping_every_stream_closes_the_connection_and_a_new_stream_opens_one() -> None:
+    async with FakeBinanceServer(Tape.from_messages([])) as fake:
+        pool = ConnectionPool(fake.ws_url, ["btcusdt@trade"])
+        async with running(pool):
+            await until(lambda: pool.connected and fake.open_connections == 1)
+            await pool.unsubscribe(["btcusdt@trade"])
+            await until(lambda: fake.open_connections == 0)
+            assert pool.connected and pool.disconnected_for_s == 0  # idle, not broken
+            await pool.subscribe(["ethusdt@trade"])
+            await until(lambda: fake.active_subscriptions() == {"ethusdt@trade"})
+    assert fake.connections_total == 2
