@@ -309,11 +309,16 @@ class ConnectionPool:
             self._note_connectivity()
 
     async def _wait_synced(self, link: _Link) -> bool:
-        try:
-            await asyncio.wait_for(link.synced.wait(), self.settings.reply_timeout_s * 2)
-        except TimeoutError:
-            return False
-        return not link.closed.is_set()
+        """True once ``link`` carries all its shard's streams; False if it closes first or
+        Binance does not confirm in time."""
+        waits = [asyncio.create_task(link.synced.wait()), asyncio.create_task(link.closed.wait())]
+        await asyncio.wait(
+            waits, timeout=self.settings.reply_timeout_s * 2, return_when=asyncio.FIRST_COMPLETED
+        )
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        return link.synced.is_set() and not link.closed.is_set()
 
     async def _back_off(self, shard: _Shard) -> None:
         shard.failures += 1
