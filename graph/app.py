@@ -21,6 +21,7 @@ from graph import ide
 from graph.body_limit import BodySizeLimit
 from graph.context import Backends, Context
 from graph.schema import schema
+from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import bus
 
@@ -47,15 +48,19 @@ class QuantflowGraphQL(GraphQL[Context, None]):
         return Context(backends=self._backends["current"])
 
 
-def create_app(nats_url: str, storage_target: str, namespace: str) -> Starlette:
+def create_app(
+    nats_url: str, storage_target: str, namespace: str, *, ingest_target: str
+) -> Starlette:
     holder: dict[str, Backends] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         channel = grpc.aio.insecure_channel(storage_target)
+        ingest_channel = grpc.aio.insecure_channel(ingest_target)
         nc = await bus.connect(nats_url, "graph")
         holder["current"] = Backends(
             storage=storage_service_pb2_grpc.StorageServiceStub(channel),
+            ingest=ingest_service_pb2_grpc.IngestServiceStub(ingest_channel),
             nats=nc,
             namespace=namespace,
         )
@@ -64,6 +69,7 @@ def create_app(nats_url: str, storage_target: str, namespace: str) -> Starlette:
         finally:
             await nc.drain()
             await channel.close()
+            await ingest_channel.close()
 
     async def healthz(request: Request) -> JSONResponse:
         ready = "current" in holder and holder["current"].nats.is_connected

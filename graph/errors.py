@@ -10,6 +10,7 @@ _CODES = {
     grpc.StatusCode.NOT_FOUND: "NOT_FOUND",
     grpc.StatusCode.INVALID_ARGUMENT: "INVALID_ARGUMENT",
     grpc.StatusCode.ALREADY_EXISTS: "CONFLICT",
+    grpc.StatusCode.FAILED_PRECONDITION: "FAILED_PRECONDITION",
     grpc.StatusCode.UNAVAILABLE: "UNAVAILABLE",
     grpc.StatusCode.DEADLINE_EXCEEDED: "UNAVAILABLE",
 }

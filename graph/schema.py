@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext, Info
 from graph.context import Context
 from graph.errors import TypedError, from_rpc_error, should_mask
 from graph.limits import limit_extensions
+from graph.market_subscriptions import MarketSubscription, Mutation, market_subscriptions
 from graph.scalars import SCALAR_MAP, Int64
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from services.common import names
@@ -128,6 +129,10 @@ class Query:
             raise from_rpc_error(error, "prices") from error
         return [Price.from_pb(p) for p in reply.prices]
 
+    market_subscriptions: list[MarketSubscription] = strawberry.field(
+        resolver=market_subscriptions, description="The Binance streams ingest captures now."
+    )
+
 
 @strawberry.type
 class Subscription:
@@ -205,6 +210,7 @@ def _is_typed(error: GraphQLError) -> bool:
 
 schema = QuantflowSchema(
     query=Query,
+    mutation=Mutation,
     subscription=Subscription,
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
     extensions=[

@@ -21,6 +21,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         require_url(settings.nats_url, "QUANTFLOW_NATS_URL"),
         settings.storage_target,
         settings.namespace,
+        ingest_target=settings.ingest_target,
     )
     config = uvicorn.Config(
         app,

@@ -34,6 +34,24 @@ def source_health(status: ingest_service_pb2.GetIngestStatusResponse) -> tuple[s
     return f"not connected for {down_s:.0f}s{why}", down_s < SOURCE_DOWN_LIMIT_S
 
 
+def ingest_summary(status: ingest_service_pb2.GetIngestStatusResponse, state: str) -> str:
+    """Ingest's line in ``status``; a live source adds its connections, rotations and stalls."""
+    summary = (
+        f"source {status.source} ({state}), {status.messages_received} messages, "
+        f"{status.events_published} published, {status.messages_dead_lettered} dead-lettered"
+    )
+    if status.source == "binance":
+        summary += (
+            f", {status.streams} streams on {status.connections} connections, "
+            f"{status.rotations} rotations, {status.stalls} stalls"
+        )
+    summary += "".join(
+        f", gap {gap.symbol} {gap.kind} {gap.first_id}-{gap.last_id} filling"
+        for gap in status.open_gaps
+    )
+    return summary
+
+
 async def _details(name: str, target: str) -> tuple[str, bool]:
     try:
         async with grpc.aio.insecure_channel(target) as channel:
@@ -42,15 +60,7 @@ async def _details(name: str, target: str) -> tuple[str, bool]:
                     ingest_service_pb2.GetIngestStatusRequest(), timeout=2
                 )
                 state, healthy = source_health(ingest)
-                return (
-                    f"source {ingest.source} ({state}), {ingest.messages_received} messages, "
-                    f"{ingest.events_published} published, "
-                    f"{ingest.messages_dead_lettered} dead-lettered"
-                    + "".join(
-                        f", gap {g.symbol} {g.kind} {g.first_id}-{g.last_id} filling"
-                        for g in ingest.open_gaps
-                    )
-                ), healthy
+                return ingest_summary(ingest, state), healthy
             if name == "storage":
                 storage = await storage_service_pb2_grpc.StorageServiceStub(
                     channel

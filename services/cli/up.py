@@ -253,6 +253,7 @@ class Stack:
             "QUANTFLOW_STORAGE_METRICS_PORT": str(metrics["storage"]),
             "QUANTFLOW_INGEST_METRICS_PORT": str(metrics["ingest"]),
             "QUANTFLOW_STORAGE_TARGET": f"127.0.0.1:{ports['storage']}",
+            "QUANTFLOW_INGEST_TARGET": f"127.0.0.1:{ports['ingest']}",
         }
         graph_url = f"http://{self.settings.graph_host}:{self.settings.graph_port}"
         self.components = [

@@ -29,6 +29,12 @@ class NotFound(QuantflowError):
     code = "NOT_FOUND"
 
 
+class FailedPrecondition(QuantflowError):
+    """The request cannot work in the current state (e.g. subscribing while replaying)."""
+
+    code = "FAILED_PRECONDITION"
+
+
 class Unavailable(QuantflowError):
     """A dependency (database, bus, another service) cannot be reached right now."""
 

@@ -80,11 +80,18 @@ class Settings(BaseSettings):
     binance_rest_url: str = BINANCE_REST_URL
     market_max_age_hours: float = Field(default=24.0, gt=0)
 
+    # Binance connection rules: replace each connection this long after it opened (before
+    # Binance's 24-hour cut), and when a trade-like stream sends nothing for this long.
+    binance_rotate_after_s: float = Field(default=23 * 3600.0, gt=0, le=24 * 3600.0)
+    binance_stall_timeout_s: float = Field(default=60.0, gt=0)
+
     # Storage.
     storage_batch_size: int = Field(default=2000, ge=1, le=50_000)
     # A batch not acked this long after delivery (its storage died) is delivered again.
     storage_ack_wait_s: float = Field(default=30.0, ge=1.0)
     storage_target: str = "127.0.0.1:7101"
+    # Where graph reaches ingest (run-time subscriptions).
+    ingest_target: str = "127.0.0.1:7102"
 
     # Network: where this process listens.
     grpc_host: str = "127.0.0.1"

@@ -154,8 +154,3 @@ def parse_message(
         buyer_is_maker=payload.buyer_is_maker,
         received_time_us=received_time_us,
     )
-
-
-def combined_stream_path(symbols: tuple[str, ...] | list[str]) -> str:
-    """``/stream?streams=btcusdt@trade/ethusdt@trade`` for the given symbols."""
-    return "/stream?streams=" + "/".join(f"{s.lower()}@trade" for s in symbols)

@@ -14,6 +14,7 @@ from services.common.names import VENUE_BINANCE
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings
 from services.ingest.backfill import GapFiller, TradeFill
+from services.ingest.connections import ConnectionSettings
 from services.ingest.demo_resume import known_trades
 from services.ingest.gap_events import GapEventPublisher
 from services.ingest.live_resume import resume_trade_series
@@ -22,6 +23,7 @@ from services.ingest.publisher import TradePublisher
 from services.ingest.rest import BinanceRest
 from services.ingest.rpc import IngestServicer
 from services.ingest.sources import BinanceLiveSource, DemoSource, source_from_settings
+from services.ingest.symbol_catalog import ExchangeSymbolCatalog
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         speed=settings.replay_speed,
         loop=settings.replay_loop,
         venue=None if settings.venue == "auto" else settings.venue,
+        connections=ConnectionSettings(
+            rotate_after_s=settings.binance_rotate_after_s,
+            stall_timeout_s=settings.binance_stall_timeout_s,
+        ),
     )
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
     js = nc.jetstream()
@@ -68,7 +74,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         settings.grpc_host,
         settings.ingest_grpc_port,
         lambda server: ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
-            IngestServicer(pipeline, gaps), server
+            IngestServicer(pipeline, ExchangeSymbolCatalog(rest), gaps),
+            server,
         ),
         [SERVICE_NAME],
     )

@@ -8,19 +8,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
-import websockets
-from websockets.asyncio.client import connect
-
 from services.common.trades import Trade
-from services.ingest.binance import combined_stream_path, parse_message
+from services.ingest.binance import parse_message
+from services.ingest.connections import ConnectionPool, ConnectionSettings
 from services.ingest.recordings import detect_recording_layout, read_recording
 
 log = logging.getLogger(__name__)
@@ -41,9 +38,13 @@ class Source(Protocol):
 
     description: str
     symbols: tuple[str, ...]
-    connected: bool
     finished: bool
-    connections_opened: int
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def connections_opened(self) -> int: ...
 
     def messages(self) -> AsyncIterator[RawMessage]: ...
 
@@ -55,7 +56,9 @@ def _now_us() -> int:
 
 
 class BinanceLiveSource:
-    """Binance's combined-stream WebSocket, reconnecting with jittered exponential backoff.
+    """Binance's combined-stream WebSockets, kept within the exchange's connection rules by a
+    :class:`~services.ingest.connections.ConnectionPool` (sharding, pacing, reconnect budget,
+    rotation, stall watchdog); streams can be added and dropped while it runs.
 
     Binance replays nothing after a reconnect: trades sent while disconnected are missing
     until a REST backfill fills the gap (trade ids are consecutive, so gaps are provable).
@@ -63,72 +66,55 @@ class BinanceLiveSource:
     last error and the time since the connection was lost are kept for ``status``.
     """
 
-    def __init__(self, base_url: str, symbols: tuple[str, ...]) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.symbols = symbols
+    def __init__(
+        self, base_url: str, streams: Iterable[str], settings: ConnectionSettings | None = None
+    ) -> None:
+        self.pool = ConnectionPool(base_url, streams, settings)
+        self.base_url = self.pool.base_url
         self.description = "binance"
-        self.connected = False
         self.finished = False
-        self.connections_opened = 0
-        self.last_error = ""
-        # When the source last lost (or, before it ever connected, began seeking) its
-        # connection; None while connected.
-        self._down_since: float | None = time.monotonic()
+        self.symbols = symbols_of(self.pool.streams)
 
     @property
-    def url(self) -> str:
-        return self.base_url + combined_stream_path(self.symbols)
+    def streams(self) -> list[str]:
+        return self.pool.streams
+
+    @property
+    def connected(self) -> bool:
+        return self.pool.connected
+
+    @property
+    def connections_opened(self) -> int:
+        return self.pool.connections_opened
+
+    @property
+    def last_error(self) -> str:
+        return self.pool.last_error
 
     @property
     def disconnected_for_s(self) -> float:
         """Seconds without a connection (since start if never connected); 0 if connected."""
-        return 0.0 if self._down_since is None else time.monotonic() - self._down_since
+        return self.pool.disconnected_for_s
+
+    async def subscribe(self, streams: Iterable[str]) -> None:
+        await self.pool.subscribe(streams)
+        self.symbols = symbols_of(self.pool.streams)
+
+    async def unsubscribe(self, streams: Iterable[str]) -> None:
+        await self.pool.unsubscribe(streams)
+        self.symbols = symbols_of(self.pool.streams)
 
     async def messages(self) -> AsyncIterator[RawMessage]:
-        backoff = 0.5
-        while True:
-            try:
-                # Binance pings every 20 s and websockets answers; our own pings detect a
-                # dead connection sooner than the exchange would.
-                async with connect(
-                    self.url, ping_interval=20, ping_timeout=20, max_size=2**22, open_timeout=10
-                ) as socket:
-                    self.connected = True
-                    self.connections_opened += 1
-                    self.last_error = ""
-                    self._down_since = None
-                    log.info("connected to %s", self.url)
-                    async for text in socket:
-                        backoff = 0.5
-                        yield RawMessage(
-                            text if isinstance(text, str) else text.decode(), _now_us()
-                        )
-            except (OSError, websockets.exceptions.WebSocketException, TimeoutError) as error:
-                self.last_error = f"{type(error).__name__}: {error}".removesuffix(": ")
-                self._log_failure(backoff)
-            finally:
-                if self.connected:
-                    self._down_since = time.monotonic()
-                self.connected = False
-            await asyncio.sleep(backoff * (0.5 + random.random()))
-            backoff = min(backoff * 2, 30.0)
-
-    def _log_failure(self, backoff: float) -> None:
-        if self.connections_opened == 0:
-            log.warning(
-                "cannot reach Binance at %s: %s; offline? try `quantflow up --demo` "
-                "(retrying in %.1fs)",
-                self.base_url,
-                self.last_error,
-                backoff,
-            )
-        else:
-            log.warning(
-                "Binance connection lost (%s); reconnecting in %.1fs", self.last_error, backoff
-            )
+        async for text, received_us in self.pool.messages():
+            yield RawMessage(text, received_us)
 
     def adjust(self, trade: Trade, message: RawMessage) -> Trade:
         return trade
+
+
+def symbols_of(streams: Iterable[str]) -> tuple[str, ...]:
+    """The upper-case symbols that stream names (``btcusdt@trade`` …) are about, sorted."""
+    return tuple(sorted({stream.split("@", 1)[0].upper() for stream in streams}))
 
 
 class ReplaySource:
@@ -307,11 +293,12 @@ def source_from_settings(
     speed: float,
     loop: bool,
     venue: str | None = None,
+    connections: ConnectionSettings | None = None,
 ) -> Source:
     """``binance`` | ``demo`` | ``replay:<path>`` → the source object. ``venue`` forces a
     replay's market; the live source and the demo are Binance spot."""
     if source == "binance":
-        return BinanceLiveSource(base_url, symbols)
+        return BinanceLiveSource(base_url, [f"{s.lower()}@trade" for s in symbols], connections)
     if source == "demo":
         return DemoSource(speed or 1.0)
     path = Path(source.removeprefix("replay:"))

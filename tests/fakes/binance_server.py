@@ -32,6 +32,15 @@ with neither goes out without delay. At the end of the tape the sender stops and
 stays open, unless ``loop_tape=True``, in which case it starts again from the beginning. With
 ``speed=0``, subscribe to every stream in the URL or in one SUBSCRIBE: a stream added later
 misses whatever was already sent, as it would live.
+
+Live mode (``live_interval_s``): like the exchange, one timeline for every connection. From the
+first connection on, one broadcaster walks the tape once, a message every ``live_interval_s``,
+and sends it to every connection subscribed to its stream at that moment; a message no
+connection wanted is lost, as it would be live. ``live_sent`` lists what reached at least one.
+
+Fault knobs for connection-management tests: :meth:`stall` stops the data of chosen streams on
+the connections open now (pings still answered; new connections are not stalled), and every
+counted client frame's arrival time is kept per connection (:meth:`client_frame_times`).
 """
 
 from __future__ import annotations
@@ -180,10 +189,13 @@ class _BinanceConnection(ServerConnection):
     max_incoming_per_second: int
     incoming_times: deque[float]
     messages_sent: int  # tape messages sent on this connection
+    stalled: set[str]  # streams whose data this connection no longer sends
+    frame_times: list[float]  # arrival of every counted client frame
 
     def process_event(self, event: Event) -> None:
         if isinstance(event, Frame) and event.opcode in _COUNTED_OPCODES:
             now = time.monotonic()
+            self.frame_times.append(now)
             while self.incoming_times and now - self.incoming_times[0] >= 1.0:
                 self.incoming_times.popleft()
             self.incoming_times.append(now)
@@ -209,6 +221,7 @@ class FakeBinanceServer:
         loop_tape: bool = False,
         max_messages_per_connection: int | None = None,
         withheld_trade_ids: range = range(0),
+        live_interval_s: float | None = None,
     ) -> None:
         self.tape = tape
         self.speed = speed
@@ -224,6 +237,11 @@ class FakeBinanceServer:
         self.withheld_disconnects = 0
         self.connections_total = 0
         self.messages_sent = 0
+        self.live_interval_s = live_interval_s
+        self.live_sent: list[TapeMessage] = []
+        self.live_finished = asyncio.Event()
+        self._live: asyncio.Task[None] | None = None
+        self._every_connection: list[_BinanceConnection] = []
         self._connections: set[_BinanceConnection] = set()
         self._server: Server | None = None
         offsets = [m.clock_ns for m in tape.messages]
@@ -251,6 +269,9 @@ class FakeBinanceServer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if self._live is not None:
+            self._live.cancel()
+            await asyncio.gather(self._live, return_exceptions=True)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -281,6 +302,17 @@ class FakeBinanceServer:
                 conn.transport.abort()
         else:
             await asyncio.gather(*(conn.close(CloseCode.GOING_AWAY) for conn in connections))
+
+    def stall(self, streams: Iterable[str]) -> None:
+        """Stop sending ``streams`` on the connections open now; pings are still answered and
+        connections opened later get the data again."""
+        for conn in self._connections:
+            conn.stalled.update(streams)
+
+    def client_frame_times(self) -> list[list[float]]:
+        """Per connection ever opened: the monotonic arrival time of each counted client frame
+        (text, binary, ping, pong)."""
+        return [list(conn.frame_times) for conn in self._every_connection]
 
     async def send_server_shutdown(self) -> None:
         """Send the ``serverShutdown`` event to every open connection, bare or combined."""
@@ -319,6 +351,9 @@ class FakeBinanceServer:
         conn.max_incoming_per_second = self.max_incoming_per_second
         conn.incoming_times = deque()
         conn.messages_sent = 0
+        conn.stalled = set()
+        conn.frame_times = []
+        self._every_connection.append(conn)
         return None
 
     # Connection
@@ -327,7 +362,11 @@ class FakeBinanceServer:
         conn = cast(_BinanceConnection, connection)
         self.connections_total += 1
         self._connections.add(conn)
-        sender = asyncio.create_task(self._replay(conn))
+        if self.live_interval_s is not None and self._live is None:
+            self._live = asyncio.create_task(self._broadcast(self.live_interval_s))
+        sender = asyncio.create_task(
+            self._replay(conn) if self.live_interval_s is None else asyncio.sleep(0)
+        )
         try:
             async for message in conn:
                 text = message if isinstance(message, str) else message.decode("utf-8", "replace")
@@ -370,7 +409,7 @@ class FakeBinanceServer:
             if self.speed > 0 and offset is not None:
                 delay = started + offset / self.speed - loop.time()
             await asyncio.sleep(max(delay, 0.0))  # also lets control messages interleave
-            if message.stream not in conn.subscriptions:
+            if message.stream not in conn.subscriptions or message.stream in conn.stalled:
                 continue
             if self._withheld(message):
                 if self.withheld_disconnects == 0:
@@ -393,6 +432,27 @@ class FakeBinanceServer:
             return False
         trade_id = json.loads(message.data).get("t")
         return isinstance(trade_id, int) and trade_id in self.withheld_trade_ids
+
+    async def _broadcast(self, interval_s: float) -> None:
+        """Live mode: one pass over the tape, each message to whoever is subscribed now."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for index, message in enumerate(self.tape.messages):
+            await asyncio.sleep(max(0.0, started + index * interval_s - loop.time()))
+            sent = False
+            for conn in list(self._connections):
+                if message.stream not in conn.subscriptions or message.stream in conn.stalled:
+                    continue
+                try:
+                    await conn.send(self._frame(conn, message.stream, message.data))
+                except ConnectionClosed:
+                    continue
+                sent = True
+                self.messages_sent += 1
+                conn.messages_sent += 1
+            if sent:
+                self.live_sent.append(message)
+        self.live_finished.set()
 
     # Control messages
 

@@ -36,6 +36,7 @@ def service_settings(database_url: str, nats_url: str, namespace: str, **extra: 
         "binance_rest_url": f"http://127.0.0.1:{free_port()}",
     }
     ports["storage_target"] = f"127.0.0.1:{ports['storage_grpc_port']}"
+    ports["ingest_target"] = f"127.0.0.1:{ports['ingest_grpc_port']}"
     return Settings(
         database_url=SecretStr(database_url),
         nats_url=nats_url,

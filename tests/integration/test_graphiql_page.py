@@ -17,7 +17,7 @@ async def test_graphiql_page_loads_every_script_and_style_from_the_gateway(
     nats_url: str, namespace: str
 ) -> None:
     # Storage is never called for a page: its channel connects lazily.
-    app = create_app(nats_url, "127.0.0.1:1", namespace)
+    app = create_app(nats_url, "127.0.0.1:1", namespace, ingest_target="127.0.0.1:1")
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

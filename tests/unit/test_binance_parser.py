@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from services.common.trades import Trade
-from services.ingest.binance import Malformed, Skipped, combined_stream_path, parse_message
+from services.ingest.binance import Malformed, Skipped, parse_message
 from services.ingest.recordings import read_recording
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
@@ -397,17 +397,3 @@ def test_parse_non_trade_message_over_64_kib_is_still_skipped() -> None:
     # The REST depth snapshot in the hftbacktest capture is 64 KB: size caps are per trade.
     snapshot = json.dumps({"lastUpdateId": 1, "bids": [["1.0", "2.0"]] * 8000, "asks": []})
     assert parse_message(snapshot) == Skipped("depthSnapshot")
-
-
-# --- combined_stream_path ----------------------------------------------------------------
-
-
-def test_combined_stream_path_for_two_symbols_lists_lowercase_trade_streams() -> None:
-    assert (
-        combined_stream_path(("BTCUSDT", "ETHUSDT"))
-        == "/stream?streams=btcusdt@trade/ethusdt@trade"
-    )
-
-
-def test_combined_stream_path_for_one_symbol_has_no_separator() -> None:
-    assert combined_stream_path(["BTCUSDT"]) == "/stream?streams=btcusdt@trade"

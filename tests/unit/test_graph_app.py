@@ -24,7 +24,7 @@ def _client(app: ASGIApp) -> httpx.AsyncClient:
 
 
 def _gateway() -> Starlette:
-    return create_app("nats://127.0.0.1:1", "127.0.0.1:1", "")
+    return create_app("nats://127.0.0.1:1", "127.0.0.1:1", "", ingest_target="127.0.0.1:1")
 
 
 async def test_metrics_answers_200_with_prometheus_text_and_no_redirect() -> None:

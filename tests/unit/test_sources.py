@@ -451,7 +451,7 @@ def test_demo_resumed_with_nothing_known_is_the_plain_capture(
 # --- source_from_settings ----------------------------------------------------------------
 
 
-def test_source_from_settings_binance_gives_live_source_with_combined_stream_url() -> None:
+def test_source_from_settings_binance_gives_live_source_with_trade_streams() -> None:
     source = source_from_settings(
         "binance",
         base_url="wss://stream.binance.com:9443",
@@ -460,7 +460,8 @@ def test_source_from_settings_binance_gives_live_source_with_combined_stream_url
         loop=False,
     )
     assert isinstance(source, BinanceLiveSource)
-    assert source.url == "wss://stream.binance.com:9443/stream?streams=btcusdt@trade"
+    assert source.base_url == "wss://stream.binance.com:9443"
+    assert source.streams == ["btcusdt@trade"]
     assert source.symbols == ("BTCUSDT",)
     assert source.connected is False
     assert source.finished is False
@@ -475,7 +476,8 @@ def test_source_from_settings_binance_with_trailing_slash_base_has_single_slash(
         loop=False,
     )
     assert isinstance(source, BinanceLiveSource)
-    assert source.url == "ws://127.0.0.1:9999/stream?streams=btcusdt@trade/ethusdt@trade"
+    assert source.base_url == "ws://127.0.0.1:9999"
+    assert source.streams == ["btcusdt@trade", "ethusdt@trade"]
 
 
 def test_source_from_settings_demo_gives_looping_demo_source() -> None:

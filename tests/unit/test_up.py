@@ -43,6 +43,12 @@ def test_plan_honours_set_ports_and_picks_free_ones_for_the_rest(
     assert env["QUANTFLOW_INGEST_METRICS_PORT"] not in ("9102", "0")
 
 
+def test_plan_points_graph_at_ingest_for_run_time_subscriptions(tmp_path: Path) -> None:
+    stack = Stack(Settings(data_dir=tmp_path, ingest_grpc_port=7602))
+    stack._plan()
+    assert all(c.env["QUANTFLOW_INGEST_TARGET"] == "127.0.0.1:7602" for c in stack.components)
+
+
 @dataclass
 class _Handle:
     port: int

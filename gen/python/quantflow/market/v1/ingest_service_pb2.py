@@ -25,17 +25,31 @@ _sym_db = _symbol_database.Default()
 from quantflow.market.v1 import gap_event_pb2 as quantflow_dot_market_dot_v1_dot_gap__event__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(quantflow/market/v1/ingest_service.proto\x12\x13quantflow.market.v1\x1a#quantflow/market/v1/gap_event.proto\"\x18\n\x16GetIngestStatusRequest\"\xec\x02\n\x17GetIngestStatusResponse\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0f\n\x07symbols\x18\x02 \x03(\t\x12\x11\n\tconnected\x18\x03 \x01(\x08\x12\x17\n\x0fsource_finished\x18\x04 \x01(\x08\x12\x19\n\x11messages_received\x18\x05 \x01(\x03\x12\x18\n\x10\x65vents_published\x18\x06 \x01(\x03\x12\x1e\n\x16messages_dead_lettered\x18\x07 \x01(\x03\x12\x18\n\x10messages_skipped\x18\x08 \x01(\x03\x12\x1a\n\x12\x63onnections_opened\x18\t \x01(\x03\x12\x16\n\x0e\x65ver_connected\x18\n \x01(\x08\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x1b\n\x13\x64isconnected_for_ms\x18\x0c \x01(\x03\x12\x30\n\topen_gaps\x18\x1e \x03(\x0b\x32\x1d.quantflow.market.v1.GapEvent2}\n\rIngestService\x12l\n\x0fGetIngestStatus\x12+.quantflow.market.v1.GetIngestStatusRequest\x1a,.quantflow.market.v1.GetIngestStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(quantflow/market/v1/ingest_service.proto\x12\x13quantflow.market.v1\x1a#quantflow/market/v1/gap_event.proto\"I\n\x12MarketSubscription\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x13\n\x0bstream_name\x18\x03 \x01(\t\">\n\x1aSubscribeMarketDataRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x0f\n\x07streams\x18\x02 \x03(\t\"]\n\x1bSubscribeMarketDataResponse\x12>\n\rsubscriptions\x18\x01 \x03(\x0b\x32\'.quantflow.market.v1.MarketSubscription\"@\n\x1cUnsubscribeMarketDataRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x0f\n\x07streams\x18\x02 \x03(\t\"_\n\x1dUnsubscribeMarketDataResponse\x12>\n\rsubscriptions\x18\x01 \x03(\x0b\x32\'.quantflow.market.v1.MarketSubscription\" \n\x1eListMarketSubscriptionsRequest\"a\n\x1fListMarketSubscriptionsResponse\x12>\n\rsubscriptions\x18\x01 \x03(\x0b\x32\'.quantflow.market.v1.MarketSubscription\"\x18\n\x16GetIngestStatusRequest\"\xb5\x03\n\x17GetIngestStatusResponse\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0f\n\x07symbols\x18\x02 \x03(\t\x12\x11\n\tconnected\x18\x03 \x01(\x08\x12\x17\n\x0fsource_finished\x18\x04 \x01(\x08\x12\x19\n\x11messages_received\x18\x05 \x01(\x03\x12\x18\n\x10\x65vents_published\x18\x06 \x01(\x03\x12\x1e\n\x16messages_dead_lettered\x18\x07 \x01(\x03\x12\x18\n\x10messages_skipped\x18\x08 \x01(\x03\x12\x1a\n\x12\x63onnections_opened\x18\t \x01(\x03\x12\x16\n\x0e\x65ver_connected\x18\n \x01(\x08\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x1b\n\x13\x64isconnected_for_ms\x18\x0c \x01(\x03\x12\x11\n\trotations\x18\r \x01(\x03\x12\x0e\n\x06stalls\x18\x0e \x01(\x03\x12\x13\n\x0b\x63onnections\x18\x0f \x01(\x03\x12\x0f\n\x07streams\x18\x10 \x01(\x03\x12\x30\n\topen_gaps\x18\x1e \x03(\x0b\x32\x1d.quantflow.market.v1.GapEvent2\xfe\x03\n\rIngestService\x12l\n\x0fGetIngestStatus\x12+.quantflow.market.v1.GetIngestStatusRequest\x1a,.quantflow.market.v1.GetIngestStatusResponse\x12x\n\x13SubscribeMarketData\x12/.quantflow.market.v1.SubscribeMarketDataRequest\x1a\x30.quantflow.market.v1.SubscribeMarketDataResponse\x12~\n\x15UnsubscribeMarketData\x12\x31.quantflow.market.v1.UnsubscribeMarketDataRequest\x1a\x32.quantflow.market.v1.UnsubscribeMarketDataResponse\x12\x84\x01\n\x17ListMarketSubscriptions\x12\x33.quantflow.market.v1.ListMarketSubscriptionsRequest\x1a\x34.quantflow.market.v1.ListMarketSubscriptionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantflow.market.v1.ingest_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETINGESTSTATUSREQUEST']._serialized_start=102
-  _globals['_GETINGESTSTATUSREQUEST']._serialized_end=126
-  _globals['_GETINGESTSTATUSRESPONSE']._serialized_start=129
-  _globals['_GETINGESTSTATUSRESPONSE']._serialized_end=493
-  _globals['_INGESTSERVICE']._serialized_start=495
-  _globals['_INGESTSERVICE']._serialized_end=620
+  _globals['_MARKETSUBSCRIPTION']._serialized_start=102
+  _globals['_MARKETSUBSCRIPTION']._serialized_end=175
+  _globals['_SUBSCRIBEMARKETDATAREQUEST']._serialized_start=177
+  _globals['_SUBSCRIBEMARKETDATAREQUEST']._serialized_end=239
+  _globals['_SUBSCRIBEMARKETDATARESPONSE']._serialized_start=241
+  _globals['_SUBSCRIBEMARKETDATARESPONSE']._serialized_end=334
+  _globals['_UNSUBSCRIBEMARKETDATAREQUEST']._serialized_start=336
+  _globals['_UNSUBSCRIBEMARKETDATAREQUEST']._serialized_end=400
+  _globals['_UNSUBSCRIBEMARKETDATARESPONSE']._serialized_start=402
+  _globals['_UNSUBSCRIBEMARKETDATARESPONSE']._serialized_end=497
+  _globals['_LISTMARKETSUBSCRIPTIONSREQUEST']._serialized_start=499
+  _globals['_LISTMARKETSUBSCRIPTIONSREQUEST']._serialized_end=531
+  _globals['_LISTMARKETSUBSCRIPTIONSRESPONSE']._serialized_start=533
+  _globals['_LISTMARKETSUBSCRIPTIONSRESPONSE']._serialized_end=630
+  _globals['_GETINGESTSTATUSREQUEST']._serialized_start=632
+  _globals['_GETINGESTSTATUSREQUEST']._serialized_end=656
+  _globals['_GETINGESTSTATUSRESPONSE']._serialized_start=659
+  _globals['_GETINGESTSTATUSRESPONSE']._serialized_end=1096
+  _globals['_INGESTSERVICE']._serialized_start=1099
+  _globals['_INGESTSERVICE']._serialized_end=1609
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,21 @@ class IngestServiceStub:
                 request_serializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.GetIngestStatusRequest.SerializeToString,
                 response_deserializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.GetIngestStatusResponse.FromString,
                 _registered_method=True)
+        self.SubscribeMarketData = channel.unary_unary(
+                '/quantflow.market.v1.IngestService/SubscribeMarketData',
+                request_serializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.SubscribeMarketDataRequest.SerializeToString,
+                response_deserializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.SubscribeMarketDataResponse.FromString,
+                _registered_method=True)
+        self.UnsubscribeMarketData = channel.unary_unary(
+                '/quantflow.market.v1.IngestService/UnsubscribeMarketData',
+                request_serializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.UnsubscribeMarketDataRequest.SerializeToString,
+                response_deserializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.UnsubscribeMarketDataResponse.FromString,
+                _registered_method=True)
+        self.ListMarketSubscriptions = channel.unary_unary(
+                '/quantflow.market.v1.IngestService/ListMarketSubscriptions',
+                request_serializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.ListMarketSubscriptionsRequest.SerializeToString,
+                response_deserializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.ListMarketSubscriptionsResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -53,6 +68,29 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribeMarketData(self, request, context):
+        """Start capturing streams of symbols while running (live source only). Every symbol is
+        checked against Binance's exchangeInfo first: an unknown or non-trading one is refused
+        with INVALID_ARGUMENT naming it; a replay or demo source answers FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnsubscribeMarketData(self, request, context):
+        """Stop capturing streams of symbols (those not captured are ignored).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMarketSubscriptions(self, request, context):
+        """What is being captured now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +98,21 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.GetIngestStatus,
                     request_deserializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.GetIngestStatusRequest.FromString,
                     response_serializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.GetIngestStatusResponse.SerializeToString,
+            ),
+            'SubscribeMarketData': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubscribeMarketData,
+                    request_deserializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.SubscribeMarketDataRequest.FromString,
+                    response_serializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.SubscribeMarketDataResponse.SerializeToString,
+            ),
+            'UnsubscribeMarketData': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnsubscribeMarketData,
+                    request_deserializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.UnsubscribeMarketDataRequest.FromString,
+                    response_serializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.UnsubscribeMarketDataResponse.SerializeToString,
+            ),
+            'ListMarketSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMarketSubscriptions,
+                    request_deserializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.ListMarketSubscriptionsRequest.FromString,
+                    response_serializer=quantflow_dot_market_dot_v1_dot_ingest__service__pb2.ListMarketSubscriptionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +143,87 @@ class IngestService:
             '/quantflow.market.v1.IngestService/GetIngestStatus',
             quantflow_dot_market_dot_v1_dot_ingest__service__pb2.GetIngestStatusRequest.SerializeToString,
             quantflow_dot_market_dot_v1_dot_ingest__service__pb2.GetIngestStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeMarketData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.market.v1.IngestService/SubscribeMarketData',
+            quantflow_dot_market_dot_v1_dot_ingest__service__pb2.SubscribeMarketDataRequest.SerializeToString,
+            quantflow_dot_market_dot_v1_dot_ingest__service__pb2.SubscribeMarketDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnsubscribeMarketData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.market.v1.IngestService/UnsubscribeMarketData',
+            quantflow_dot_market_dot_v1_dot_ingest__service__pb2.UnsubscribeMarketDataRequest.SerializeToString,
+            quantflow_dot_market_dot_v1_dot_ingest__service__pb2.UnsubscribeMarketDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMarketSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.market.v1.IngestService/ListMarketSubscriptions',
+            quantflow_dot_market_dot_v1_dot_ingest__service__pb2.ListMarketSubscriptionsRequest.SerializeToString,
+            quantflow_dot_market_dot_v1_dot_ingest__service__pb2.ListMarketSubscriptionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
