@@ -64,6 +64,8 @@ TradeId = Annotated[StrictInt, AfterValidator(trades.check_trade_id)]
 TradeIdOrNone = Annotated[StrictInt, AfterValidator(trades.check_trade_id_or_none)]
 Count = Annotated[StrictInt, AfterValidator(trades.check_count)]
 Symbol = Annotated[str, AfterValidator(trades.check_symbol)]
+
+
 def _interval(value: str) -> str:
     names.kline_kind(value)  # ValueError for an interval Binance does not have
     return value

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Gauge
 
 from services.common.deadletter import DeadLetterPublisher
-from services.common.trades import Trade
 from services.ingest.binance import Malformed, Skipped, parse_message
-from services.ingest.publisher import TradePublisher
+from services.ingest.publisher import EventPublisher
 from services.ingest.sources import Source
 
 log = logging.getLogger(__name__)
@@ -34,10 +33,10 @@ class IngestStats:
 
 class IngestPipeline:
     def __init__(
-        self, source: Source, trades: TradePublisher, dead_letters: DeadLetterPublisher
+        self, source: Source, events: EventPublisher, dead_letters: DeadLetterPublisher
     ) -> None:
         self.source = source
-        self.trades = trades
+        self.events = events
         self.dead_letters = dead_letters
         self.stats = IngestStats()
         self.finished = False
@@ -50,10 +49,7 @@ class IngestPipeline:
             async for message in self.source.messages():
                 self.stats.received += 1
                 verdict = parse_message(message.text, message.received_time_us)
-                if isinstance(verdict, Trade):
-                    MESSAGES.labels("trade").inc()
-                    await self.trades.publish(self.source.adjust(verdict, message))
-                elif isinstance(verdict, Skipped):
+                if isinstance(verdict, Skipped):
                     MESSAGES.labels("skipped").inc()
                     self.stats.skipped += 1
                 elif isinstance(verdict, Malformed):
@@ -63,6 +59,9 @@ class IngestPipeline:
                         message.text, verdict.reason, message.received_time_us
                     ):
                         self.stats.dead_lettered += 1
+                else:
+                    MESSAGES.labels("event").inc()
+                    await self.events.publish(self.source.adjust(verdict, message))
             await self._flush()
             self.finished = True
         finally:
@@ -71,7 +70,7 @@ class IngestPipeline:
                 await flusher
 
     async def _flush(self) -> None:
-        await self.trades.flush()
+        await self.events.flush()
         CONNECTED.set(1 if self.source.connected else 0)
 
     async def _flush_periodically(self) -> None:

@@ -15,7 +15,7 @@ from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings
 from services.ingest.demo_resume import known_trades
 from services.ingest.pipeline import IngestPipeline
-from services.ingest.publisher import TradePublisher
+from services.ingest.publisher import EventPublisher
 from services.ingest.rpc import IngestServicer
 from services.ingest.sources import DemoSource, source_from_settings
 
@@ -37,6 +37,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         speed=settings.replay_speed,
         loop=settings.replay_loop,
         venue=None if settings.venue == "auto" else settings.venue,
+        streams=settings.streams,
     )
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
     js = nc.jetstream()
@@ -49,7 +50,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         )
     dead_letters = DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE)
     pipeline = IngestPipeline(
-        source, TradePublisher(nc, settings.namespace, dead_letters), dead_letters
+        source, EventPublisher(nc, settings.namespace, dead_letters), dead_letters
     )
     grpc_server = await start_grpc_server(
         settings.grpc_host,
@@ -77,7 +78,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         work.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await work
-        await pipeline.trades.close(_LAST_FLUSH_S)
+        await pipeline.events.close(_LAST_FLUSH_S)
         await grpc_server.stop()
         metrics.stop()
         await nc.drain()

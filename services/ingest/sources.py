@@ -14,18 +14,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import websockets
 from websockets.asyncio.client import connect
 
+from services.common.events import Event
 from services.common.trades import Trade
-from services.ingest.binance import combined_stream_path, parse_message
+from services.ingest.binance import combined_stream_path, parse_message, stream_names
 from services.ingest.recordings import detect_recording_layout, read_recording
 
 log = logging.getLogger(__name__)
 
 DEMO_CAPTURE = "binance_spot_btcusdt_2024-08-08.sample.jsonl"
+
+EventT = TypeVar("EventT", bound=Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,7 @@ class Source(Protocol):
 
     def messages(self) -> AsyncIterator[RawMessage]: ...
 
-    def adjust(self, trade: Trade, message: RawMessage) -> Trade: ...
+    def adjust(self, event: EventT, message: RawMessage) -> EventT: ...
 
 
 def _now_us() -> int:
@@ -63,9 +66,13 @@ class BinanceLiveSource:
     last error and the time since the connection was lost are kept for ``status``.
     """
 
-    def __init__(self, base_url: str, symbols: tuple[str, ...]) -> None:
+    def __init__(
+        self, base_url: str, symbols: tuple[str, ...], streams: tuple[str, ...] = ("trade",)
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.symbols = symbols
+        # Binance stream kinds (trade, aggTrade, kline_1m …) subscribed for every symbol.
+        self.streams = streams
         self.description = "binance"
         self.connected = False
         self.finished = False
@@ -77,7 +84,7 @@ class BinanceLiveSource:
 
     @property
     def url(self) -> str:
-        return self.base_url + combined_stream_path(self.symbols)
+        return self.base_url + combined_stream_path(stream_names(self.symbols, self.streams))
 
     @property
     def disconnected_for_s(self) -> float:
@@ -127,8 +134,8 @@ class BinanceLiveSource:
                 "Binance connection lost (%s); reconnecting in %.1fs", self.last_error, backoff
             )
 
-    def adjust(self, trade: Trade, message: RawMessage) -> Trade:
-        return trade
+    def adjust(self, event: EventT, message: RawMessage) -> EventT:
+        return event
 
 
 class ReplaySource:
@@ -189,8 +196,8 @@ class ReplaySource:
                 await asyncio.sleep(0)  # let publishing and RPCs run during a fast replay
             yield RawMessage(recorded.text, _now_us(), pass_index)
 
-    def adjust(self, trade: Trade, message: RawMessage) -> Trade:
-        return trade if self.venue is None else dataclasses.replace(trade, venue=self.venue)
+    def adjust(self, event: EventT, message: RawMessage) -> EventT:
+        return event if self.venue is None else dataclasses.replace(event, venue=self.venue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,10 +289,13 @@ class DemoSource(ReplaySource):
             for symbol, first in self._firsts.items()
         }
 
-    def adjust(self, trade: Trade, message: RawMessage) -> Trade:
-        span = self._spans.get(trade.symbol)
-        if span is None:
-            return trade
+    def adjust(self, event: EventT, message: RawMessage) -> EventT:
+        # Only trades are moved: the capture's book tickers repeat each pass, and their
+        # message ids make JetStream drop the repeats.
+        span = self._spans.get(event.symbol)
+        if span is None or not isinstance(event, Trade):
+            return event
+        trade = event
         resume = self._resume.get(trade.symbol, NO_SHIFT)
         id_shift = resume.trade_ids + span.trade_ids * message.pass_index
         shift_ms = resume.time_ms + span.time_ms * message.pass_index
@@ -307,11 +317,13 @@ def source_from_settings(
     speed: float,
     loop: bool,
     venue: str | None = None,
+    streams: tuple[str, ...] = ("trade",),
 ) -> Source:
     """``binance`` | ``demo`` | ``replay:<path>`` → the source object. ``venue`` forces a
-    replay's market; the live source and the demo are Binance spot."""
+    replay's market; the live source and the demo are Binance spot. ``streams`` are the
+    Binance stream kinds the live source subscribes to for every symbol."""
     if source == "binance":
-        return BinanceLiveSource(base_url, symbols)
+        return BinanceLiveSource(base_url, symbols, streams)
     if source == "demo":
         return DemoSource(speed or 1.0)
     path = Path(source.removeprefix("replay:"))

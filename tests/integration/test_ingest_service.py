@@ -68,7 +68,12 @@ async def test_live_trades_reach_jetstream_with_exchange_ids_as_msg_ids(
 
             await eventually(all_published)
             status = await _status(target)
-            assert fake.active_subscriptions() == {"btcusdt@trade", "ethusdt@trade"}
+            # QUANTFLOW_STREAMS' default: trade, aggTrade and 1-minute klines of each symbol.
+            assert fake.active_subscriptions() == {
+                f"{symbol}@{stream}"
+                for symbol in ("btcusdt", "ethusdt")
+                for stream in ("trade", "aggTrade", "kline_1m")
+            }
     assert status.connected and not status.source_finished
     assert status.source == "binance"
     assert list(status.symbols) == ["BTCUSDT", "ETHUSDT"]
