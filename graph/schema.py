@@ -1,4 +1,4 @@
-"""The public GraphQL schema: latest prices (via storage gRPC), live trades and klines (via NATS)."""
+"""The public GraphQL schema: stored prices (via storage gRPC), live trades and klines (NATS)."""
 
 from __future__ import annotations
 
