@@ -34,7 +34,9 @@ _LAST_RETRY_S = 5.0
 # A dead letter keeps the start of a refused event: the whole may be what was too big.
 _DEAD_LETTER_SAMPLE_BYTES = 64 * 1024
 
-PUBLISHED = Counter("quantflow_ingest_events_published", "Events acknowledged by JetStream")
+PUBLISHED = Counter(
+    "quantflow_ingest_events_published", "Events acknowledged by JetStream, by kind", ["kind"]
+)
 REFUSED = Counter(
     "quantflow_ingest_events_refused", "Events JetStream refused for good, dead-lettered"
 )
@@ -174,7 +176,7 @@ class EventPublisher:
         if queued.ack is not None:
             error = await _ack_error(queued.ack, queued.due)
             if error is None:
-                self._acked()
+                self._acked(queued.event)
                 return
             if is_permanent(error):
                 await self._refuse(queued.event, error)
@@ -203,12 +205,12 @@ class EventPublisher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _LAST_RETRY_S)
                 continue
-            self._acked()
+            self._acked(event)
             return
 
-    def _acked(self) -> None:
+    def _acked(self, event: Event) -> None:
         self.published += 1
-        PUBLISHED.inc()
+        PUBLISHED.labels(event.kind).inc()
 
     async def _refuse(self, event: Event, error: BaseException) -> None:
         payload = encode_event(event)
