@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol, Self
+from typing import Self
 
 from services.common import names
 from services.common.trades import (
@@ -34,31 +34,7 @@ from services.common.trades import (
 )
 
 
-class MarketEvent(Protocol):
-    """What the publisher and the consumers need from any event on the bus."""
-
-    @property
-    def venue(self) -> str: ...
-
-    @property
-    def symbol(self) -> str: ...
-
-    @property
-    def received_time_us(self) -> int: ...
-
-    @property
-    def kind(self) -> str: ...
-
-    def subject(self, namespace: str = "") -> str: ...
-
-    def msg_id(self) -> str: ...
-
-    def sequence(self) -> tuple[str, int]: ...
-
-    def validate(self, now: int | None = None) -> Self: ...
-
-
-def _common(event: MarketEvent, now: int) -> tuple[Check, ...]:
+def _common(event: Event, now: int) -> tuple[Check, ...]:
     return (
         ("venue", check_venue, event.venue),
         ("symbol", check_symbol, event.symbol),

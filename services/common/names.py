@@ -80,11 +80,6 @@ def trade_subject(symbol: str, venue: str = VENUE_BINANCE, namespace: str = "") 
     return market_subject(venue, TRADE, symbol, namespace)
 
 
-def all_trades_subject(namespace: str = "") -> str:
-    """Every venue's trades, every symbol: ``market.*.trade.*``."""
-    return _subject(namespace, "market", "*", TRADE, "*")
-
-
 def kline_kind(interval: str) -> str:
     """The bus kind of one interval's klines: ``kline_1m``; ValueError for no interval."""
     if interval not in KLINE_INTERVALS:
@@ -114,14 +109,6 @@ def subject_kind(subject: str, namespace: str = "") -> str:
     if len(tokens) != offset + 4 or tokens[offset] != "market":
         raise ValueError(f"{subject!r} is not a market.<venue>.<kind>.<SYMBOL> subject")
     return tokens[offset + 2]
-
-
-def trades_filter_subject(
-    venue: str | None = None, symbol: str | None = None, namespace: str = ""
-) -> str:
-    """Trades of one venue and/or one symbol; ``None`` is a wildcard, e.g.
-    ``market.*.trade.BTCUSDT`` (BTCUSDT on every venue)."""
-    return kind_filter_subject(TRADE, venue, symbol, namespace)
 
 
 def kind_filter_subject(

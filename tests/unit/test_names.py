@@ -25,10 +25,6 @@ def test_market_subject_with_explicit_tokens_builds_dotted_subject() -> None:
     assert names.market_subject("binance", "trade", "BTCUSDT") == "market.binance.trade.BTCUSDT"
 
 
-def test_all_trades_subject_uses_single_token_wildcards() -> None:
-    assert names.all_trades_subject() == "market.*.trade.*"
-
-
 def test_market_subjects_bind_everything_under_market() -> None:
     assert names.market_subjects() == ["market.>"]
 
@@ -89,10 +85,6 @@ def test_trade_subject_with_namespace_t1_is_prefixed() -> None:
     assert names.trade_subject("BTCUSDT", namespace="t1") == "t1.market.binance.trade.BTCUSDT"
 
 
-def test_all_trades_subject_with_namespace_t1_is_prefixed() -> None:
-    assert names.all_trades_subject("t1") == "t1.market.*.trade.*"
-
-
 def test_market_subjects_with_namespace_t1_are_prefixed() -> None:
     assert names.market_subjects("t1") == ["t1.market.>"]
 
@@ -133,9 +125,9 @@ def test_trade_subject_with_bad_namespace_raises_value_error(namespace: str) -> 
 
 
 @pytest.mark.parametrize("namespace", ["a.b", "A", "x>"])
-def test_all_trades_and_deadletter_with_bad_namespace_raise_value_error(namespace: str) -> None:
+def test_kind_filter_and_deadletter_with_bad_namespace_raise_value_error(namespace: str) -> None:
     with pytest.raises(ValueError):
-        names.all_trades_subject(namespace)
+        names.kind_filter_subject("trade", namespace=namespace)
     with pytest.raises(ValueError):
         names.deadletter_stream(namespace)
     with pytest.raises(ValueError):
@@ -203,22 +195,22 @@ def test_trade_msg_id_for_usdm_futures_differs_from_spot_for_the_same_trade_id()
         ("binance", "BTCUSDT", "market.binance.trade.BTCUSDT"),
     ],
 )
-def test_trades_filter_subject_uses_a_wildcard_for_what_is_not_given(
+def test_kind_filter_subject_of_trades_uses_a_wildcard_for_what_is_not_given(
     venue: str | None, symbol: str | None, subject: str
 ) -> None:
-    assert names.trades_filter_subject(venue, symbol) == subject
+    assert names.kind_filter_subject("trade", venue, symbol) == subject
 
 
-def test_trades_filter_subject_with_namespace_is_prefixed() -> None:
-    assert names.trades_filter_subject("binance", None, "t1") == "t1.market.binance.trade.*"
+def test_kind_filter_subject_of_trades_with_namespace_is_prefixed() -> None:
+    assert names.kind_filter_subject("trade", "binance", None, "t1") == "t1.market.binance.trade.*"
 
 
 @pytest.mark.parametrize(("venue", "symbol"), [("kraken", None), (None, "*"), (None, "a.b")])
-def test_trades_filter_subject_with_unknown_venue_or_bad_symbol_raises_value_error(
+def test_kind_filter_subject_of_trades_with_unknown_venue_or_bad_symbol_raises_value_error(
     venue: str | None, symbol: str | None
 ) -> None:
     with pytest.raises(ValueError):
-        names.trades_filter_subject(venue, symbol)
+        names.kind_filter_subject("trade", venue, symbol)
 
 
 @pytest.mark.parametrize("venue", ["kraken", "", "BINANCE", "binance\n"])
