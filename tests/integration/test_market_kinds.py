@@ -3,6 +3,7 @@ capture) → ingest → JetStream → storage → PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -18,13 +19,17 @@ from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
+from services.common.codec import encode_event
+from services.common.deadletter import REASON_HEADER
+from services.common.events import Kline
 from services.common.settings import Settings
 from services.ingest import service as ingest_service
+from services.ingest.binance import parse_message
 from services.ingest.recordings import read_recording
 from services.storage import service as storage_service
 from tests.conftest import FIXTURES, SAMPLE_CAPTURE
 from tests.fakes.binance_server import FakeBinanceServer, Tape
-from tests.integration.helpers import eventually, running, service_settings
+from tests.integration.helpers import eventually, running, service_settings, trade_publisher
 
 pytestmark = pytest.mark.integration
 
@@ -175,3 +180,40 @@ async def test_live_streams_of_every_stored_kind_reach_their_tables(
         subjects_filter=names.kind_filter_subject("miniticker", namespace=namespace),
     )
     assert info.state.subjects == {f"{namespace}.market.binance.miniticker.BNBBTC": 2}
+
+
+async def test_storage_dead_letters_an_invalid_kline_and_stores_the_valid_kinds_beside_it(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    klines = [
+        verdict
+        for recorded in read_recording(KLINE_AGGTRADE_CAPTURE)
+        if isinstance(verdict := parse_message(recorded.text), Kline)
+    ]
+    final = next(k for k in klines if k.closed)
+    in_progress = next(k for k in klines if not k.closed)
+    upside_down = dataclasses.replace(final, symbol="ETHUSDT", high="1.00", low="2.00")
+    js, publisher = await trade_publisher(nats_client, namespace)
+    # Not through the publisher: ingest would never send this; another writer might.
+    await js.publish(upside_down.subject(namespace), encode_event(upside_down))
+    await js.publish(in_progress.subject(namespace), b"\xff\x00 not a kline")
+    await publisher.publish(in_progress)
+    await publisher.publish(final)
+    await publisher.flush()
+    settings = service_settings(database_url, nats_url, namespace)
+    async with running(storage_service.run, settings, settings.storage_grpc_port):
+        await eventually(lambda: _storage_caught_up(nats_client, namespace))
+        status = await _storage_status(settings)
+    assert (status.klines_written, status.events_dead_lettered) == (1, 2)
+    rows = await _fetch(database_url, "SELECT symbol, open_time FROM klines")
+    assert [(r["symbol"], int(r["open_time"].timestamp() * 1000)) for r in rows] == [
+        (final.symbol, final.open_time_ms)
+    ]
+    dead = await js.subscribe(
+        names.deadletter_subject("storage", namespace),
+        stream=names.deadletter_stream(namespace),
+        ordered_consumer=True,
+    )
+    reasons = [(await dead.next_msg(timeout=10)).headers[REASON_HEADER] for _ in range(2)]
+    assert "high: high 1.00 is below low 2.00" in reasons[0]
+    assert "kline_1m" in reasons[0] and "Kline" in reasons[1]
