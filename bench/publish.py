@@ -1,4 +1,4 @@
-"""Publishing trades to JetStream: our TradePublisher beside plain nats-py calls."""
+"""Publishing trades to JetStream: our EventPublisher beside plain nats-py calls."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from services.common.codec import encode_trade
 from services.common.deadletter import DeadLetterPublisher
 from services.common.names import VENUE_BINANCE
 from services.common.trades import Trade
-from services.ingest.publisher import TradePublisher
+from services.ingest.publisher import EventPublisher
 
 
 def _headers(trade: Trade) -> dict[str, str]:
@@ -48,7 +48,7 @@ async def _async_unchecked(nc: NatsClient, namespace: str, trades: list[Trade]) 
 
 async def _quantflow(nc: NatsClient, namespace: str, trades: list[Trade]) -> None:
     dead_letters = DeadLetterPublisher(nc.jetstream(), namespace, VENUE_BINANCE)
-    publisher = TradePublisher(nc, namespace, dead_letters)
+    publisher = EventPublisher(nc, namespace, dead_letters)
     for trade in trades:
         await publisher.publish(trade)
     await publisher.flush()
@@ -66,7 +66,7 @@ async def run(nats_url: str, trades: list[Trade]) -> list[Result]:
     cases = [
         ("nats-py: await js.publish per trade", _one_by_one, "1 round trip each"),
         ("nats-py: publish_async, then gather acks", _async_unchecked, "a lost ack is lost"),
-        ("quantflow TradePublisher (window 512)", _quantflow, "resends until acked"),
+        ("quantflow EventPublisher (window 512)", _quantflow, "resends until acked"),
     ]
     results: list[Result] = []
     try:

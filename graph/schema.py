@@ -1,4 +1,4 @@
-"""The public GraphQL schema: latest prices (via storage gRPC) and live trades (via NATS)."""
+"""The public GraphQL schema: stored prices (via storage gRPC), live trades and klines (NATS)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,12 @@ from graph.market_subscriptions import MarketSubscription, Mutation, market_subs
 from graph.scalars import SCALAR_MAP, Int64
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from services.common import names
-from services.common.codec import decode_trade
+from services.common.codec import decode_event
 from services.common.errors import InvalidArgument
+from services.common.events import Event
+from services.common.events import Kline as KlineEvent
 from services.common.symbols import parse_symbol
+from services.common.trades import Trade as TradeEvent
 
 _RPC_TIMEOUT_S = 5.0
 
@@ -90,6 +93,87 @@ class Trade:
         return _time(self.trade_time_ms)
 
 
+@strawberry.type(
+    description="One candlestick as it arrives from the exchange: every update of "
+    "the open candle (closed false), then its final form (closed true)."
+)
+class Kline:
+    venue: str
+    symbol: str
+    interval: str = strawberry.field(description='Binance interval, case kept: "1m", "1M" …')
+    open_time_ms: Int64 = strawberry.field(description="Candle open, epoch milliseconds.")
+    close_time_ms: Int64 = strawberry.field(description="Candle close, epoch milliseconds.")
+    open: str = strawberry.field(description="Decimal string.")
+    high: str = strawberry.field(description="Decimal string.")
+    low: str = strawberry.field(description="Decimal string.")
+    close: str = strawberry.field(description="Decimal string.")
+    volume: str = strawberry.field(description="Base asset volume, decimal string.")
+    quote_volume: str = strawberry.field(description="Quote asset volume, decimal string.")
+    trades: Int64 = strawberry.field(description="Number of trades in the candle so far.")
+    closed: bool = strawberry.field(
+        description="True for the candle's final update (the one that is stored)."
+    )
+    event_time_ms: Int64 = strawberry.field(description="Exchange event time, epoch ms.")
+
+    @classmethod
+    def from_event(cls, event: KlineEvent) -> Kline:
+        return cls(
+            venue=event.venue,
+            symbol=event.symbol,
+            interval=event.interval,
+            open_time_ms=Int64(event.open_time_ms),
+            close_time_ms=Int64(event.close_time_ms),
+            open=event.open,
+            high=event.high,
+            low=event.low,
+            close=event.close,
+            volume=event.volume,
+            quote_volume=event.quote_volume,
+            trades=Int64(event.trades),
+            closed=event.closed,
+            event_time_ms=Int64(event.event_time_ms),
+        )
+
+
+def _kline_kind(interval: str) -> str:
+    try:
+        return names.kline_kind(interval)
+    except ValueError as error:
+        raise TypedError("INVALID_ARGUMENT", str(error)) from None
+
+
+async def _bus_events(
+    info: Info[Context, None], kind: str, symbols: list[str] | None, venue: str | None
+) -> AsyncGenerator[Event, None]:
+    """Every valid ``kind`` event of the symbols (all if none) on the venue (all if none),
+    straight from NATS; a slow client sees the newest events, not a backlog."""
+    backends = info.context.backends
+    only = _venue(venue) if venue is not None else None
+    subjects = [
+        names.kind_filter_subject(kind, only, symbol, backends.namespace)
+        for symbol in ([_symbol(s) for s in symbols] if symbols else [None])
+    ]
+    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
+
+    async def deliver(message: object) -> None:
+        data: bytes = message.data  # type: ignore[attr-defined]
+        if queue.full():
+            queue.get_nowait()
+        queue.put_nowait(data)
+
+    subscriptions = [await backends.nats.subscribe(s, cb=deliver) for s in subjects]
+    try:
+        while True:
+            payload = await queue.get()
+            try:
+                yield decode_event(kind, payload)
+            except ValueError:
+                continue
+    finally:
+        for subscription in subscriptions:
+            await subscription.unsubscribe()
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -146,28 +230,8 @@ class Subscription:
         symbols: list[str] | None = None,
         venue: str | None = None,
     ) -> AsyncGenerator[Trade, None]:
-        backends = info.context.backends
-        only = _venue(venue) if venue is not None else None
-        subjects = [
-            names.trades_filter_subject(only, symbol, backends.namespace)
-            for symbol in ([_symbol(s) for s in symbols] if symbols else [None])
-        ]
-        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
-
-        async def deliver(message: object) -> None:
-            data: bytes = message.data  # type: ignore[attr-defined]
-            if queue.full():
-                queue.get_nowait()  # a slow client sees the newest trades, not a backlog
-            queue.put_nowait(data)
-
-        subscriptions = [await backends.nats.subscribe(s, cb=deliver) for s in subjects]
-        try:
-            while True:
-                payload = await queue.get()
-                try:
-                    event = decode_trade(payload)
-                except ValueError:
-                    continue
+        async for event in _bus_events(info, names.TRADE, symbols, venue):
+            if isinstance(event, TradeEvent):
                 yield Trade(
                     venue=event.venue,
                     symbol=event.symbol,
@@ -177,9 +241,22 @@ class Subscription:
                     trade_time_ms=Int64(event.trade_time_ms),
                     buyer_is_maker=event.buyer_is_maker,
                 )
-        finally:
-            for subscription in subscriptions:
-                await subscription.unsubscribe()
+
+    @strawberry.subscription(
+        description='Every kline update of the given interval ("1m", "1h", "1M" …) for the '
+        "given symbols (all if none) on the given venue (all if none): the open candle's "
+        "updates (closed false) and each final candle (closed true), as they reach the bus."
+    )
+    async def klines(
+        self,
+        info: Info[Context, None],
+        interval: str,
+        symbols: list[str] | None = None,
+        venue: str | None = None,
+    ) -> AsyncGenerator[Kline, None]:
+        async for event in _bus_events(info, _kline_kind(interval), symbols, venue):
+            if isinstance(event, KlineEvent):
+                yield Kline.from_event(event)
 
 
 class QuantflowSchema(strawberry.Schema):

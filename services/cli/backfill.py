@@ -27,7 +27,7 @@ from services.common.errors import QuantflowError
 from services.common.names import VENUE_BINANCE
 from services.common.settings import Settings
 from services.ingest.backfill import TradeFill, Unfillable, fill_range
-from services.ingest.publisher import TradePublisher
+from services.ingest.publisher import EventPublisher
 from services.ingest.rest import BinanceRest
 
 # The kinds a backfill can fetch today; aggTrade and kline_<interval> join once their
@@ -130,7 +130,7 @@ async def backfill_trades(
         js = nc.jetstream()
         await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
         dead_letters = DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE)
-        series = TradeFill(TradePublisher(nc, settings.namespace, dead_letters))
+        series = TradeFill(EventPublisher(nc, settings.namespace, dead_letters))
         for first, last in missing:
             try:
                 await fill_range(

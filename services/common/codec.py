@@ -1,8 +1,21 @@
-"""A :class:`Trade`'s protobuf form on the bus, at the edge only."""
+"""Market events' protobuf form on the bus, at the edge only."""
 
 from __future__ import annotations
 
-from quantflow.market.v1 import trade_pb2
+import dataclasses
+
+from google.protobuf.message import Message
+
+from quantflow.market.v1 import (
+    agg_trade_pb2,
+    book_ticker_pb2,
+    kline_pb2,
+    mini_ticker_pb2,
+    ticker_pb2,
+    trade_pb2,
+)
+from services.common import names
+from services.common.events import AggTrade, BookTicker, Event, Kline, MiniTicker, Ticker
 from services.common.trades import Trade, validate_trade
 
 
@@ -46,3 +59,50 @@ def decode_trade(payload: bytes, now_ms: int | None = None) -> Trade:
         received_time_us=message.received_time_us,
     )
     return validate_trade(trade, now_ms)
+
+
+# Each event's protobuf message: field names are the same on both sides, so one mapping
+# serves every kind. Adding a kind is adding one line here.
+_MESSAGES: dict[type[Event], type[Message]] = {
+    Trade: trade_pb2.Trade,
+    AggTrade: agg_trade_pb2.AggTrade,
+    Kline: kline_pb2.Kline,
+    BookTicker: book_ticker_pb2.BookTicker,
+    Ticker: ticker_pb2.Ticker,
+    MiniTicker: mini_ticker_pb2.MiniTicker,
+}
+_EVENTS_BY_KIND: dict[str, type[Event]] = {
+    names.TRADE: Trade,
+    names.AGGTRADE: AggTrade,
+    names.BOOK: BookTicker,
+    names.TICKER: Ticker,
+    names.MINITICKER: MiniTicker,
+    **{names.kline_kind(interval): Kline for interval in names.KLINE_INTERVALS},
+}
+
+
+def encode_event(event: Event) -> bytes:
+    """Any market event's protobuf bytes."""
+    message = _MESSAGES[type(event)](
+        **{field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
+    )
+    payload: bytes = message.SerializeToString()
+    return payload
+
+
+def decode_event(kind: str, payload: bytes, now_ms: int | None = None) -> Event:
+    """The event of bus kind ``kind`` (a subject's kind token) in ``payload``, validated
+    like ingest validates it; ``ValueError`` for anything else, an unknown kind included."""
+    event_type = _EVENTS_BY_KIND.get(kind)
+    if event_type is None:
+        raise ValueError(f"no market event of kind {kind!r}")
+    message_type = _MESSAGES[event_type]
+    try:
+        message = message_type.FromString(payload)
+    except Exception as error:  # protobuf raises its own DecodeError
+        raise ValueError(f"not a {message_type.DESCRIPTOR.full_name}: {error}") from error
+    fields = {field.name: getattr(message, field.name) for field in dataclasses.fields(event_type)}
+    event: Event = event_type(**fields).validate(now_ms)
+    if event.kind != kind:
+        raise ValueError(f"a {event.kind} event on a {kind} subject")
+    return event

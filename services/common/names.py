@@ -16,6 +16,26 @@ VENUE_BINANCE_USDM = "binance_usdm"
 VENUES = (VENUE_BINANCE, VENUE_BINANCE_USDM)
 TRADE = "trade"
 GAP = "gap"
+AGGTRADE = "aggtrade"
+BOOK = "book"
+TICKER = "ticker"
+MINITICKER = "miniticker"
+KLINE_PREFIX = "kline_"
+# Binance's kline intervals (spec §4.3), case kept: "1m" is a minute and "1M" a month.
+KLINE_INTERVALS = (
+    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
+    "1M",
+)  # fmt: skip
+# Binance stream kinds (what follows ``<symbol>@``) → the bus kind of their events.
+_STREAM_KINDS = {
+    "trade": TRADE,
+    "aggTrade": AGGTRADE,
+    "bookTicker": BOOK,
+    "ticker": TICKER,
+    "miniTicker": MINITICKER,
+    **{f"kline_{interval}": f"{KLINE_PREFIX}{interval}" for interval in KLINE_INTERVALS},
+}
+STREAMS = tuple(_STREAM_KINDS)
 
 _NAMESPACE_RE = re.compile(r"[a-z0-9_]*")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_]+")
@@ -61,16 +81,44 @@ def trade_subject(symbol: str, venue: str = VENUE_BINANCE, namespace: str = "") 
     return market_subject(venue, TRADE, symbol, namespace)
 
 
-def all_trades_subject(namespace: str = "") -> str:
-    """Every venue's trades, every symbol: ``market.*.trade.*``."""
-    return _subject(namespace, "market", "*", TRADE, "*")
+def kline_kind(interval: str) -> str:
+    """The bus kind of one interval's klines: ``kline_1m``; ValueError for no interval."""
+    if interval not in KLINE_INTERVALS:
+        raise ValueError(
+            f"kline interval {interval!r} is not one of {' '.join(KLINE_INTERVALS)} "
+            "(case matters: 1m is a minute, 1M a month)"
+        )
+    return KLINE_PREFIX + interval
 
 
-def trades_filter_subject(
-    venue: str | None = None, symbol: str | None = None, namespace: str = ""
+def stream_kind(stream: str) -> str:
+    """The bus kind of a Binance stream kind: ``aggTrade`` → ``aggtrade``, ``bookTicker`` →
+    ``book``, ``kline_1m`` → ``kline_1m``; ValueError naming the supported ones."""
+    kind = _STREAM_KINDS.get(stream)
+    if kind is None:
+        raise ValueError(
+            f"stream {stream!r} is not one of trade, aggTrade, kline_<interval>, bookTicker, "
+            f"ticker, miniTicker (intervals: {' '.join(KLINE_INTERVALS)})"
+        )
+    return kind
+
+
+def subject_kind(subject: str, namespace: str = "") -> str:
+    """The kind token of a market subject: ``market.binance.kline_1m.BTCUSDT`` → ``kline_1m``."""
+    tokens = subject.split(".")
+    offset = 1 if namespace else 0
+    if len(tokens) != offset + 4 or tokens[offset] != "market":
+        raise ValueError(f"{subject!r} is not a market.<venue>.<kind>.<SYMBOL> subject")
+    return tokens[offset + 2]
+
+
+def kind_filter_subject(
+    kind: str, venue: str | None = None, symbol: str | None = None, namespace: str = ""
 ) -> str:
-    """Trades of one venue and/or one symbol; ``None`` is a wildcard, e.g.
-    ``market.*.trade.BTCUSDT`` (BTCUSDT on every venue)."""
+    """One kind's events of one venue and/or one symbol; ``None`` is a wildcard, e.g.
+    ``market.*.kline_1m.BTCUSDT``."""
+    if not _TOKEN_RE.fullmatch(kind):
+        raise ValueError(f"subject token {kind!r} must be letters, digits or '_'")
     venue_token = "*" if venue is None else check_venue(venue)
     if symbol is None:
         symbol_token = "*"
@@ -78,7 +126,7 @@ def trades_filter_subject(
         if not _TOKEN_RE.fullmatch(symbol):
             raise ValueError(f"subject token {symbol!r} must be letters, digits or '_'")
         symbol_token = symbol.upper()
-    return _subject(namespace, "market", venue_token, TRADE, symbol_token)
+    return _subject(namespace, "market", venue_token, kind, symbol_token)
 
 
 def check_venue(venue: str) -> str:
@@ -108,6 +156,35 @@ def gap_msg_id(venue: str, symbol: str, kind: str, first_id: int, last_id: int, 
     return f"{venue}:{symbol.upper()}:{GAP}:{kind}:{first_id}-{last_id}:{state}"
 
 
+def agg_trade_msg_id(venue: str, symbol: str, agg_id: int) -> str:
+    """``<venue>:<SYMBOL>:aggtrade:<agg id>``."""
+    return f"{venue}:{symbol.upper()}:{AGGTRADE}:{agg_id}"
+
+
+def kline_msg_id(
+    venue: str, symbol: str, interval: str, open_time_ms: int, closed: bool, event_time_ms: int
+) -> str:
+    """A final kline is ``<venue>:<SYMBOL>:kline_<i>:<open time>:1``, the same however
+    often it is replayed. An in-progress one adds its event time
+    (``…:<open time>:0:<event time>``): every update of the open candle is news, and a
+    bare ``…:0`` would let JetStream keep only the first of them."""
+    base = f"{venue}:{symbol.upper()}:{kline_kind(interval)}:{open_time_ms}"
+    return f"{base}:1" if closed else f"{base}:0:{event_time_ms}"
+
+
+def book_msg_id(venue: str, symbol: str, update_id: int) -> str:
+    """``<venue>:<SYMBOL>:book:<order book update id>``."""
+    return f"{venue}:{symbol.upper()}:{BOOK}:{update_id}"
+
+
+def ticker_msg_id(venue: str, symbol: str, kind: str, event_time_ms: int) -> str:
+    """``<venue>:<SYMBOL>:ticker:<event time>`` (or ``miniticker``): a ticker has no id of
+    its own, and the exchange emits one per symbol per second."""
+    if kind not in (TICKER, MINITICKER):
+        raise ValueError(f"{kind!r} is not {TICKER} or {MINITICKER}")
+    return f"{venue}:{symbol.upper()}:{kind}:{event_time_ms}"
+
+
 def deadletter_stream(namespace: str = "") -> str:
     """The stream keeping malformed input for inspection: ``DEADLETTER``."""
     return _stream(namespace, "DEADLETTER")
@@ -124,6 +201,12 @@ def deadletter_subject(source: str, namespace: str = "") -> str:
     return _subject(namespace, "deadletter", source)
 
 
+def storage_market_durable(namespace: str = "") -> str:
+    """Durable pull consumer through which storage reads every market event."""
+    return f"{namespace}_storage_market" if namespace else "storage_market"
+
+
 def storage_trades_durable(namespace: str = "") -> str:
-    """Durable pull consumer through which storage reads trades."""
+    """The durable storage read trades through before it stored every kind: deleted at
+    start-up, since it would otherwise sit on the server for ever."""
     return f"{namespace}_storage_trades" if namespace else "storage_trades"

@@ -30,6 +30,7 @@ from services.common.errors import InvalidArgument
 from services.common.symbols import parse_symbol
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
+DEFAULT_STREAMS = ("trade", "aggTrade", "kline_1m")
 BINANCE_WS_URL = "wss://stream.binance.com:9443"
 BINANCE_REST_URL = "https://api.binance.com"
 ENV_PREFIX = "QUANTFLOW_"
@@ -70,6 +71,8 @@ class Settings(BaseSettings):
 
     # Ingest.
     symbols: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SYMBOLS
+    # Binance stream kinds subscribed live for every symbol, spelled as Binance does.
+    streams: Annotated[tuple[str, ...], NoDecode] = DEFAULT_STREAMS
     source: str = "binance"
     # "auto": each replayed message's fields tell spot from USDⓈ-M futures.
     venue: str = "auto"
@@ -125,6 +128,19 @@ class Settings(BaseSettings):
             if not symbols:
                 raise ValueError("give at least one symbol, e.g. BTCUSDT")
             return symbols
+        return value
+
+    @field_validator("streams", mode="before")
+    @classmethod
+    def _split_streams(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(" ", ",").split(",") if part]
+        if isinstance(value, list | tuple):
+            for stream in value:
+                names.stream_kind(str(stream))  # ValueError naming the supported streams
+            if not value:
+                raise ValueError("give at least one stream, e.g. trade")
+            return tuple(dict.fromkeys(str(stream) for stream in value))
         return value
 
     @field_validator("namespace")

@@ -14,9 +14,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Self
 
+from services.common import names
 from services.common.symbols import parse_symbol
 
 
@@ -31,6 +33,24 @@ class Trade:
     event_time_ms: int
     buyer_is_maker: bool
     received_time_us: int = 0
+
+    @property
+    def kind(self) -> str:
+        return names.TRADE
+
+    def subject(self, namespace: str = "") -> str:
+        return names.market_subject(self.venue, names.TRADE, self.symbol, namespace)
+
+    def msg_id(self) -> str:
+        return names.trade_msg_id(self.venue, self.symbol, self.trade_id)
+
+    def sequence(self) -> tuple[str, int]:
+        """The series this trade belongs to and its place in it (for logs of ids)."""
+        return f"{self.venue}:{self.symbol}", self.trade_id
+
+    def validate(self, now: int | None = None) -> Self:
+        validate_trade(self, now)
+        return self
 
 
 # 2017-07-14T00:00:00Z, the day Binance opened: no exchange time we handle is older.
@@ -49,7 +69,7 @@ MAX_FRACTION_DIGITS = 18
 
 MAX_TRADE_ID = 2**63 - 1  # PostgreSQL bigint and protobuf int64
 
-_DECIMAL_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+_DECIMAL_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 _VENUE_RE = re.compile(r"[a-z0-9_]{1,30}")
 
 
@@ -64,10 +84,41 @@ def _preview(text: str) -> str:
 
 def check_decimal(text: str) -> str:
     """``text`` if it is a plain positive decimal within the digit caps; else ValueError."""
+    whole, fraction = _decimal_digits(text, signed=False)
+    if not (whole + fraction).strip("0"):
+        raise ValueError(f"{_preview(text)} must be greater than zero")
+    return text
+
+
+def check_non_negative_decimal(text: str) -> str:
+    """``text`` if it is a plain decimal ≥ 0 within the digit caps (volumes, and prices
+    where Binance writes an empty side or a quiet day as zero); else ValueError."""
+    _decimal_digits(text, signed=False)
+    return text
+
+
+def check_signed_decimal(text: str) -> str:
+    """``text`` if it is a plain decimal, maybe negative (a price change), within the caps."""
+    _decimal_digits(text, signed=True)
+    return text
+
+
+def check_low_high(low: str, high: str, *inside: str) -> None:
+    """ValueError unless ``low`` ≤ every value of ``inside`` ≤ ``high`` (already checked
+    decimals): a candle or a day whose high is below its low is garbage."""
+    low_value, high_value = Decimal(low), Decimal(high)
+    if high_value < low_value:
+        raise ValueError(f"high {high} is below low {low}")
+    for value in inside:
+        if not low_value <= Decimal(value) <= high_value:
+            raise ValueError(f"{value} is outside low {low} to high {high}")
+
+
+def _decimal_digits(text: str, signed: bool) -> tuple[str, str]:
     match = _DECIMAL_RE.fullmatch(text)
-    if match is None:
+    if match is None or (match.group(1) and not signed):
         raise ValueError(f"{_preview(text)} is not a decimal number")
-    whole, fraction = match.group(1), match.group(2) or ""
+    whole, fraction = match.group(2), match.group(3) or ""
     if len(whole) > MAX_INTEGER_DIGITS:
         raise ValueError(
             f"{_preview(text)} has {len(whole)} integer digits, more than {MAX_INTEGER_DIGITS}"
@@ -76,9 +127,7 @@ def check_decimal(text: str) -> str:
         raise ValueError(
             f"{_preview(text)} has {len(fraction)} fraction digits, more than {MAX_FRACTION_DIGITS}"
         )
-    if not (whole + fraction).strip("0"):
-        raise ValueError(f"{_preview(text)} must be greater than zero")
-    return text
+    return whole, fraction
 
 
 def check_epoch_ms(value: int, now: int) -> int:
@@ -110,6 +159,19 @@ def check_trade_id(value: int) -> int:
     return value
 
 
+def check_trade_id_or_none(value: int) -> int:
+    """A trade id, or -1: Binance's "no trade" in klines and tickers of a quiet period."""
+    if value != -1:
+        check_trade_id(value)
+    return value
+
+
+def check_count(value: int) -> int:
+    if not 0 <= value <= MAX_TRADE_ID:
+        raise ValueError(f"count {value} is outside 0 to 2^63 - 1")
+    return value
+
+
 def check_symbol(text: str) -> str:
     """``text`` if it is a symbol already in its canonical upper-case form."""
     if parse_symbol(text) != text:
@@ -130,13 +192,25 @@ def check_received_us(value: int, now: int) -> int:
     return value
 
 
+Check = tuple[str, Callable[[Any], object], object]
+
+
+def run_checks(checks: tuple[Check, ...]) -> None:
+    """Apply each (field, check, value); ValueError naming the first field that fails."""
+    for field, check, value in checks:
+        try:
+            check(value)
+        except ValueError as error:
+            raise ValueError(f"{field}: {error}") from None
+
+
 def validate_trade(trade: Trade, now: int | None = None) -> Trade:
     """``trade`` unchanged if every field is valid; else ValueError naming the field.
 
     Times must already be milliseconds (the bus contract): no unit is guessed here.
     """
     now = now_ms() if now is None else now
-    checks: tuple[tuple[str, Callable[[Any], object], object], ...] = (
+    checks: tuple[Check, ...] = (
         ("venue", check_venue, trade.venue),
         ("symbol", check_symbol, trade.symbol),
         ("trade_id", check_trade_id, trade.trade_id),
@@ -146,9 +220,5 @@ def validate_trade(trade: Trade, now: int | None = None) -> Trade:
         ("event_time_ms", partial(check_epoch_ms, now=now), trade.event_time_ms),
         ("received_time_us", partial(check_received_us, now=now), trade.received_time_us),
     )
-    for field, check, value in checks:
-        try:
-            check(value)
-        except ValueError as error:
-            raise ValueError(f"{field}: {error}") from None
+    run_checks(checks)
     return trade

@@ -26,7 +26,7 @@ from services.common.trades import Trade
 from services.ingest.binance import Malformed
 from services.ingest.gap_events import GapEventPublisher, GapState
 from services.ingest.gaps import Gap, GapDetector, OpenGaps, SeriesKey
-from services.ingest.publisher import TradePublisher
+from services.ingest.publisher import EventPublisher
 from services.ingest.rest import MAX_LIMIT, BinanceRest
 from services.ingest.rest_payloads import parse_rest_trade
 
@@ -68,7 +68,7 @@ class TradeFill:
 
     kind = "trade"
 
-    def __init__(self, publisher: TradePublisher) -> None:
+    def __init__(self, publisher: EventPublisher) -> None:
         self._publisher = publisher
 
     async def page(self, rest: BinanceRest, symbol: str, from_id: int, limit: int) -> list[Any]:

@@ -13,7 +13,7 @@ from prometheus_client import Counter, Gauge
 from services.common.deadletter import DeadLetterPublisher
 from services.common.trades import Trade
 from services.ingest.binance import Malformed, Skipped, parse_message
-from services.ingest.publisher import TradePublisher
+from services.ingest.publisher import EventPublisher
 from services.ingest.sources import Source
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,12 @@ class IngestPipeline:
     def __init__(
         self,
         source: Source,
-        trades: TradePublisher,
+        events: EventPublisher,
         dead_letters: DeadLetterPublisher,
         trade_gaps: GapObserver | None = None,
     ) -> None:
         self.source = source
-        self.trades = trades
+        self.events = events
         self.dead_letters = dead_letters
         self.trade_gaps = trade_gaps
         self.stats = IngestStats()
@@ -62,13 +62,7 @@ class IngestPipeline:
             async for message in self.source.messages():
                 self.stats.received += 1
                 verdict = parse_message(message.text, message.received_time_us)
-                if isinstance(verdict, Trade):
-                    MESSAGES.labels("trade").inc()
-                    trade = self.source.adjust(verdict, message)
-                    await self.trades.publish(trade)
-                    if self.trade_gaps is not None:
-                        self.trade_gaps.observe(trade.venue, trade.symbol, trade.trade_id)
-                elif isinstance(verdict, Skipped):
+                if isinstance(verdict, Skipped):
                     MESSAGES.labels("skipped").inc()
                     self.stats.skipped += 1
                 elif isinstance(verdict, Malformed):
@@ -78,6 +72,12 @@ class IngestPipeline:
                         message.text, verdict.reason, message.received_time_us
                     ):
                         self.stats.dead_lettered += 1
+                else:
+                    MESSAGES.labels("event").inc()
+                    event = self.source.adjust(verdict, message)
+                    await self.events.publish(event)
+                    if self.trade_gaps is not None and isinstance(event, Trade):
+                        self.trade_gaps.observe(event.venue, event.symbol, event.trade_id)
             await self._flush()
             self.finished = True
         finally:
@@ -86,7 +86,7 @@ class IngestPipeline:
                 await flusher
 
     async def _flush(self) -> None:
-        await self.trades.flush()
+        await self.events.flush()
         CONNECTED.set(1 if self.source.connected else 0)
 
     async def _flush_periodically(self) -> None:

@@ -1,9 +1,10 @@
-"""Publishing trades to JetStream with their exchange identity as ``Nats-Msg-Id``.
+"""Publishing market events to JetStream with their exchange identity as ``Nats-Msg-Id``.
 
-Every trade handed to :meth:`TradePublisher.publish` stays queued until JetStream
-acknowledges it or refuses it for good (then it is dead-lettered). A flush settles the queue
-from its head and removes a trade only once it is settled, so a flush cancelled half-way
-leaves the rest, ack futures intact, for the next flush: nothing is dropped unconfirmed.
+Every event (any kind: each knows its subject and message id) handed to
+:meth:`EventPublisher.publish` stays queued until JetStream acknowledges it or refuses it
+for good (then it is dead-lettered). A flush settles the queue from its head and removes an
+event only once it is settled, so a flush cancelled half-way leaves the rest, ack futures
+intact, for the next flush: nothing is dropped unconfirmed.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from nats.errors import Error as NatsError
 from nats.js.errors import APIError
 from prometheus_client import Counter
 
-from services.common import names
-from services.common.codec import encode_trade
+from services.common.codec import encode_event
 from services.common.deadletter import DeadLetterPublisher
-from services.common.trades import Trade
+from services.common.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,9 @@ _LAST_RETRY_S = 5.0
 # A dead letter keeps the start of a refused event: the whole may be what was too big.
 _DEAD_LETTER_SAMPLE_BYTES = 64 * 1024
 
-PUBLISHED = Counter("quantflow_ingest_events_published", "Events acknowledged by JetStream")
+PUBLISHED = Counter(
+    "quantflow_ingest_events_published", "Events acknowledged by JetStream, by kind", ["kind"]
+)
 REFUSED = Counter(
     "quantflow_ingest_events_refused", "Events JetStream refused for good, dead-lettered"
 )
@@ -54,17 +56,19 @@ def is_permanent(error: BaseException) -> bool:
     return False
 
 
-def describe_ids(trades: Iterable[Trade]) -> str:
-    """``BTCUSDT 101-140, 150; ETHUSDT 7``: trade ids per symbol as consecutive runs."""
+def describe_ids(events: Iterable[Event]) -> str:
+    """``binance:BTCUSDT 101-140, 150; binance:BTCUSDT:aggtrade 7``: each series' ids (trade
+    ids, agg ids, open times …) as consecutive runs."""
     by_symbol: dict[str, list[int]] = {}
-    for trade in trades:
-        by_symbol.setdefault(f"{trade.venue}:{trade.symbol}", []).append(trade.trade_id)
+    for event in events:
+        series, number = event.sequence()
+        by_symbol.setdefault(series, []).append(number)
     parts = []
     for symbol, ids in by_symbol.items():
         runs = []
         ordered = sorted(set(ids))
         for _, run in itertools.groupby(enumerate(ordered), lambda pair: pair[1] - pair[0]):
-            first, *rest = [trade_id for _, trade_id in run]
+            first, *rest = [number for _, number in run]
             runs.append(f"{first}-{rest[-1]}" if rest else str(first))
         parts.append(f"{symbol} {', '.join(runs)}")
     return "; ".join(parts)
@@ -72,7 +76,7 @@ def describe_ids(trades: Iterable[Trade]) -> str:
 
 @dataclass(slots=True)
 class _Queued:
-    trade: Trade
+    event: Event
     # The ack of the asynchronous send; None when that send failed and a flush must resend.
     ack: asyncio.Future[object] | None
     # When the ack is due (loop time): counted from the send, so after an outage the acks
@@ -80,8 +84,8 @@ class _Queued:
     due: float
 
 
-class TradePublisher:
-    """Publishes asynchronously in windows; a trade whose ack does not come is sent again
+class EventPublisher:
+    """Publishes asynchronously in windows; an event whose ack does not come is sent again
     (the msg id makes a resend harmless) until JetStream acknowledges it, and one JetStream
     refuses for good goes to the dead letters instead of being retried for ever."""
 
@@ -102,44 +106,44 @@ class TradePublisher:
         self.published = 0
         self.dead_lettered = 0
 
-    def _headers(self, trade: Trade) -> dict[str, str]:
-        return {"Nats-Msg-Id": names.trade_msg_id(trade.venue, trade.symbol, trade.trade_id)}
+    def _headers(self, event: Event) -> dict[str, str]:
+        return {"Nats-Msg-Id": event.msg_id()}
 
-    def _subject(self, trade: Trade) -> str:
-        return names.trade_subject(trade.symbol, trade.venue, self._namespace)
+    def _subject(self, event: Event) -> str:
+        return event.subject(self._namespace)
 
-    def _too_big(self, trade: Trade, payload: bytes) -> bool:
+    def _too_big(self, event: Event, payload: bytes) -> bool:
         # Checked here, not left to nats-py: its publish_async raises after taking a
         # pending-ack slot it never gives back, and the server counts the headers too.
-        headers = sum(len(k) + len(v) + 4 for k, v in self._headers(trade).items()) + 12
+        headers = sum(len(k) + len(v) + 4 for k, v in self._headers(event).items()) + 12
         max_payload: int = self._nc.max_payload
         return len(payload) + headers > max_payload
 
-    async def publish(self, trade: Trade) -> None:
-        payload = encode_trade(trade)
-        if self._too_big(trade, payload):
-            await self._refuse(trade, MaxPayloadError())
+    async def publish(self, event: Event) -> None:
+        payload = encode_event(event)
+        if self._too_big(event, payload):
+            await self._refuse(event, MaxPayloadError())
             return
         ack: asyncio.Future[object] | None = None
         due = asyncio.get_running_loop().time() + _ACK_TIMEOUT_S
         try:
             ack = await self._js.publish_async(
-                self._subject(trade), payload, headers=self._headers(trade)
+                self._subject(event), payload, headers=self._headers(event)
             )
         except asyncio.CancelledError:
-            self._queue.append(_Queued(trade, None, due))  # stopped mid-send: a flush resends
+            self._queue.append(_Queued(event, None, due))  # stopped mid-send: a flush resends
             raise
         except (TimeoutError, NatsError) as error:
             if is_permanent(error):
-                await self._refuse(trade, error)
+                await self._refuse(event, error)
                 return
             log.warning("async publish failed (%s); the next flush resends it", error)
-        self._queue.append(_Queued(trade, ack, due))
+        self._queue.append(_Queued(event, ack, due))
         if len(self._queue) >= self._window:
             await self.flush()
 
     async def flush(self) -> None:
-        """Wait until every trade published so far is acknowledged or dead-lettered,
+        """Wait until every event published so far is acknowledged or dead-lettered,
         resending (for as long as it takes) what JetStream did not acknowledge.
 
         Flushes take turns, so one that returns has also seen the end of any flush
@@ -149,18 +153,18 @@ class TradePublisher:
                 await self._settle(self._queue[0])
                 self._queue.popleft()
 
-    async def close(self, timeout_s: float) -> list[Trade]:
+    async def close(self, timeout_s: float) -> list[Event]:
         """The last flush of a clean stop: as :meth:`flush`, but for at most ``timeout_s``.
 
-        Returns the trades still unconfirmed at the deadline, after logging their ids: the
+        Returns the events still unconfirmed at the deadline, after logging their ids: the
         bus may or may not hold them, and a live feed will not send them again."""
         try:
             async with asyncio.timeout(timeout_s):
                 await self.flush()
         except TimeoutError:
-            unconfirmed = [queued.trade for queued in self._queue]
+            unconfirmed = [queued.event for queued in self._queue]
             log.error(
-                "stopping with %d trades not confirmed by JetStream in %.0fs, maybe lost: %s",
+                "stopping with %d events not confirmed by JetStream in %.0fs, maybe lost: %s",
                 len(unconfirmed),
                 timeout_s,
                 describe_ids(unconfirmed),
@@ -172,51 +176,51 @@ class TradePublisher:
         if queued.ack is not None:
             error = await _ack_error(queued.ack, queued.due)
             if error is None:
-                self._acked()
+                self._acked(queued.event)
                 return
             if is_permanent(error):
-                await self._refuse(queued.trade, error)
+                await self._refuse(queued.event, error)
                 return
-            log.warning("no ack for %s (%s); resending", _label(queued.trade), error)
+            log.warning("no ack for %s (%s); resending", _label(queued.event), error)
             queued.ack = None
-        await self._resend(queued.trade)
+        await self._resend(queued.event)
 
-    async def _resend(self, trade: Trade) -> None:
+    async def _resend(self, event: Event) -> None:
         delay = _FIRST_RETRY_S
         while True:
             try:
                 await self._js.publish(
-                    self._subject(trade),
-                    encode_trade(trade),
-                    headers=self._headers(trade),
+                    self._subject(event),
+                    encode_event(event),
+                    headers=self._headers(event),
                     timeout=_ACK_TIMEOUT_S,
                 )
             except (TimeoutError, NatsError) as error:
                 if is_permanent(error):
-                    await self._refuse(trade, error)
+                    await self._refuse(event, error)
                     return
                 log.warning(
-                    "publish of %s failed (%s); retrying in %.1fs", _label(trade), error, delay
+                    "publish of %s failed (%s); retrying in %.1fs", _label(event), error, delay
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _LAST_RETRY_S)
                 continue
-            self._acked()
+            self._acked(event)
             return
 
-    def _acked(self) -> None:
+    def _acked(self, event: Event) -> None:
         self.published += 1
-        PUBLISHED.inc()
+        PUBLISHED.labels(event.kind).inc()
 
-    async def _refuse(self, trade: Trade, error: BaseException) -> None:
-        payload = encode_trade(trade)
+    async def _refuse(self, event: Event, error: BaseException) -> None:
+        payload = encode_event(event)
         reason = (
             f"publish failed permanently: {error} ({len(payload)} bytes encoded, "
             f"server max payload {self._nc.max_payload})"
         )
-        log.error("dead-lettering %s: %s", _label(trade), reason)
+        log.error("dead-lettering %s: %s", _label(event), reason)
         await self._dead_letters.publish(
-            payload[:_DEAD_LETTER_SAMPLE_BYTES], reason, trade.received_time_us
+            payload[:_DEAD_LETTER_SAMPLE_BYTES], reason, event.received_time_us
         )
         self.dead_lettered += 1
         REFUSED.inc()
@@ -234,5 +238,5 @@ async def _ack_error(ack: asyncio.Future[object], due: float) -> BaseException |
     return ack.exception()
 
 
-def _label(trade: Trade) -> str:
-    return f"{trade.symbol}:{trade.trade_id}"
+def _label(event: Event) -> str:
+    return event.msg_id()

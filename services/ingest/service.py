@@ -19,7 +19,7 @@ from services.ingest.demo_resume import known_trades
 from services.ingest.gap_events import GapEventPublisher
 from services.ingest.live_resume import resume_trade_series
 from services.ingest.pipeline import IngestPipeline
-from services.ingest.publisher import TradePublisher
+from services.ingest.publisher import EventPublisher
 from services.ingest.rest import BinanceRest
 from services.ingest.rpc import IngestServicer
 from services.ingest.sources import BinanceLiveSource, DemoSource, source_from_settings
@@ -47,6 +47,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             rotate_after_s=settings.binance_rotate_after_s,
             stall_timeout_s=settings.binance_stall_timeout_s,
         ),
+        streams=settings.streams,
     )
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
     js = nc.jetstream()
@@ -58,7 +59,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             )
         )
     dead_letters = DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE)
-    publisher = TradePublisher(nc, settings.namespace, dead_letters)
+    publisher = EventPublisher(nc, settings.namespace, dead_letters)
     # Only the live feed has holes to fill: a replay is what was recorded, gaps included.
     rest = BinanceRest(settings.binance_rest_url)
     gaps: GapFiller | None = None
@@ -101,7 +102,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await rest.aclose()
-        await pipeline.trades.close(_LAST_FLUSH_S)
+        await pipeline.events.close(_LAST_FLUSH_S)
         await grpc_server.stop()
         metrics.stop()
         await nc.drain()

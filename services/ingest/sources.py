@@ -13,16 +13,19 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from services.common.events import Event
 from services.common.trades import Trade
-from services.ingest.binance import parse_message
+from services.ingest.binance import parse_message, stream_names
 from services.ingest.connections import ConnectionPool, ConnectionSettings
 from services.ingest.recordings import detect_recording_layout, read_recording
 
 log = logging.getLogger(__name__)
 
 DEMO_CAPTURE = "binance_spot_btcusdt_2024-08-08.sample.jsonl"
+
+EventT = TypeVar("EventT", bound=Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,7 @@ class Source(Protocol):
 
     def messages(self) -> AsyncIterator[RawMessage]: ...
 
-    def adjust(self, trade: Trade, message: RawMessage) -> Trade: ...
+    def adjust(self, event: EventT, message: RawMessage) -> EventT: ...
 
 
 def _now_us() -> int:
@@ -108,8 +111,8 @@ class BinanceLiveSource:
         async for text, received_us in self.pool.messages():
             yield RawMessage(text, received_us)
 
-    def adjust(self, trade: Trade, message: RawMessage) -> Trade:
-        return trade
+    def adjust(self, event: EventT, message: RawMessage) -> EventT:
+        return event
 
 
 def symbols_of(streams: Iterable[str]) -> tuple[str, ...]:
@@ -175,8 +178,8 @@ class ReplaySource:
                 await asyncio.sleep(0)  # let publishing and RPCs run during a fast replay
             yield RawMessage(recorded.text, _now_us(), pass_index)
 
-    def adjust(self, trade: Trade, message: RawMessage) -> Trade:
-        return trade if self.venue is None else dataclasses.replace(trade, venue=self.venue)
+    def adjust(self, event: EventT, message: RawMessage) -> EventT:
+        return event if self.venue is None else dataclasses.replace(event, venue=self.venue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,10 +271,13 @@ class DemoSource(ReplaySource):
             for symbol, first in self._firsts.items()
         }
 
-    def adjust(self, trade: Trade, message: RawMessage) -> Trade:
-        span = self._spans.get(trade.symbol)
-        if span is None:
-            return trade
+    def adjust(self, event: EventT, message: RawMessage) -> EventT:
+        # Only trades are moved: the capture's book tickers repeat each pass, and their
+        # message ids make JetStream drop the repeats.
+        span = self._spans.get(event.symbol)
+        if span is None or not isinstance(event, Trade):
+            return event
+        trade = event
         resume = self._resume.get(trade.symbol, NO_SHIFT)
         id_shift = resume.trade_ids + span.trade_ids * message.pass_index
         shift_ms = resume.time_ms + span.time_ms * message.pass_index
@@ -294,11 +300,13 @@ def source_from_settings(
     loop: bool,
     venue: str | None = None,
     connections: ConnectionSettings | None = None,
+    streams: tuple[str, ...] = ("trade",),
 ) -> Source:
     """``binance`` | ``demo`` | ``replay:<path>`` → the source object. ``venue`` forces a
-    replay's market; the live source and the demo are Binance spot."""
+    replay's market; the live source and the demo are Binance spot. ``streams`` are the
+    Binance stream kinds the live source subscribes to for every symbol."""
     if source == "binance":
-        return BinanceLiveSource(base_url, [f"{s.lower()}@trade" for s in symbols], connections)
+        return BinanceLiveSource(base_url, stream_names(symbols, streams), connections)
     if source == "demo":
         return DemoSource(speed or 1.0)
     path = Path(source.removeprefix("replay:"))

@@ -1,5 +1,12 @@
 """JetStream → PostgreSQL: a durable pull consumer that acks only what is committed.
 
+One durable consumer reads every market event (``market.>``) and sorts each fetched batch
+by kind, each kind written to its own table (see :mod:`services.storage.tables`). One
+consumer rather than one per kind: the bundled nats-server (2.9) filters a consumer by one
+subject only, and ``kline_<interval>`` kinds share no wildcard token, so per-kind consumers
+would mean one per interval; a single fetch loop also pays its per-batch cost once for all
+kinds. In-progress klines and mini tickers are live only: acked, not stored.
+
 Failures are sorted. Data errors (an event that does not decode or validate, or that
 PostgreSQL rejects as data) are dead-lettered, and acked only once the dead letter is stored:
 retrying them would fail for ever. Anything else (database or bus unavailable, timeouts) is
@@ -17,18 +24,23 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Histogram
 
 from services.common import names
-from services.common.codec import decode_trade
+from services.common.codec import decode_event
 from services.common.deadletter import DeadLetterPublisher
-from services.common.trades import Trade
+from services.common.events import Event
+from services.storage import tables
 from services.storage.repository import TradeRepository
+from services.storage.tables import Table
 
 log = logging.getLogger(__name__)
 
-WRITTEN = Counter("quantflow_storage_trades_written", "New trades committed to PostgreSQL")
-RECEIVED = Counter("quantflow_storage_events_received", "Trade events read from JetStream")
+WRITTEN = Counter(
+    "quantflow_storage_rows_written", "New rows committed to PostgreSQL, by table", ["table"]
+)
+RECEIVED = Counter("quantflow_storage_events_received", "Market events read from JetStream")
 POISON = Counter("quantflow_storage_dead_lettered", "Invalid or rejected events dead-lettered")
 BATCH_SECONDS = Histogram("quantflow_storage_batch_seconds", "Time to commit one batch")
 
@@ -49,7 +61,7 @@ _DATA_ERRORS = (
 _RETRYABLE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-class TradeConsumer:
+class MarketConsumer:
     def __init__(
         self,
         js: JetStreamContext,
@@ -65,16 +77,24 @@ class TradeConsumer:
         self._dead_letters = dead_letters
         self._batch_size = batch_size
         self._ack_wait_s = ack_wait_s
-        self.trades_written = 0
+        # Rows each table gained (or, for latest-per-symbol tables, moved forward).
+        self.written = {table.name: 0 for table in tables.ALL}
         self.events_dead_lettered = 0
         self._retry_delay_s = _RETRY_DELAY_S
         self._stop = asyncio.Event()
 
+    @property
+    def trades_written(self) -> int:
+        return self.written[tables.TRADES.name]
+
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
+        stream = names.market_stream(self._namespace)
+        with contextlib.suppress(NotFoundError):  # the trades-only durable of earlier versions
+            await self._js.delete_consumer(stream, names.storage_trades_durable(self._namespace))
         subscription = await self._js.pull_subscribe(
-            names.all_trades_subject(self._namespace),
-            durable=names.storage_trades_durable(self._namespace),
+            names.market_subjects(self._namespace)[0],
+            durable=names.storage_market_durable(self._namespace),
             stream=names.market_stream(self._namespace),
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
@@ -103,44 +123,56 @@ class TradeConsumer:
             await subscription.unsubscribe()
 
     async def _handle(self, messages: list[Msg]) -> None:
-        batch: list[tuple[Msg, Trade]] = []
+        batches: dict[str, tuple[Table, list[tuple[Msg, Event]]]] = {}
+        live_only: list[Msg] = []
         for message in messages:
             try:
-                batch.append((message, decode_trade(message.data)))
+                kind = names.subject_kind(message.subject, self._namespace)
+                event = decode_event(kind, message.data)
             except ValueError as error:
                 await self._dead_letter(message, str(error))
-        RECEIVED.inc(len(batch))
-        await self._store(batch)
+                continue
+            RECEIVED.inc()
+            table = tables.table_for(event)
+            if table is None:
+                live_only.append(message)
+            else:
+                batches.setdefault(table.name, (table, []))[1].append((message, event))
+        for table, batch in batches.values():
+            await self._store(table, batch)
+        for message in live_only:
+            await message.ack()
 
-    async def _store(self, batch: list[tuple[Msg, Trade]]) -> None:
+    async def _store(self, table: Table, batch: list[tuple[Msg, Event]]) -> None:
         """Commit the batch and ack it; on a data error, split it until the bad rows are
         alone, so the good ones of the same batch are still stored."""
         if not batch:
             return
         try:
             with BATCH_SECONDS.time():
-                written = await self._repository.write_trades([trade for _, trade in batch])
+                written = await self._repository.write(table, [event for _, event in batch])
         except _DATA_ERRORS as error:
             if len(batch) == 1:
                 await self._dead_letter(batch[0][0], f"rejected by PostgreSQL: {error}")
                 return
             middle = len(batch) // 2
-            await self._store(batch[:middle])
-            await self._store(batch[middle:])
+            await self._store(table, batch[:middle])
+            await self._store(table, batch[middle:])
             return
         except _RETRYABLE_ERRORS as error:
             # Not committed: let JetStream deliver the batch again after a pause.
             log.error(
-                "could not store %d trades (%s); retrying in %.0fs",
+                "could not store %d %s (%s); retrying in %.0fs",
                 len(batch),
+                table.name,
                 error,
                 self._retry_delay_s,
             )
             await self._back_off([message for message, _ in batch])
             return
         self._retry_delay_s = _RETRY_DELAY_S
-        WRITTEN.inc(written)
-        self.trades_written += written
+        WRITTEN.labels(table.name).inc(written)
+        self.written[table.name] += written
         for message, _ in batch:
             await message.ack()
 

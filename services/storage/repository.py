@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import asyncpg
 
+from services.common.events import Event
 from services.common.trades import Trade
-
-_STAGING_COLUMNS = (
-    "symbol",
-    "trade_id",
-    "price",
-    "quantity",
-    "trade_time",
-    "buyer_is_maker",
-    "venue",
-    "received_at",
-)
+from services.storage import tables
+from services.storage.tables import Table, datetime_to_ms
 
 
 @dataclass(frozen=True)
@@ -33,68 +23,38 @@ class LatestPrice:
     trade_time_ms: int
 
 
-# Integer arithmetic only: a float epoch in seconds cannot hold every millisecond exactly.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _ms_to_datetime(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
-
-
-def _datetime_to_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
-def _row(trade: Trade) -> tuple[object, ...]:
-    return (
-        trade.symbol,
-        trade.trade_id,
-        Decimal(trade.price),
-        Decimal(trade.quantity),
-        _ms_to_datetime(trade.trade_time_ms),
-        trade.buyer_is_maker,
-        trade.venue,
-        _EPOCH + timedelta(microseconds=trade.received_time_us) if trade.received_time_us else None,
-    )
-
-
 async def prepare_connection(conn: asyncpg.Connection) -> None:
-    """Per-connection staging table: COPY lands here, then one INSERT … ON CONFLICT."""
-    await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS trades_staging "
-        "(LIKE trades INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    )
+    """Per-connection staging tables: COPY lands here, then one INSERT … ON CONFLICT."""
+    for table in tables.ALL:
+        await conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {table.staging} "
+            f"(LIKE {table.like} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
 
 
 class TradeRepository:
+    """Market events in PostgreSQL (every stored kind, trades first among them)."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def write_trades(self, trades: Sequence[Trade]) -> int:
-        """Store a batch in one transaction; returns how many trades were new."""
-        if not trades:
+        """Store a batch of trades in one transaction; returns how many were new."""
+        return await self.write(tables.TRADES, trades)
+
+    async def write(self, table: Table, events: Sequence[Event]) -> int:
+        """Store a batch of one kind in one transaction; returns how many rows it added
+        (or, for latest-per-symbol tables, moved forward)."""
+        if not events:
             return 0
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.copy_records_to_table(
-                "trades_staging", records=[_row(t) for t in trades], columns=_STAGING_COLUMNS
+                table.staging, records=[table.row(e) for e in events], columns=table.columns
             )
-            status = await conn.execute(
-                f"INSERT INTO trades ({', '.join(_STAGING_COLUMNS)}) "
-                f"SELECT DISTINCT ON (venue, symbol, trade_id) {', '.join(_STAGING_COLUMNS)} "
-                "FROM trades_staging ON CONFLICT (venue, symbol, trade_id) DO NOTHING"
-            )
-            await conn.execute(
-                """INSERT INTO latest_prices
-                       (venue, symbol, trade_id, price, quantity, trade_time)
-                   SELECT DISTINCT ON (venue, symbol)
-                       venue, symbol, trade_id, price, quantity, trade_time
-                   FROM trades_staging ORDER BY venue, symbol, trade_id DESC
-                   ON CONFLICT (venue, symbol) DO UPDATE SET
-                       trade_id = EXCLUDED.trade_id, price = EXCLUDED.price,
-                       quantity = EXCLUDED.quantity, trade_time = EXCLUDED.trade_time,
-                       updated_at = now()
-                   WHERE latest_prices.trade_id < EXCLUDED.trade_id"""
-            )
+            first, *rest = table.statements
+            status = await conn.execute(first)
+            for statement in rest:
+                await conn.execute(statement)
         return int(status.rsplit(" ", 1)[-1])
 
     async def latest_prices(
@@ -119,7 +79,7 @@ class TradeRepository:
                 price=str(r["price"]),
                 quantity=str(r["quantity"]),
                 trade_id=r["trade_id"],
-                trade_time_ms=_datetime_to_ms(r["trade_time"]),
+                trade_time_ms=datetime_to_ms(r["trade_time"]),
             )
             for r in rows
         ]

@@ -10,7 +10,8 @@ from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
 from services.common.errors import InvalidArgument, NotFound
 from services.common.symbols import parse_symbol
-from services.storage.consumer import TradeConsumer
+from services.storage import tables
+from services.storage.consumer import MarketConsumer
 from services.storage.database_errors import unavailable_when_database_is_down
 from services.storage.repository import LatestPrice, TradeRepository
 
@@ -38,7 +39,7 @@ def _to_pb(price: LatestPrice) -> pb.LatestPrice:
 
 class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type: ignore[misc]
     def __init__(
-        self, repository: TradeRepository, consumer: TradeConsumer, schema_version: int
+        self, repository: TradeRepository, consumer: MarketConsumer, schema_version: int
     ) -> None:
         self._repository = repository
         self._consumer = consumer
@@ -92,5 +93,9 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
             server_version=version,
             schema_version=self._schema_version,
             trades_written=self._consumer.trades_written,
+            agg_trades_written=self._consumer.written[tables.AGG_TRADES.name],
+            klines_written=self._consumer.written[tables.KLINES.name],
+            book_tickers_written=self._consumer.written[tables.BOOK_TICKERS.name],
+            tickers_written=self._consumer.written[tables.TICKERS.name],
             events_dead_lettered=self._consumer.events_dead_lettered,
         )

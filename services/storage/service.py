@@ -14,7 +14,7 @@ from services.common.errors import Unavailable
 from services.common.grpc_server import start_grpc_server
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings, mask_password
-from services.storage.consumer import TradeConsumer
+from services.storage.consumer import MarketConsumer
 from services.storage.migrations import migrate
 from services.storage.repository import TradeRepository, prepare_connection
 from services.storage.rpc import StorageServicer
@@ -47,7 +47,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     js = nc.jetstream()
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
     repository = TradeRepository(pool)
-    consumer = TradeConsumer(
+    consumer = MarketConsumer(
         js,
         repository,
         settings.namespace,

@@ -91,7 +91,7 @@ async def consumer_caught_up(nats_url: str, namespace: str) -> bool:
     nc = await nats.connect(nats_url)
     try:
         info = await nc.jetstream().consumer_info(
-            names.market_stream(namespace), names.storage_trades_durable(namespace)
+            names.market_stream(namespace), names.storage_market_durable(namespace)
         )
     finally:
         await nc.close()

@@ -18,7 +18,7 @@ from services.common.grpc_server import check_health
 from services.common.names import VENUE_BINANCE
 from services.common.settings import Settings
 from services.common.trades import Trade
-from services.ingest.publisher import TradePublisher
+from services.ingest.publisher import EventPublisher
 
 ServiceRun = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -95,9 +95,9 @@ def trade(trade_id: int, price: str = "61583.01000000", symbol: str = "BTCUSDT")
 
 async def trade_publisher(
     nats_client: NatsClient, namespace: str, window: int = 512
-) -> tuple[JetStreamContext, TradePublisher]:
+) -> tuple[JetStreamContext, EventPublisher]:
     """JetStream with the namespace's streams in place, and ingest's publisher on it."""
     js = nats_client.jetstream()
     await bus.ensure_streams(js, namespace, 3600)
     dead_letters = DeadLetterPublisher(js, namespace, VENUE_BINANCE)
-    return js, TradePublisher(nats_client, namespace, dead_letters, window=window)
+    return js, EventPublisher(nats_client, namespace, dead_letters, window=window)

@@ -34,7 +34,8 @@ def _capture_trades() -> list[Trade]:
 
 def _published() -> float:
     """Ingest's own count of trades JetStream acknowledged (duplicates included)."""
-    return REGISTRY.get_sample_value("quantflow_ingest_events_published_total") or 0.0
+    sample = REGISTRY.get_sample_value("quantflow_ingest_events_published_total", {"kind": "trade"})
+    return sample or 0.0
 
 
 async def _fetch(database_url: str, query: str) -> list[asyncpg.Record]:
@@ -73,7 +74,11 @@ async def test_a_second_demo_run_continues_after_what_the_first_stored(
     async with running(storage_service.run, settings, settings.storage_grpc_port):
         await _demo_run(settings, capture[0].trade_id + 2 * len(capture), database_url)
         js = nats_client.jetstream()
-        on_stream = (await js.stream_info(names.market_stream(namespace))).state.messages
+        trades_on_stream = await js.stream_info(
+            names.market_stream(namespace),
+            subjects_filter=names.trade_subject("BTCUSDT", namespace=namespace),
+        )
+        on_stream = sum((trades_on_stream.state.subjects or {}).values())
 
         async def first_run_stored() -> bool:
             return bool((await _stored(database_url))[0] == on_stream)
@@ -124,7 +129,14 @@ async def test_with_storage_unreachable_the_demo_resumes_after_the_bus_last_trad
 
             await eventually(demo_published)
 
-    first = decode_trade((await js.get_msg(names.market_stream(namespace), 2)).data or b"")
+    # The first trade after the one published above (the capture's book tickers come too).
+    after = await js.get_msg(
+        names.market_stream(namespace),
+        2,
+        subject=names.trade_subject("BTCUSDT", namespace=namespace),
+        next=True,
+    )
+    first = decode_trade(after.data or b"")
     assert first.trade_id == ahead + 1
     assert first.trade_time_ms == ahead_ms + 1
     assert f"storage at {settings.storage_target} did not answer" in caplog.text

@@ -20,7 +20,7 @@ from websockets.typing import Subprotocol
 from graph import service as graph_service
 from services.common.embedded import start_postgres
 from services.common.settings import Settings
-from services.ingest.publisher import TradePublisher
+from services.ingest.publisher import EventPublisher
 from services.storage import service as storage_service
 from tests.integration.helpers import (
     eventually,
@@ -113,7 +113,7 @@ async def test_price_with_a_trade_id_beyond_2_pow_53_is_an_exact_string(
     }
 
 
-async def _publish_until(publisher: TradePublisher, received: asyncio.Event) -> list[int]:
+async def _publish_until(publisher: EventPublisher, received: asyncio.Event) -> list[int]:
     """Odd ids above 2^53 (no double holds one) until the subscriber has one: graphql-ws
     never confirms a subscription, so what it misses before it listens is sent again."""
     published: list[int] = []

@@ -51,7 +51,12 @@ async def test_server_shutdown_rotation_loses_and_duplicates_no_trade_on_the_bus
     # Live like the exchange: a trade sent while no connection is subscribed is gone.
     async with FakeBinanceServer(tape, live_interval_s=0.002) as fake:
         settings = service_settings(
-            database_url, nats_url, namespace, binance_ws_url=fake.ws_url, symbols=("BTCUSDT",)
+            database_url,
+            nats_url,
+            namespace,
+            binance_ws_url=fake.ws_url,
+            symbols=("BTCUSDT",),
+            streams=("trade",),
         )
         target = f"127.0.0.1:{settings.ingest_grpc_port}"
         async with running(ingest_service.run, settings, settings.ingest_grpc_port):
@@ -91,6 +96,7 @@ async def test_a_stall_is_detected_counted_and_recovered(
             namespace,
             binance_ws_url=fake.ws_url,
             symbols=("BTCUSDT",),
+            streams=("trade",),
             binance_stall_timeout_s=0.5,
         )
         target = f"127.0.0.1:{settings.ingest_grpc_port}"

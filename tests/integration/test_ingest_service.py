@@ -68,7 +68,12 @@ async def test_live_trades_reach_jetstream_with_exchange_ids_as_msg_ids(
 
             await eventually(all_published)
             status = await _status(target)
-            assert fake.active_subscriptions() == {"btcusdt@trade", "ethusdt@trade"}
+            # QUANTFLOW_STREAMS' default: trade, aggTrade and 1-minute klines of each symbol.
+            assert fake.active_subscriptions() == {
+                f"{symbol}@{stream}"
+                for symbol in ("btcusdt", "ethusdt")
+                for stream in ("trade", "aggTrade", "kline_1m")
+            }
     assert status.connected and not status.source_finished
     assert status.source == "binance"
     assert list(status.symbols) == ["BTCUSDT", "ETHUSDT"]
@@ -176,10 +181,12 @@ async def test_replay_source_reads_the_whole_capture_then_reports_finished(
 
         await eventually(finished, timeout=60)
         status = await _status(target)
-    assert status.events_published == len(_trade_ids(HFT_CAPTURE)) == 9757
-    assert status.messages_skipped == status.messages_received - 9757
+    # SOURCES.md: 9,757 trades and 28,040 book tickers; the depth messages are skipped.
+    assert len(_trade_ids(HFT_CAPTURE)) == 9757
+    assert status.events_published == 9757 + 28_040
+    assert status.messages_skipped == status.messages_received - 9757 - 28_040 == 3_452
     info = await nats_client.jetstream().stream_info(names.market_stream(namespace))
-    assert info.state.messages == 9757
+    assert info.state.messages == 9757 + 28_040
 
 
 def _trade_line(trade_id: int, stream: str = "btcusdt@trade", **changes: object) -> str:

@@ -64,6 +64,7 @@ async def test_subscribe_mutation_starts_trades_of_a_new_symbol_and_unsubscribe_
             binance_ws_url=fake.ws_url,
             binance_rest_url=rest.url,
             symbols=("BTCUSDT",),
+            streams=("trade",),
         )
         async with (
             running(ingest_service.run, settings, settings.ingest_grpc_port),
@@ -128,6 +129,7 @@ async def test_subscribe_refuses_what_binance_does_not_trade_with_invalid_argume
             binance_ws_url=fake.ws_url,
             binance_rest_url=rest.url,
             symbols=("BTCUSDT",),
+            streams=("trade",),
         )
         async with (
             running(ingest_service.run, settings, settings.ingest_grpc_port),

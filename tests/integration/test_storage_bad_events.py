@@ -52,7 +52,7 @@ async def _publish(js: JetStreamContext, namespace: str, event: object) -> None:
 async def _consumer_settled(js: JetStreamContext, namespace: str) -> bool:
     try:
         info = await js.consumer_info(
-            names.market_stream(namespace), names.storage_trades_durable(namespace)
+            names.market_stream(namespace), names.storage_market_durable(namespace)
         )
     except NotFoundError:  # storage has not declared its durable consumer yet
         return False
@@ -137,7 +137,7 @@ async def test_event_is_not_acked_until_its_dead_letter_is_stored(
 
         async def redelivered() -> bool:
             info = await js.consumer_info(
-                names.market_stream(namespace), names.storage_trades_durable(namespace)
+                names.market_stream(namespace), names.storage_market_durable(namespace)
             )
             return bool(info.num_redelivered >= 1)
 
@@ -165,7 +165,7 @@ async def test_database_failure_is_retried_not_dead_lettered(
 
             async def redelivered() -> bool:
                 info = await js.consumer_info(
-                    names.market_stream(namespace), names.storage_trades_durable(namespace)
+                    names.market_stream(namespace), names.storage_market_durable(namespace)
                 )
                 return bool(info.num_redelivered >= 1)
 

@@ -97,7 +97,7 @@ async def test_undecodable_event_is_dead_lettered_and_the_rest_stored(
         assert "Trade" in letter.headers[REASON_HEADER]
         await dead.unsubscribe()
     consumer = await js.consumer_info(
-        names.market_stream(namespace), names.storage_trades_durable(namespace)
+        names.market_stream(namespace), names.storage_market_durable(namespace)
     )
     assert consumer.num_ack_pending == 0 and consumer.num_pending == 0
 

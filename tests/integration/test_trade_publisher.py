@@ -1,4 +1,4 @@
-"""TradePublisher against a real JetStream: what a returned flush promises, what is
+"""EventPublisher against a real JetStream: what a returned flush promises, what is
 dead-lettered, and what a stop waits for."""
 
 from __future__ import annotations
@@ -125,9 +125,9 @@ async def test_the_last_flush_gives_up_at_its_deadline_and_names_what_is_unconfi
     with caplog.at_level(logging.ERROR, logger="services.ingest.publisher"):
         unconfirmed = await asyncio.wait_for(publisher.close(timeout_s=1.0), 30)
 
-    assert [event.trade_id for event in unconfirmed] == list(range(11, 21))
+    assert [event.sequence()[1] for event in unconfirmed] == list(range(11, 21))
     assert (publisher.published, publisher.dead_lettered) == (10, 0)
-    assert "10 trades not confirmed by JetStream" in caplog.text
+    assert "10 events not confirmed by JetStream" in caplog.text
     assert "binance:BTCUSDT 11-20" in caplog.text
 
 

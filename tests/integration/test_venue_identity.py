@@ -157,7 +157,9 @@ async def test_replayed_capture_is_published_under_its_venue(
 
         await eventually(finished)
     js = nats_client.jetstream()
-    assert (await js.stream_info(names.market_stream(namespace))).state.messages == trades
+    trade_subject = names.trade_subject("BTCUSDT", published_venue, namespace)
+    info = await js.stream_info(names.market_stream(namespace), subjects_filter=trade_subject)
+    assert info.state.subjects == {trade_subject: trades}  # the sample's book tickers beside
     subscription = await js.subscribe(
         names.trade_subject("BTCUSDT", published_venue, namespace),
         stream=names.market_stream(namespace),
@@ -186,7 +188,8 @@ async def test_migration_0002_keeps_rows_stored_under_0001_as_spot(database_url:
             " VALUES ('BTCUSDT', 3, 61583.03, 0.001, $1)",
             traded_at,
         )
-        assert await migrate(conn) == 2
+        assert await migrate(conn, load_migrations()[:2]) == 2
+        assert await migrate(conn) == len(load_migrations())  # later ones leave trades be
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1, init=prepare_connection)

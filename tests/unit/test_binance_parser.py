@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from services.common.events import AggTrade, BookTicker, Kline
 from services.common.trades import Trade
-from services.ingest.binance import Malformed, Skipped, parse_message
+from services.ingest.binance import Malformed, Skipped, parse_message, stream_names
 from services.ingest.recordings import read_recording
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
@@ -123,19 +124,84 @@ def test_parse_trade_with_received_time_keeps_it_on_the_trade(
 # --- real captures: everything else is Skipped, never Malformed ---------------------------
 
 
-def test_non_trade_messages_in_hftbacktest_capture_are_skipped_with_their_kind(
+def test_depth_messages_in_hftbacktest_capture_are_skipped_with_their_kind(
     hft_lines: list[tuple[str, int | None]],
 ) -> None:
     kinds: dict[str, int] = {}
     for text, _ in hft_lines:
         message = json.loads(text)
-        if message.get("stream") == "btcusdt@trade":
+        if message.get("stream") in ("btcusdt@trade", "btcusdt@bookTicker"):
             continue
         verdict = parse_message(text)
         assert isinstance(verdict, Skipped), (verdict, text[:120])
         assert verdict.kind == _expected_kind(message), text[:120]
         kinds[verdict.kind] = kinds.get(verdict.kind, 0) + 1
-    assert kinds == {"bookTicker": 28_040, "depthUpdate": 3_451, "depthSnapshot": 1}
+    assert kinds == {"depthUpdate": 3_451, "depthSnapshot": 1}
+
+
+def test_every_book_ticker_in_hftbacktest_capture_parses_with_payload_fields(
+    hft_lines: list[tuple[str, int | None]],
+) -> None:
+    count = 0
+    for text, _ in hft_lines:
+        message = json.loads(text)
+        if message.get("stream") != "btcusdt@bookTicker":
+            continue
+        data = message["data"]
+        assert "E" not in data and "e" not in data  # spot book tickers carry no time
+        verdict = parse_message(text, received_time_us=5)
+        assert verdict == BookTicker(
+            "binance", "BTCUSDT", data["u"], data["b"], data["B"], data["a"], data["A"], 5
+        )
+        count += 1
+    assert count == 28_040  # SOURCES.md
+
+
+def test_every_aggtrade_in_2021_capture_parses_with_payload_fields(
+    kline_aggtrade_lines: list[str],
+) -> None:
+    per_symbol: dict[str, int] = {}
+    for text in kline_aggtrade_lines:
+        message = json.loads(text)
+        if not message["stream"].endswith("@aggTrade"):
+            continue
+        d = message["data"]
+        verdict = parse_message(text)
+        assert verdict == AggTrade(
+            "binance", d["s"], d["a"], d["p"], d["q"], d["f"], d["l"], d["T"], d["E"], d["m"]
+        )
+        per_symbol[d["s"]] = per_symbol.get(d["s"], 0) + 1
+    assert per_symbol == {"BTCUSDT": 1_227, "ETHUSDT": 506, "DOTUSDT": 177}  # SOURCES.md
+
+
+def test_every_kline_in_2021_capture_parses_and_three_are_final(
+    kline_aggtrade_lines: list[str],
+) -> None:
+    klines = []
+    for text in kline_aggtrade_lines:
+        message = json.loads(text)
+        if "@kline_" not in message["stream"]:
+            continue
+        k = message["data"]["k"]
+        verdict = parse_message(text)
+        assert isinstance(verdict, Kline), verdict
+        assert (verdict.symbol, verdict.interval, verdict.open_time_ms) == (k["s"], "1m", k["t"])
+        assert (verdict.open, verdict.high, verdict.low, verdict.close) == (
+            k["o"],
+            k["h"],
+            k["l"],
+            k["c"],
+        )
+        assert (verdict.volume, verdict.quote_volume, verdict.trades) == (k["v"], k["q"], k["n"])
+        assert (verdict.taker_buy_volume, verdict.taker_buy_quote_volume) == (k["V"], k["Q"])
+        assert (verdict.first_trade_id, verdict.last_trade_id) == (k["f"], k["L"])
+        assert verdict.close_time_ms == k["T"] and verdict.closed is k["x"]
+        assert verdict.event_time_ms == message["data"]["E"]
+        klines.append(verdict)
+    assert len(klines) == 44 + 40 + 34  # SOURCES.md
+    final = sorted((k.symbol, k.open_time_ms) for k in klines if k.closed)
+    # SOURCES.md: three final klines, one per symbol, all for the 20:03 minute.
+    assert final == [(s, 1617566580000) for s in ("BTCUSDT", "DOTUSDT", "ETHUSDT")]
 
 
 def test_no_message_in_any_capture_is_malformed(
@@ -146,19 +212,6 @@ def test_no_message_in_any_capture_is_malformed(
     everything = [t for t, _ in hft_lines] + sample_lines + kline_aggtrade_lines
     malformed = [(t[:120], v) for t in everything if isinstance(v := parse_message(t), Malformed)]
     assert malformed == []
-
-
-def test_aggtrade_and_kline_messages_are_skipped_with_their_kind(
-    kline_aggtrade_lines: list[str],
-) -> None:
-    kinds: dict[str, int] = {}
-    for text in kline_aggtrade_lines:
-        verdict = parse_message(text)
-        assert isinstance(verdict, Skipped), (verdict, text[:120])
-        assert verdict.kind == _expected_kind(json.loads(text))
-        kinds[verdict.kind] = kinds.get(verdict.kind, 0) + 1
-    # SOURCES.md: 1,910 aggTrade and 118 kline_1m messages.
-    assert kinds == {"aggTrade": 1_227 + 506 + 177, "kline": 44 + 40 + 34}
 
 
 def test_depth_snapshot_line_of_hftbacktest_capture_is_skipped_as_depth_snapshot(
@@ -185,18 +238,16 @@ def test_bare_trade_payloads_parse_the_same_as_enveloped_ones(sample_lines: list
     assert checked == 89
 
 
-def test_bare_non_trade_payloads_are_skipped_with_their_kind(
+def test_bare_payloads_of_every_kind_parse_the_same_as_enveloped_ones(
     sample_lines: list[str], kline_aggtrade_lines: list[str]
 ) -> None:
     seen: set[str] = set()
     for text in sample_lines + kline_aggtrade_lines:
         message = json.loads(text)
-        if message["stream"] == "btcusdt@trade":
-            continue
         verdict = parse_message(json.dumps(message["data"]))
-        assert verdict == Skipped(_expected_kind(message)), text[:120]
-        seen.add(verdict.kind)
-    assert seen == {"bookTicker", "depthUpdate", "aggTrade", "kline"}
+        assert verdict == parse_message(text), text[:120]
+        seen.add(type(verdict).__name__ if not isinstance(verdict, Skipped) else verdict.kind)
+    assert seen == {"Trade", "BookTicker", "AggTrade", "Kline", "depthUpdate"}
 
 
 # --- control replies ---------------------------------------------------------------------
@@ -397,3 +448,22 @@ def test_parse_non_trade_message_over_64_kib_is_still_skipped() -> None:
     # The REST depth snapshot in the hftbacktest capture is 64 KB: size caps are per trade.
     snapshot = json.dumps({"lastUpdateId": 1, "bids": [["1.0", "2.0"]] * 8000, "asks": []})
     assert parse_message(snapshot) == Skipped("depthSnapshot")
+
+
+# --- stream names ----------------------------------------------------------------------
+
+
+def test_stream_names_are_every_symbol_times_every_stream_lower_cased_symbols() -> None:
+    assert stream_names(("BTCUSDT", "ETHUSDT"), ("trade", "aggTrade", "kline_1M")) == [
+        "btcusdt@trade",
+        "btcusdt@aggTrade",
+        "btcusdt@kline_1M",
+        "ethusdt@trade",
+        "ethusdt@aggTrade",
+        "ethusdt@kline_1M",
+    ]
+
+
+def test_stream_names_with_an_unsupported_stream_is_refused() -> None:
+    with pytest.raises(ValueError, match="depth"):
+        stream_names(("BTCUSDT",), ("depth",))

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from services.common.codec import decode_trade, encode_trade
+from services.common.codec import decode_event, decode_trade, encode_event, encode_trade
+from services.common.events import AggTrade, BookTicker, Event, Kline, MiniTicker, Ticker
 from services.common.trades import Trade
 
 TRADE = Trade(
@@ -126,3 +127,43 @@ def test_decode_event_ahead_of_now_beyond_the_skew_raises_value_error() -> None:
     assert decode_trade(payload, now_ms=TRADE.trade_time_ms) == TRADE
     with pytest.raises(ValueError, match=r"^trade_time_ms: "):
         decode_trade(payload, now_ms=TRADE.trade_time_ms - 2 * 3_600_000)
+
+
+# --- every other kind ------------------------------------------------------------------
+
+AGG = AggTrade("binance", "BTCUSDT", 665076760, "58001.03", "0.086", 745522877, 745522877,
+               1617566591314, 1617566591315, True, 1617566591400000)  # fmt: skip
+KLINE = Kline("binance", "BTCUSDT", "1M", 1617235200000, 1619827199999, "58800.00",
+              "59100.00", "58700.00", "59000.00", "10.5", "619500.1", 2**40, 1, 2**40,
+              "5.1", "300000.5", True, 1617566591315, 1617566591400000)  # fmt: skip
+BOOK = BookTicker("binance", "BTCUSDT", 50093239212, "61837.63", "3.78", "61837.64", "0")
+TICKER = Ticker("binance", "BNBBTC", 1672515782136, "-0.0015", "-60.00", "0.0018", "0.0009",
+                "0.0025", "10", "0.0024", "10", "0.0026", "100", "0.0010", "0.0025",
+                "0.0010", "10000", "18", 1672429382136, 1672515782136, -1, -1, 0)  # fmt: skip
+MINI = MiniTicker("binance", "BNBBTC", 1672515782136, "0.0010", "0.0025", "0.0010", "0.0025",
+                  "10000", "18")  # fmt: skip
+
+
+@pytest.mark.parametrize("event", [TRADE, AGG, KLINE, BOOK, TICKER, MINI], ids=lambda e: e.kind)
+def test_every_kind_round_trips_through_its_protobuf_message(event: Event) -> None:
+    assert decode_event(event.kind, encode_event(event)) == event
+
+
+def test_decode_event_under_another_kline_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="kline_1M event on a kline_1m subject"):
+        decode_event("kline_1m", encode_event(KLINE))
+
+
+def test_decode_event_of_unknown_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="no market event of kind 'depth'"):
+        decode_event("depth", encode_event(BOOK))
+
+
+def test_decode_event_validates_like_the_parser() -> None:
+    upside_down = dataclasses.replace(KLINE, high="1", low="2")
+    with pytest.raises(ValueError, match="high: high 1 is below low 2"):
+        decode_event("kline_1M", encode_event(upside_down))
+    with pytest.raises(ValueError, match="volume"):
+        decode_event("kline_1M", encode_event(dataclasses.replace(KLINE, volume="-1")))
+    with pytest.raises(ValueError, match="price"):
+        decode_event("aggtrade", encode_event(dataclasses.replace(AGG, price="")))

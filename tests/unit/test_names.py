@@ -25,10 +25,6 @@ def test_market_subject_with_explicit_tokens_builds_dotted_subject() -> None:
     assert names.market_subject("binance", "trade", "BTCUSDT") == "market.binance.trade.BTCUSDT"
 
 
-def test_all_trades_subject_uses_single_token_wildcards() -> None:
-    assert names.all_trades_subject() == "market.*.trade.*"
-
-
 def test_market_subjects_bind_everything_under_market() -> None:
     assert names.market_subjects() == ["market.>"]
 
@@ -89,10 +85,6 @@ def test_trade_subject_with_namespace_t1_is_prefixed() -> None:
     assert names.trade_subject("BTCUSDT", namespace="t1") == "t1.market.binance.trade.BTCUSDT"
 
 
-def test_all_trades_subject_with_namespace_t1_is_prefixed() -> None:
-    assert names.all_trades_subject("t1") == "t1.market.*.trade.*"
-
-
 def test_market_subjects_with_namespace_t1_are_prefixed() -> None:
     assert names.market_subjects("t1") == ["t1.market.>"]
 
@@ -133,9 +125,9 @@ def test_trade_subject_with_bad_namespace_raises_value_error(namespace: str) -> 
 
 
 @pytest.mark.parametrize("namespace", ["a.b", "A", "x>"])
-def test_all_trades_and_deadletter_with_bad_namespace_raise_value_error(namespace: str) -> None:
+def test_kind_filter_and_deadletter_with_bad_namespace_raise_value_error(namespace: str) -> None:
     with pytest.raises(ValueError):
-        names.all_trades_subject(namespace)
+        names.kind_filter_subject("trade", namespace=namespace)
     with pytest.raises(ValueError):
         names.deadletter_stream(namespace)
     with pytest.raises(ValueError):
@@ -203,25 +195,131 @@ def test_trade_msg_id_for_usdm_futures_differs_from_spot_for_the_same_trade_id()
         ("binance", "BTCUSDT", "market.binance.trade.BTCUSDT"),
     ],
 )
-def test_trades_filter_subject_uses_a_wildcard_for_what_is_not_given(
+def test_kind_filter_subject_of_trades_uses_a_wildcard_for_what_is_not_given(
     venue: str | None, symbol: str | None, subject: str
 ) -> None:
-    assert names.trades_filter_subject(venue, symbol) == subject
+    assert names.kind_filter_subject("trade", venue, symbol) == subject
 
 
-def test_trades_filter_subject_with_namespace_is_prefixed() -> None:
-    assert names.trades_filter_subject("binance", None, "t1") == "t1.market.binance.trade.*"
+def test_kind_filter_subject_of_trades_with_namespace_is_prefixed() -> None:
+    assert names.kind_filter_subject("trade", "binance", None, "t1") == "t1.market.binance.trade.*"
 
 
 @pytest.mark.parametrize(("venue", "symbol"), [("kraken", None), (None, "*"), (None, "a.b")])
-def test_trades_filter_subject_with_unknown_venue_or_bad_symbol_raises_value_error(
+def test_kind_filter_subject_of_trades_with_unknown_venue_or_bad_symbol_raises_value_error(
     venue: str | None, symbol: str | None
 ) -> None:
     with pytest.raises(ValueError):
-        names.trades_filter_subject(venue, symbol)
+        names.kind_filter_subject("trade", venue, symbol)
 
 
 @pytest.mark.parametrize("venue", ["kraken", "", "BINANCE", "binance\n"])
 def test_check_venue_with_unknown_venue_raises_value_error_listing_known_ones(venue: str) -> None:
     with pytest.raises(ValueError, match="binance, binance_usdm"):
         names.check_venue(venue)
+
+
+# --- every stream kind ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stream", "kind"),
+    [
+        ("trade", "trade"),
+        ("aggTrade", "aggtrade"),
+        ("bookTicker", "book"),
+        ("ticker", "ticker"),
+        ("miniTicker", "miniticker"),
+        ("kline_1m", "kline_1m"),
+        ("kline_1M", "kline_1M"),
+        ("kline_1s", "kline_1s"),
+    ],
+)
+def test_stream_kind_maps_binance_streams_to_bus_kinds(stream: str, kind: str) -> None:
+    assert names.stream_kind(stream) == kind
+
+
+def test_every_binance_interval_is_a_kline_kind_and_a_valid_subject_token() -> None:
+    assert names.KLINE_INTERVALS == (
+        "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d",
+        "1w", "1M",
+    )  # fmt: skip
+    for interval in names.KLINE_INTERVALS:
+        subject = names.market_subject("binance", names.kline_kind(interval), "BTCUSDT")
+        assert subject == f"market.binance.kline_{interval}.BTCUSDT"
+
+
+def test_kline_subjects_of_minute_and_month_differ_by_case() -> None:
+    minute = names.market_subject("binance", names.kline_kind("1m"), "BTCUSDT")
+    month = names.market_subject("binance", names.kline_kind("1M"), "BTCUSDT")
+    assert (minute, month) == ("market.binance.kline_1m.BTCUSDT", "market.binance.kline_1M.BTCUSDT")
+
+
+@pytest.mark.parametrize("stream", ["depth", "kline_2m", "kline_1H", "AGGTRADE", "trades", ""])
+def test_stream_kind_of_unsupported_stream_names_the_supported_ones(stream: str) -> None:
+    with pytest.raises(ValueError, match="aggTrade, kline_<interval>, bookTicker"):
+        names.stream_kind(stream)
+
+
+def test_subject_kind_reads_the_kind_token_with_and_without_namespace() -> None:
+    assert names.subject_kind("market.binance.aggtrade.BTCUSDT") == "aggtrade"
+    assert names.subject_kind("t1.market.binance.kline_1M.BTCUSDT", "t1") == "kline_1M"
+    with pytest.raises(ValueError, match="not a market"):
+        names.subject_kind("deadletter.binance")
+
+
+def test_kind_filter_subject_for_klines_of_one_symbol() -> None:
+    assert (
+        names.kind_filter_subject("kline_1m", symbol="btcusdt", namespace="t1")
+        == "t1.market.*.kline_1m.BTCUSDT"
+    )
+
+
+def test_agg_trade_msg_id_is_venue_symbol_aggtrade_agg_id() -> None:
+    assert names.agg_trade_msg_id("binance", "btcusdt", 665076760) == (
+        "binance:BTCUSDT:aggtrade:665076760"
+    )
+
+
+def test_final_kline_msg_id_is_open_time_and_closed_flag_whatever_the_event_time() -> None:
+    first = names.kline_msg_id("binance", "BTCUSDT", "1m", 1617566580000, True, 1617566640001)
+    again = names.kline_msg_id("binance", "BTCUSDT", "1m", 1617566580000, True, 1617566640999)
+    assert first == again == "binance:BTCUSDT:kline_1m:1617566580000:1"
+
+
+def test_in_progress_kline_msg_ids_differ_per_update_so_none_is_deduplicated() -> None:
+    one = names.kline_msg_id("binance", "BTCUSDT", "1m", 1617566580000, False, 1617566591315)
+    two = names.kline_msg_id("binance", "BTCUSDT", "1m", 1617566580000, False, 1617566593400)
+    assert one == "binance:BTCUSDT:kline_1m:1617566580000:0:1617566591315"
+    assert one != two
+
+
+def test_kline_msg_ids_of_minute_and_month_differ() -> None:
+    minute = names.kline_msg_id("binance", "BTCUSDT", "1m", 1617235200000, True, 0)
+    month = names.kline_msg_id("binance", "BTCUSDT", "1M", 1617235200000, True, 0)
+    assert minute != month
+
+
+def test_kline_msg_id_of_unknown_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="case matters"):
+        names.kline_msg_id("binance", "BTCUSDT", "1H", 0, True, 0)
+
+
+def test_book_msg_id_is_venue_symbol_book_update_id() -> None:
+    assert names.book_msg_id("binance", "BTCUSDT", 400900217) == "binance:BTCUSDT:book:400900217"
+
+
+def test_ticker_msg_ids_are_keyed_by_event_time() -> None:
+    assert names.ticker_msg_id("binance", "BNBBTC", "ticker", 1672515782136) == (
+        "binance:BNBBTC:ticker:1672515782136"
+    )
+    assert names.ticker_msg_id("binance", "BNBBTC", "miniticker", 1672515782136) == (
+        "binance:BNBBTC:miniticker:1672515782136"
+    )
+    with pytest.raises(ValueError):
+        names.ticker_msg_id("binance", "BNBBTC", "book", 1)
+
+
+def test_storage_market_durable_with_and_without_namespace() -> None:
+    assert names.storage_market_durable() == "storage_market"
+    assert names.storage_market_durable("t1") == "t1_storage_market"

@@ -219,3 +219,24 @@ def test_namespace_env_with_invalid_value_raises_validation_error(
 def test_namespace_env_with_valid_value_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUANTFLOW_NAMESPACE", "t1")
     assert Settings().namespace == "t1"
+
+
+def test_streams_default_to_trade_aggtrade_and_one_minute_klines() -> None:
+    assert Settings().streams == ("trade", "aggTrade", "kline_1m")
+
+
+def test_streams_env_keeps_binance_spelling_and_the_interval_case(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QUANTFLOW_STREAMS", "trade, bookTicker,kline_1M,kline_1m,ticker,trade")
+    assert Settings().streams == ("trade", "bookTicker", "kline_1M", "kline_1m", "ticker")
+
+
+@pytest.mark.parametrize("streams", ["depth", "kline_2m", "aggtrade", " , "])
+def test_streams_env_with_unsupported_stream_stops_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, streams: str
+) -> None:
+    monkeypatch.setenv("QUANTFLOW_STREAMS", streams)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert describe_invalid(caught.value, {}).startswith("QUANTFLOW_STREAMS: ")

@@ -83,15 +83,23 @@ class GetStorageStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStorageStatusResponse(_message.Message):
-    __slots__ = ("backend", "server_version", "schema_version", "trades_written", "events_dead_lettered")
+    __slots__ = ("backend", "server_version", "schema_version", "trades_written", "events_dead_lettered", "agg_trades_written", "klines_written", "book_tickers_written", "tickers_written")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     TRADES_WRITTEN_FIELD_NUMBER: _ClassVar[int]
     EVENTS_DEAD_LETTERED_FIELD_NUMBER: _ClassVar[int]
+    AGG_TRADES_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    KLINES_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    BOOK_TICKERS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    TICKERS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
     backend: str
     server_version: str
     schema_version: int
     trades_written: int
     events_dead_lettered: int
-    def __init__(self, backend: _Optional[str] = ..., server_version: _Optional[str] = ..., schema_version: _Optional[int] = ..., trades_written: _Optional[int] = ..., events_dead_lettered: _Optional[int] = ...) -> None: ...
+    agg_trades_written: int
+    klines_written: int
+    book_tickers_written: int
+    tickers_written: int
+    def __init__(self, backend: _Optional[str] = ..., server_version: _Optional[str] = ..., schema_version: _Optional[int] = ..., trades_written: _Optional[int] = ..., events_dead_lettered: _Optional[int] = ..., agg_trades_written: _Optional[int] = ..., klines_written: _Optional[int] = ..., book_tickers_written: _Optional[int] = ..., tickers_written: _Optional[int] = ...) -> None: ...
