@@ -97,8 +97,8 @@ def stream_kind(stream: str) -> str:
     kind = _STREAM_KINDS.get(stream)
     if kind is None:
         raise ValueError(
-            f"stream {stream!r} is not one of trade, aggTrade, kline_<interval>, bookTicker, "
-            f"ticker, miniTicker (intervals: {' '.join(KLINE_INTERVALS)})"
+            f"unknown stream {stream!r}: use trade, aggTrade, kline_<interval> (intervals "
+            f"{' '.join(KLINE_INTERVALS)}), bookTicker, ticker or miniTicker"
         )
     return kind
 

@@ -7,7 +7,6 @@ chance instead of sleeping. :mod:`services.ingest.connections` applies them to s
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,20 +40,6 @@ KLINE_INTERVAL_S = {
     "1w": 604800,
     "1M": 2678400,
 }
-# The stream kinds QuantFlow captures (issue 7), as named in a Binance stream after the '@'.
-_KIND = re.compile(
-    r"trade|aggTrade|bookTicker|ticker|miniTicker|kline_(?:" + "|".join(KLINE_INTERVAL_S) + ")"
-)
-
-
-def check_stream_kind(kind: str) -> str:
-    """``kind`` if QuantFlow can capture it (``trade``, ``kline_1m`` …), else ValueError."""
-    if _KIND.fullmatch(kind) is None:
-        raise ValueError(
-            f"unknown stream {kind!r}: use trade, aggTrade, kline_<interval> (intervals "
-            f"{' '.join(KLINE_INTERVAL_S)}), bookTicker, ticker or miniTicker"
-        )
-    return kind
 
 
 class SlidingWindowLimit:

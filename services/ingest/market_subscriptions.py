@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.common.errors import InvalidArgument
+from services.common.names import stream_kind
 from services.common.symbols import parse_symbol
-from services.ingest.connection_rules import check_stream_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,8 @@ def stream_request(symbols: Iterable[str], streams: Iterable[str]) -> StreamRequ
     kinds: list[str] = []
     for kind in dict.fromkeys(streams):
         try:
-            kinds.append(check_stream_kind(kind))
+            stream_kind(kind)
+            kinds.append(kind)
         except ValueError as error:
             raise InvalidArgument(str(error)) from None
     if not kinds:

@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 
+from services.common.names import stream_kind
 from services.ingest.connection_rules import (
     CONNECT_ATTEMPTS_PER_WINDOW,
     CONNECT_WINDOW_S,
@@ -14,7 +15,6 @@ from services.ingest.connection_rules import (
     ShardPlan,
     SlidingWindowLimit,
     StallWatchdog,
-    check_stream_kind,
     connect_budget,
     control_pacer,
     full_jitter_backoff,
@@ -151,13 +151,13 @@ def test_stream_of_reads_the_combined_envelope_prefix_only() -> None:
     + [f"kline_{i}" for i in "1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M".split()],
 )
 def test_every_capturable_stream_kind_is_accepted(kind: str) -> None:
-    assert check_stream_kind(kind) == kind
+    assert stream_kind(kind)
 
 
 @pytest.mark.parametrize("kind", ["depth", "kline_2m", "trades", "TRADE", "kline_1m@+08:00", ""])
 def test_other_stream_kinds_are_refused_with_the_list_of_kinds(kind: str) -> None:
     with pytest.raises(ValueError, match="use trade, aggTrade, kline_<interval>"):
-        check_stream_kind(kind)
+        stream_kind(kind)
 
 
 def test_sliding_window_needs_a_positive_limit_and_window() -> None:
