@@ -11,7 +11,7 @@ from typing import Protocol
 from prometheus_client import Counter, Gauge
 
 from services.common.deadletter import DeadLetterPublisher
-from services.common.trades import Trade
+from services.common.events import Event
 from services.ingest.binance import Malformed, Skipped, parse_message
 from services.ingest.publisher import EventPublisher
 from services.ingest.sources import Source
@@ -34,9 +34,9 @@ class IngestStats:
 
 
 class GapObserver(Protocol):
-    """Sees every published event's series id (see services.ingest.backfill.GapFiller)."""
+    """Sees every published event (see services.ingest.backfill.GapFiller)."""
 
-    def observe(self, venue: str, symbol: str, event_id: int) -> None: ...
+    def observe(self, event: Event) -> None: ...
 
 
 class IngestPipeline:
@@ -45,12 +45,12 @@ class IngestPipeline:
         source: Source,
         events: EventPublisher,
         dead_letters: DeadLetterPublisher,
-        trade_gaps: GapObserver | None = None,
+        gaps: GapObserver | None = None,
     ) -> None:
         self.source = source
         self.events = events
         self.dead_letters = dead_letters
-        self.trade_gaps = trade_gaps
+        self.gaps = gaps
         self.stats = IngestStats()
         self.finished = False
         """True once the source has ended and JetStream acknowledged all it produced."""
@@ -76,8 +76,8 @@ class IngestPipeline:
                     MESSAGES.labels("event").inc()
                     event = self.source.adjust(verdict, message)
                     await self.events.publish(event)
-                    if self.trade_gaps is not None and isinstance(event, Trade):
-                        self.trade_gaps.observe(event.venue, event.symbol, event.trade_id)
+                    if self.gaps is not None:
+                        self.gaps.observe(event)
             await self._flush()
             self.finished = True
         finally:

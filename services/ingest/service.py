@@ -13,7 +13,7 @@ from services.common.grpc_server import start_grpc_server
 from services.common.names import VENUE_BINANCE
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings
-from services.ingest.backfill import GapFiller, TradeFill
+from services.ingest.backfill import GapFiller
 from services.ingest.connections import ConnectionSettings
 from services.ingest.demo_resume import known_trades
 from services.ingest.gap_events import GapEventPublisher
@@ -64,9 +64,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     rest = BinanceRest(settings.binance_rest_url)
     gaps: GapFiller | None = None
     if isinstance(source, BinanceLiveSource):
-        gaps = GapFiller(
-            rest, TradeFill(publisher), GapEventPublisher(js, settings.namespace), dead_letters
-        )
+        gaps = GapFiller(rest, publisher, GapEventPublisher(js, settings.namespace), dead_letters)
         await resume_trade_series(
             gaps, settings.storage_target, js, settings.namespace, source.symbols
         )
