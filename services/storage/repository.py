@@ -43,6 +43,9 @@ class SeriesSpec:
             return f"{self.key} AS id"
         return f"(extract(epoch FROM {self.key}) * 1000)::bigint AS id"
 
+    def interval_sql(self, parameter: str) -> str:
+        return "" if self.interval is None else f"AND interval = {parameter}"
+
     def bound_sql(self, parameter: str) -> str:
         if self.interval is None:
             return parameter
@@ -151,7 +154,7 @@ class TradeRepository:
                              WHERE venue = $1 AND symbol = $2
                                AND {series.key} BETWEEN {series.bound_sql("$3")}
                                                     AND {series.bound_sql("$4")}
-                               AND ($7::text IS NULL OR interval = $7)
+                               {series.interval_sql("$7")}
                              UNION ALL
                              SELECT $4::bigint + $5) AS ids
                    ) AS steps
@@ -163,7 +166,7 @@ class TradeRepository:
                 last_id,
                 series.step,
                 max_ranges,
-                series.interval,
+                *([] if series.interval is None else [series.interval]),
             )
         return [(row["first_id"], row["last_id"]) for row in rows]
 
