@@ -14,6 +14,7 @@ from services.common.deadletter import DeadLetterPublisher
 from services.common.events import Event
 from services.ingest.binance import Malformed, Skipped, parse_message
 from services.ingest.publisher import EventPublisher
+from services.ingest.replay_checkpoint import ReplayPosition
 from services.ingest.sources import Source
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,12 @@ class GapObserver(Protocol):
     def observe(self, event: Event) -> None: ...
 
 
+class Checkpoint(Protocol):
+    """Records how far a replay is on the bus (see services.ingest.replay_checkpoint)."""
+
+    async def save(self, position: ReplayPosition) -> None: ...
+
+
 class IngestPipeline:
     def __init__(
         self,
@@ -46,11 +53,15 @@ class IngestPipeline:
         events: EventPublisher,
         dead_letters: DeadLetterPublisher,
         gaps: GapObserver | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.source = source
         self.events = events
         self.dead_letters = dead_letters
         self.gaps = gaps
+        self.checkpoint = checkpoint
+        # The last message fully handed over (published, dead-lettered or skipped).
+        self._handled = ReplayPosition(0, 0)
         self.stats = IngestStats()
         self.finished = False
         """True once the source has ended and JetStream acknowledged all it produced."""
@@ -78,6 +89,7 @@ class IngestPipeline:
                     await self.events.publish(event)
                     if self.gaps is not None:
                         self.gaps.observe(event)
+                self._handled = ReplayPosition(message.pass_index, message.line)
             await self._flush()
             self.finished = True
         finally:
@@ -86,7 +98,11 @@ class IngestPipeline:
                 await flusher
 
     async def _flush(self) -> None:
+        handled = self._handled
         await self.events.flush()
+        # Everything handed over before the flush began is acknowledged now.
+        if self.checkpoint is not None and handled.line:
+            await self.checkpoint.save(handled)
         CONNECTED.set(1 if self.source.connected else 0)
 
     async def _flush_periodically(self) -> None:

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 
+from nats.js import JetStreamContext
+
 from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from services.common import bus
 from services.common.deadletter import DeadLetterPublisher
@@ -20,9 +22,16 @@ from services.ingest.gap_events import GapEventPublisher
 from services.ingest.live_resume import resume_trade_series
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.publisher import EventPublisher
+from services.ingest.replay_checkpoint import ReplayCheckpoint
 from services.ingest.rest import BinanceRest
 from services.ingest.rpc import IngestServicer
-from services.ingest.sources import BinanceLiveSource, DemoSource, source_from_settings
+from services.ingest.sources import (
+    BinanceLiveSource,
+    DemoSource,
+    ReplaySource,
+    Source,
+    source_from_settings,
+)
 from services.ingest.symbol_catalog import ExchangeSymbolCatalog
 
 log = logging.getLogger(__name__)
@@ -68,7 +77,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         await resume_trade_series(
             gaps, settings.storage_target, js, settings.namespace, source.symbols
         )
-    pipeline = IngestPipeline(source, publisher, dead_letters, gaps)
+    checkpoint = await _replay_checkpoint(source, js, settings)
+    pipeline = IngestPipeline(source, publisher, dead_letters, gaps, checkpoint)
     grpc_server = await start_grpc_server(
         settings.grpc_host,
         settings.ingest_grpc_port,
@@ -104,3 +114,19 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         await grpc_server.stop()
         metrics.stop()
         await nc.drain()
+
+
+async def _replay_checkpoint(
+    source: Source, js: JetStreamContext, settings: Settings
+) -> ReplayCheckpoint | None:
+    """A replay continues after what an earlier run of the same file already published.
+    (The demo moves its ids past what is stored instead, see demo_resume.)"""
+    if not isinstance(source, ReplaySource) or isinstance(source, DemoSource):
+        return None
+    checkpoint = await ReplayCheckpoint.open(
+        js, settings.namespace, source.path, settings.market_max_age_hours * 3600
+    )
+    position = await checkpoint.load()
+    if position is not None:
+        source.continue_after(position.pass_index, position.line)
+    return checkpoint
