@@ -59,7 +59,7 @@ async def test_a_replay_stopped_mid_way_resumes_after_what_it_published(
         async with running(ingest_service.run, first, first.ingest_grpc_port):
 
             async def some_published() -> bool:
-                return (await _status(first.ingest_target)).events_published >= 8000
+                return bool((await _status(first.ingest_target)).events_published >= 8000)
 
             await eventually(some_published)
             stopped_at = await _status(first.ingest_target)
@@ -68,7 +68,7 @@ async def test_a_replay_stopped_mid_way_resumes_after_what_it_published(
         async with running(ingest_service.run, second, second.ingest_grpc_port):
 
             async def finished() -> bool:
-                return (await _status(second.ingest_target)).source_finished
+                return bool((await _status(second.ingest_target)).source_finished)
 
             await eventually(finished, timeout=120)
             resumed = await _status(second.ingest_target)
