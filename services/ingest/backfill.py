@@ -162,6 +162,15 @@ def series_of(event: Event) -> tuple[SeriesKey, int, int] | None:
     return None
 
 
+def step_of(kind: str) -> int | None:
+    """How far apart a gap-checked kind's ids are; None for a kind that is not gap-checked."""
+    if kind in (names.TRADE, names.AGGTRADE):
+        return 1
+    if kind.startswith(names.KLINE_PREFIX) and kind != names.kline_kind("1M"):
+        return kline_step_ms(kind.removeprefix(names.KLINE_PREFIX))
+    return None
+
+
 def fill_for(kind: str, publisher: EventPublisher) -> SeriesFill[Any]:
     """The fill of one bus kind (``trade``, ``aggtrade``, ``kline_<interval>``); ValueError
     (NoFixedStep for ``kline_1M``) for a kind that cannot be filled."""

@@ -19,7 +19,7 @@ from services.ingest.backfill import GapFiller
 from services.ingest.connections import ConnectionSettings
 from services.ingest.demo_resume import known_trades
 from services.ingest.gap_events import GapEventPublisher
-from services.ingest.live_resume import resume_trade_series
+from services.ingest.live_resume import resume_id_series, resume_trade_series
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.publisher import EventPublisher
 from services.ingest.replay_checkpoint import ReplayCheckpoint
@@ -77,6 +77,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         await resume_trade_series(
             gaps, settings.storage_target, js, settings.namespace, source.symbols
         )
+        await resume_id_series(gaps, settings.storage_target, source.streams)
     checkpoint = await _replay_checkpoint(source, js, settings)
     pipeline = IngestPipeline(source, publisher, dead_letters, gaps, checkpoint)
     grpc_server = await start_grpc_server(

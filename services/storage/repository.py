@@ -170,6 +170,19 @@ class TradeRepository:
             )
         return [(row["first_id"], row["last_id"]) for row in rows]
 
+    async def last_id(self, series: SeriesSpec, venue: str, symbol: str) -> int | None:
+        """The highest stored id of a series; None when it has none."""
+        async with self._pool.acquire() as conn:
+            last: int | None = await conn.fetchval(
+                f"""SELECT {series.id_sql} FROM {series.table}
+                    WHERE venue = $1 AND symbol = $2 {series.interval_sql("$3")}
+                    ORDER BY {series.key} DESC LIMIT 1""",
+                venue,
+                symbol,
+                *([] if series.interval is None else [series.interval]),
+            )
+        return last
+
     async def backend(self) -> tuple[str, str]:
         """("timescaledb" or "postgresql", server_version)."""
         async with self._pool.acquire() as conn:

@@ -26,6 +26,13 @@ def _venue(value: str) -> str:
         raise InvalidArgument(str(error)) from None
 
 
+def _series(kind: str) -> SeriesSpec:
+    try:
+        return SeriesSpec.of(kind)
+    except ValueError as error:
+        raise InvalidArgument(str(error)) from None
+
+
 def _to_pb(price: LatestPrice) -> pb.LatestPrice:
     return pb.LatestPrice(
         venue=price.venue,
@@ -83,15 +90,24 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
             missing_count=sum(last - first + 1 for first, last in ranges),
         )
 
+    async def GetLastStoredId(
+        self, request: pb.GetLastStoredIdRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLastStoredIdResponse:
+        symbol = parse_symbol(request.symbol)
+        venue = _venue(request.venue or names.VENUE_BINANCE)
+        series = _series(request.kind)
+        with unavailable_when_database_is_down():
+            last = await self._repository.last_id(series, venue, symbol)
+        if last is None:
+            raise NotFound(f"no {request.kind} stored for {symbol} on {venue}")
+        return pb.GetLastStoredIdResponse(last_id=last)
+
     async def ListMissingIds(
         self, request: pb.ListMissingIdsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListMissingIdsResponse:
         symbol = parse_symbol(request.symbol)
         venue = _venue(request.venue or names.VENUE_BINANCE)
-        try:
-            series = SeriesSpec.of(request.kind)
-        except ValueError as error:
-            raise InvalidArgument(str(error)) from None
+        series = _series(request.kind)
         if request.last_id < request.first_id or request.first_id < 0:
             raise InvalidArgument(
                 f"ids {request.first_id}-{request.last_id}: give 0 <= first_id <= last_id"

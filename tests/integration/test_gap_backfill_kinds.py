@@ -5,6 +5,7 @@ with every agg id, and every minute's final kline, exactly once."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import nats.errors
@@ -176,3 +177,59 @@ async def test_final_klines_withheld_around_a_disconnect_are_backfilled_and_stor
         KLINES[605][1],
         KLINES[605][4],
     )
+
+
+def _agg_tape(first: int, end: int | None = None) -> Tape:
+    full = Tape.from_file(AGG_CAPTURE)
+    aggs = [m for m in full.messages if m.stream == "btcusdt@aggTrade"]
+    return Tape(tuple(aggs[first:end]))
+
+
+@pytest.mark.parametrize("kind", ["aggtrade", "kline_1m"])
+async def test_a_restarted_ingest_backfills_the_hole_after_the_last_stored_id(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient, kind: str
+) -> None:
+    # Ingest stores the first part of the series, is down while the middle happens, and
+    # comes back to a live feed that carries on after it.
+    if kind == "aggtrade":
+        symbol, stream, ids = "BTCUSDT", "aggTrade", AGG_IDS
+        before, after = _agg_tape(0, 400), _agg_tape(700)
+        rest = FakeBinanceRest(agg_trades={"BTCUSDT": AGGS})
+        query = "SELECT agg_id FROM agg_trades ORDER BY agg_id"
+    else:
+        symbol, stream, ids = "ETHUSDT", "kline_1m", OPEN_TIMES
+        before = kline_tape("ETHUSDT", "1m", KLINES[:400])
+        after = kline_tape("ETHUSDT", "1m", KLINES[700:])
+        rest = FakeBinanceRest(klines={("ETHUSDT", "1m"): KLINES})
+        query = "SELECT (extract(epoch FROM open_time) * 1000)::bigint FROM klines ORDER BY 1"
+
+    def stored(count: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return len(await _fetch(database_url, query)) >= count
+
+        return check
+
+    async with rest, FakeBinanceServer(before) as ws:
+        settings = _settings(
+            namespace,
+            (database_url, nats_url),
+            ws.ws_url,
+            rest.url,
+            symbols=(symbol,),
+            streams=(stream,),
+        )
+        async with running(storage_service.run, settings, settings.storage_grpc_port):
+            async with running(ingest_service.run, settings, settings.ingest_grpc_port):
+                await eventually(stored(400))
+            async with FakeBinanceServer(after) as ws2:
+                later = settings.model_copy(update={"binance_ws_url": ws2.ws_url})
+                async with running(ingest_service.run, later, later.ingest_grpc_port):
+                    await eventually(stored(len(ids)), timeout=90)
+                    await eventually(
+                        lambda: _gap_events_end_with(nats_client, namespace, "GAP_STATE_FILLED")
+                    )
+    assert await _fetch(database_url, query) == ids
+    assert await _gap_events(nats_client, namespace) == [
+        (kind, ids[400], ids[699], "GAP_STATE_OPENED"),
+        (kind, ids[400], ids[699], "GAP_STATE_FILLED"),
+    ]

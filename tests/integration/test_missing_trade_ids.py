@@ -96,6 +96,20 @@ async def test_missing_agg_ids_and_kline_open_times_are_listed_per_kind(
                 ],
                 6,
             )
+
+            async def last(kind: str, symbol: str = "BTCUSDT") -> int:
+                reply = await stub.GetLastStoredId(
+                    pb.GetLastStoredIdRequest(symbol=symbol, kind=kind)
+                )
+                return int(reply.last_id)
+
+            assert await last("aggtrade") == 25
+            assert await last("aggtrade", "ETHUSDT") == 12
+            assert await last("kline_1m") == day + 9 * minute
+            assert await last("kline_5m") == day + 3 * minute
+            with pytest.raises(grpc.aio.AioRpcError) as absent:
+                await last("kline_1h")
+            assert absent.value.code() == grpc.StatusCode.NOT_FOUND
             for kind in ("kline_1M", "book", "kline_2m"):
                 with pytest.raises(grpc.aio.AioRpcError) as refused:
                     await missing(kind, 0, 1)

@@ -6,6 +6,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetLastStoredIdRequest(_message.Message):
+    __slots__ = ("symbol", "venue", "kind")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    venue: str
+    kind: str
+    def __init__(self, symbol: _Optional[str] = ..., venue: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class GetLastStoredIdResponse(_message.Message):
+    __slots__ = ("last_id",)
+    LAST_ID_FIELD_NUMBER: _ClassVar[int]
+    last_id: int
+    def __init__(self, last_id: _Optional[int] = ...) -> None: ...
+
 class ListMissingIdsRequest(_message.Message):
     __slots__ = ("symbol", "venue", "kind", "first_id", "last_id")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
