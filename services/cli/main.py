@@ -98,7 +98,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from services.cli.backfill import BackfillError, backfill_trades
+    from services.cli.backfill import BackfillError, backfill
     from services.common.errors import InvalidArgument
     from services.common.symbols import parse_symbol
 
@@ -108,12 +108,8 @@ def _backfill(args: argparse.Namespace) -> int:
         symbol = parse_symbol(args.symbol)
     except InvalidArgument as error:
         raise SystemExit(f"quantflow backfill: SYMBOL: {error}") from None
-    if not 0 <= args.first <= args.last:
-        raise SystemExit("quantflow backfill: give trade ids with 0 <= --from <= --to")
     try:
-        line = asyncio.run(
-            backfill_trades(settings, symbol, args.first, args.last, settings.binance_rest_url)
-        )
+        line = asyncio.run(backfill(settings, symbol, args.kind, args.first, args.last))
     except BackfillError as error:
         raise SystemExit(f"quantflow backfill: {error}") from None
     except KeyboardInterrupt:
@@ -194,10 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("symbol", help="e.g. BTCUSDT")
     backfill.add_argument(
-        "--kind", choices=("trade",), default="trade", help="what to fetch: trade (trade ids)"
+        "--kind", default="trade", help="trade (default), aggTrade or kline_<interval>"
     )
-    backfill.add_argument("--from", dest="first", type=int, required=True, help="first trade id")
-    backfill.add_argument("--to", dest="last", type=int, required=True, help="last trade id")
+    backfill.add_argument(
+        "--from",
+        dest="first",
+        required=True,
+        help="first id (trade, aggTrade) or UTC date/time, e.g. 2024-08-08T23:54:15Z",
+    )
+    backfill.add_argument(
+        "--to", dest="last", required=True, help="last id or UTC date/time (a date: its end)"
+    )
     backfill.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
     backfill.set_defaults(handler=_backfill)
 

@@ -210,3 +210,8 @@ def storage_trades_durable(namespace: str = "") -> str:
     """The durable storage read trades through before it stored every kind: deleted at
     start-up, since it would otherwise sit on the server for ever."""
     return f"{namespace}_storage_trades" if namespace else "storage_trades"
+
+
+def replay_checkpoint_bucket(namespace: str = "") -> str:
+    """JetStream key-value bucket where replays record how far they have published."""
+    return _stream(namespace, "REPLAY_CHECKPOINTS")

@@ -4,9 +4,8 @@ storage key, so filling twice (or filling what the live stream also delivered) d
 nothing.
 
 Generic over the kind of series: :class:`SeriesFill` says how to fetch a page of a kind
-from REST, parse an item, and publish the event. Trades are :class:`TradeFill`; aggTrades
-(``/api/v3/aggTrades?fromId=``) and klines (``/api/v3/klines?startTime=``, ids = open
-times, step = the interval) are one more class each once their events exist.
+from REST, parse an item, and publish the event: :class:`TradeFill`, :class:`AggTradeFill`
+and :class:`KlineFill` (ids = open times, step = the interval).
 """
 
 from __future__ import annotations
@@ -20,21 +19,24 @@ from typing import Any, Protocol, TypeVar
 
 from prometheus_client import Counter
 
+from services.common import names
 from services.common.deadletter import DeadLetterPublisher
 from services.common.errors import QuantflowError, Unavailable
+from services.common.events import AggTrade, Event, Kline
+from services.common.intervals import kline_step_ms
 from services.common.trades import Trade
 from services.ingest.binance import Malformed
 from services.ingest.gap_events import GapEventPublisher, GapState
 from services.ingest.gaps import Gap, GapDetector, OpenGaps, SeriesKey
 from services.ingest.publisher import EventPublisher
 from services.ingest.rest import MAX_LIMIT, BinanceRest
-from services.ingest.rest_payloads import parse_rest_trade
+from services.ingest.rest_payloads import parse_rest_agg_trade, parse_rest_kline, parse_rest_trade
 
 log = logging.getLogger(__name__)
 
 GAPS = Counter("quantflow_ingest_gaps", "Gaps in exchange series, by state", ["state"])
 
-Event = TypeVar("Event")
+EventT = TypeVar("EventT")
 # A REST outage during a live backfill is retried this often, backing off, before the gap
 # is declared unfillable (429/418 waits happen inside the REST client and do not count).
 _ATTEMPTS = 6
@@ -45,51 +47,145 @@ class Unfillable(Exception):
     """The exchange cannot supply (all of) a range; the message says why."""
 
 
-class SeriesFill(Protocol[Event]):
-    """One kind of series, as far as backfilling it goes."""
+class SeriesFill(Protocol[EventT]):
+    """One kind of series, as far as backfilling it goes: its ids grow by ``step``."""
 
     kind: str
+    step: int
 
     async def page(self, rest: BinanceRest, symbol: str, from_id: int, limit: int) -> list[Any]: ...
 
-    def parse(self, item: Any, venue: str, symbol: str) -> Event | Malformed: ...
+    def parse(self, item: Any, venue: str, symbol: str) -> EventT | Malformed: ...
 
-    def id_of(self, event: Event) -> int: ...
+    def id_of(self, event: EventT) -> int: ...
 
-    async def publish(self, event: Event) -> None: ...
+    async def publish(self, event: EventT) -> None: ...
 
     async def flush(self) -> None:
         """Return once everything published is acknowledged by JetStream."""
         ...
 
 
-class TradeFill:
-    """Trades, from ``/api/v3/historicalTrades?fromId=``."""
+class _PublishedFill:
+    """What every kind shares: its events take the one publisher, like live ones."""
 
-    kind = "trade"
+    step = 1
 
     def __init__(self, publisher: EventPublisher) -> None:
         self._publisher = publisher
 
-    async def page(self, rest: BinanceRest, symbol: str, from_id: int, limit: int) -> list[Any]:
-        return await rest.historical_trades(symbol, from_id, limit)
-
-    def parse(self, item: Any, venue: str, symbol: str) -> Trade | Malformed:
-        return parse_rest_trade(item, venue, symbol, time.time_ns() // 1000)
-
-    def id_of(self, event: Trade) -> int:
-        return event.trade_id
-
-    async def publish(self, event: Trade) -> None:
+    async def publish(self, event: Event) -> None:
         await self._publisher.publish(event)
 
     async def flush(self) -> None:
         await self._publisher.flush()
 
 
+class TradeFill(_PublishedFill):
+    """Trades, from ``/api/v3/historicalTrades?fromId=``."""
+
+    kind = names.TRADE
+
+    async def page(self, rest: BinanceRest, symbol: str, from_id: int, limit: int) -> list[Any]:
+        return await rest.historical_trades(symbol, from_id, limit)
+
+    def parse(self, item: Any, venue: str, symbol: str) -> Trade | Malformed:
+        return parse_rest_trade(item, venue, symbol, _now_us())
+
+    def id_of(self, event: Trade) -> int:
+        return event.trade_id
+
+
+class AggTradeFill(_PublishedFill):
+    """Aggregate trades, from ``/api/v3/aggTrades?fromId=`` (spec §7.2)."""
+
+    kind = names.AGGTRADE
+
+    async def page(self, rest: BinanceRest, symbol: str, from_id: int, limit: int) -> list[Any]:
+        return await rest.agg_trades(symbol, from_id=from_id, limit=limit)
+
+    def parse(self, item: Any, venue: str, symbol: str) -> AggTrade | Malformed:
+        return parse_rest_agg_trade(item, venue, symbol, _now_us())
+
+    def id_of(self, event: AggTrade) -> int:
+        return event.agg_id
+
+
+class KlineFill(_PublishedFill):
+    """Final klines of one interval, from ``/api/v3/klines?startTime=`` (spec §7.1): ids
+    are open times, ``step`` the interval. Candles that have not closed yet are left out:
+    only the WebSocket's ``x: true`` or a later fill may store them.
+    :class:`~services.common.intervals.NoFixedStep` for ``1M``."""
+
+    def __init__(self, publisher: EventPublisher, interval: str) -> None:
+        super().__init__(publisher)
+        self.interval = interval
+        self.kind = names.kline_kind(interval)
+        self.step = kline_step_ms(interval)
+
+    async def page(self, rest: BinanceRest, symbol: str, from_id: int, limit: int) -> list[Any]:
+        items = await rest.klines(
+            symbol, self.interval, from_id, from_id + (limit - 1) * self.step, limit
+        )
+        now = _now_us() // 1000
+        return [item for item in items if not _still_open(item, now)]
+
+    def parse(self, item: Any, venue: str, symbol: str) -> Kline | Malformed:
+        return parse_rest_kline(item, venue, symbol, self.interval, _now_us())
+
+    def id_of(self, event: Kline) -> int:
+        return event.open_time_ms
+
+
+def _still_open(item: Any, now_ms: int) -> bool:
+    """A REST kline whose close time (position 6) has not passed; anything else is left
+    to the parser to accept or dead-letter."""
+    close = item[6] if isinstance(item, list) and len(item) > 6 else None
+    return isinstance(close, int) and close >= now_ms
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def series_of(event: Event) -> tuple[SeriesKey, int, int] | None:
+    """The gap-checked series ``event`` belongs to, its id in it and the series' step; None
+    for what has no consecutive ids (tickers, book tickers, in-progress and monthly
+    klines)."""
+    if isinstance(event, Trade):
+        return SeriesKey(event.venue, event.symbol, names.TRADE), event.trade_id, 1
+    if isinstance(event, AggTrade):
+        return SeriesKey(event.venue, event.symbol, names.AGGTRADE), event.agg_id, 1
+    if isinstance(event, Kline) and event.closed and event.interval != "1M":
+        key = SeriesKey(event.venue, event.symbol, event.kind)
+        return key, event.open_time_ms, kline_step_ms(event.interval)
+    return None
+
+
+def step_of(kind: str) -> int | None:
+    """How far apart a gap-checked kind's ids are; None for a kind that is not gap-checked."""
+    if kind in (names.TRADE, names.AGGTRADE):
+        return 1
+    if kind.startswith(names.KLINE_PREFIX) and kind != names.kline_kind("1M"):
+        return kline_step_ms(kind.removeprefix(names.KLINE_PREFIX))
+    return None
+
+
+def fill_for(kind: str, publisher: EventPublisher) -> SeriesFill[Any]:
+    """The fill of one bus kind (``trade``, ``aggtrade``, ``kline_<interval>``); ValueError
+    (NoFixedStep for ``kline_1M``) for a kind that cannot be filled."""
+    if kind == names.TRADE:
+        return TradeFill(publisher)
+    if kind == names.AGGTRADE:
+        return AggTradeFill(publisher)
+    if kind.startswith(names.KLINE_PREFIX):
+        return KlineFill(publisher, kind.removeprefix(names.KLINE_PREFIX))
+    raise ValueError(f"{kind} has no consecutive ids to fill; trade, aggtrade and klines do")
+
+
 async def fill_range(
     rest: BinanceRest,
-    series: SeriesFill[Event],
+    series: SeriesFill[EventT],
     dead_letters: DeadLetterPublisher,
     venue: str,
     symbol: str,
@@ -97,14 +193,17 @@ async def fill_range(
     last_id: int,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Fetch ids ``first_id`` … ``last_id`` page by page and publish each; returns how many
-    were published. Raises :class:`Unfillable` (after publishing what it could) when the
+    """Fetch ids ``first_id`` … ``last_id`` (every ``series.step``-th) page by page and
+    publish each; returns how many were published; ``progress`` gets the count of ids each
+    page settled. Raises :class:`Unfillable` (after publishing what it could) when the
     exchange lacks some of them or sends items that fail validation (dead-lettered)."""
+    step = series.step
     next_id, published, problems = first_id, 0, []
     while next_id <= last_id:
-        items = await series.page(rest, symbol, next_id, min(MAX_LIMIT, last_id - next_id + 1))
+        limit = min(MAX_LIMIT, (last_id - next_id) // step + 1)
+        items = await series.page(rest, symbol, next_id, limit)
         if not items:
-            problems.append(f"Binance has no {series.kind}s of {symbol} from id {next_id}")
+            problems.append(f"Binance has no {series.kind} of {symbol} from id {next_id}")
             break
         page_end = next_id
         for item in items:
@@ -117,16 +216,16 @@ async def fill_range(
             if event_id < next_id or event_id > last_id:
                 continue
             if event_id > page_end:
-                problems.append(f"Binance skipped {series.kind} ids {page_end}-{event_id - 1}")
+                problems.append(f"Binance skipped {series.kind} ids {page_end}-{event_id - step}")
             await series.publish(event)
             published += 1
-            page_end = event_id + 1
+            page_end = event_id + step
         if page_end == next_id:  # nothing usable: asking again would get the same page
             if not problems:
-                problems.append(f"Binance has no {series.kind}s of {symbol} in the range")
+                problems.append(f"Binance has no {series.kind} of {symbol} in the range")
             break
         if progress is not None:
-            progress(page_end - next_id)
+            progress((page_end - next_id) // step)
         next_id = page_end
     await series.flush()
     if problems:
@@ -135,19 +234,21 @@ async def fill_range(
 
 
 class GapFiller:
-    """Watches one kind of series for gaps (:meth:`observe`) and fills each from REST in
-    the background (:meth:`run`), announcing OPENED and then FILLED or UNFILLABLE."""
+    """Watches every series with consecutive ids (trades, aggTrades, final klines) for gaps
+    (:meth:`observe`) and fills each from REST in the background (:meth:`run`), announcing
+    OPENED and then FILLED or UNFILLABLE."""
 
     def __init__(
         self,
         rest: BinanceRest,
-        series: SeriesFill[Any],
+        publisher: EventPublisher,
         events: GapEventPublisher,
         dead_letters: DeadLetterPublisher,
         first_retry_s: float = _FIRST_RETRY_S,
     ) -> None:
         self._rest = rest
-        self._series = series
+        self._publisher = publisher
+        self._fills: dict[str, SeriesFill[Any]] = {}
         self._events = events
         self._dead_letters = dead_letters
         self._first_retry_s = first_retry_s
@@ -157,13 +258,23 @@ class GapFiller:
         self.filled = 0
         self.unfillable = 0
 
-    def key(self, venue: str, symbol: str) -> SeriesKey:
-        return SeriesKey(venue, symbol, self._series.kind)
+    def key(self, venue: str, symbol: str, kind: str = names.TRADE) -> SeriesKey:
+        return SeriesKey(venue, symbol, kind)
 
-    def observe(self, venue: str, symbol: str, event_id: int) -> None:
-        gap = self.detector.observe(self.key(venue, symbol), event_id)
+    def observe(self, event: Event) -> None:
+        """Note a published event; a hole before it is filled."""
+        series = series_of(event)
+        if series is None:
+            return
+        key, event_id, step = series
+        gap = self.detector.observe(key, event_id, step)
         if gap is not None:
             self.open_gap(gap)
+
+    def _fill_of(self, kind: str) -> SeriesFill[Any]:
+        if kind not in self._fills:
+            self._fills[kind] = fill_for(kind, self._publisher)
+        return self._fills[kind]
 
     def open_gap(self, gap: Gap) -> None:
         """Fill ``gap`` (found live, or left in storage by an earlier run)."""
@@ -208,10 +319,11 @@ class GapFiller:
     async def _fill(self, gap: Gap) -> int:
         delay = self._first_retry_s
         first = gap.first_id
+        series = self._fill_of(gap.key.kind)
 
         def advance(count: int) -> None:
             nonlocal first
-            first += count  # a retry after an outage starts where the last page ended
+            first += count * series.step  # a retry after an outage starts after the last page
 
         attempt = 0
         while True:
@@ -219,7 +331,7 @@ class GapFiller:
             try:
                 return await fill_range(
                     self._rest,
-                    self._series,
+                    series,
                     self._dead_letters,
                     gap.key.venue,
                     gap.key.symbol,

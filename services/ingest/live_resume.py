@@ -1,9 +1,11 @@
-"""Where each live symbol's trade series stands at start-up, so a restarted ingest finds the
-hole between what it stored before and what the exchange sends now, and backfills it.
+"""Where each live series stands at start-up, so a restarted ingest finds the hole between
+what it stored before and what the exchange sends now, and backfills it.
 
-The same two records as the demo's resume (services.ingest.demo_resume): storage's highest
-stored trade id (``GetLatestPrice``: its row is the trade with the highest id, updated in
-the same transaction as the trades) and the bus's last trade (published, maybe not stored).
+Trades: the same two records as the demo's resume (services.ingest.demo_resume): storage's
+highest stored trade id (``GetLatestPrice``: its row is the trade with the highest id,
+updated in the same transaction as the trades) and the bus's last trade (published, maybe
+not stored). AggTrades and final klines: storage's last stored id (``GetLastStoredId``);
+what was on the bus but not stored yet is fetched again, harmlessly.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from nats.js import JetStreamContext
 
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
+from services.common import names
 from services.common.names import VENUE_BINANCE
-from services.ingest.backfill import GapFiller
+from services.ingest.backfill import GapFiller, step_of
 from services.ingest.demo_resume import StorageUnreachable, last_on_bus, stored_latest
-from services.ingest.gaps import Gap
+from services.ingest.gaps import Gap, SeriesKey
 
 log = logging.getLogger(__name__)
 
-# How far below the highest stored id start-up looks for holes an earlier run left (it
-# stopped while filling a gap). Older holes are for `quantflow backfill`.
+# How far below the highest stored id (in steps: ids, or candles) start-up looks for holes
+# an earlier run left (it stopped while filling a gap). Older holes are for `quantflow
+# backfill`.
 HOLE_LOOKBACK_IDS = 1_000_000
 _STORAGE_TIMEOUT_S = 10.0
 
@@ -50,7 +54,8 @@ async def resume_trade_series(
         else:
             if stored is not None:
                 ids.append(stored.trade_id)
-                for gap in await _stored_holes(filler, storage_target, symbol, stored.trade_id):
+                key = filler.key(VENUE_BINANCE, symbol)
+                for gap in await _stored_holes(storage_target, key, stored.trade_id, 1):
                     filler.open_gap(gap)
         on_bus = await last_on_bus(js, namespace, symbol)
         ids += [on_bus.trade_id] if on_bus else []
@@ -63,21 +68,77 @@ async def resume_trade_series(
             )
 
 
-async def _stored_holes(filler: GapFiller, target: str, symbol: str, highest_id: int) -> list[Gap]:
-    first = max(0, highest_id - HOLE_LOOKBACK_IDS)
+async def resume_id_series(filler: GapFiller, storage_target: str, streams: list[str]) -> None:
+    """Tell ``filler`` the last stored aggTrade id and final kline open time of each live
+    stream (``btcusdt@aggTrade``, ``btcusdt@kline_1m`` …), and fill the holes below it."""
+    for stream in streams:
+        lower, _, stream_kind = stream.partition("@")
+        kind = names.stream_kind(stream_kind)
+        step = step_of(kind)
+        if kind == names.TRADE or step is None:
+            continue
+        key = filler.key(VENUE_BINANCE, lower.upper(), kind)
+        last = await _last_stored(storage_target, key)
+        if last is None:
+            continue
+        for gap in await _stored_holes(storage_target, key, last, step):
+            filler.open_gap(gap)
+        filler.detector.resume(key, last)
+        log.info(
+            "%s %s continue after %d; a hole up to the live feed is backfilled",
+            key.symbol,
+            key.kind,
+            last,
+        )
+
+
+async def _last_stored(target: str, key: SeriesKey) -> int | None:
     async with grpc.aio.insecure_channel(target) as channel:
         stub = storage_service_pb2_grpc.StorageServiceStub(channel)
         try:
-            reply = await stub.ListMissingTradeIds(
-                storage_pb.ListMissingTradeIdsRequest(
-                    symbol=symbol, venue=VENUE_BINANCE, first_id=first, last_id=highest_id
+            reply = await stub.GetLastStoredId(
+                storage_pb.GetLastStoredIdRequest(
+                    symbol=key.symbol, venue=key.venue, kind=key.kind
                 ),
                 timeout=_STORAGE_TIMEOUT_S,
             )
         except grpc.aio.AioRpcError as error:
-            log.warning("could not ask storage for holes in %s trades: %s", symbol, error.details())
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                log.warning(
+                    "storage at %s did not say where %s %s stand (%s); they continue from "
+                    "the live feed",
+                    target,
+                    key.symbol,
+                    key.kind,
+                    error.details(),
+                )
+            return None
+    return int(reply.last_id)
+
+
+async def _stored_holes(target: str, key: SeriesKey, highest_id: int, step: int) -> list[Gap]:
+    first = max(0, highest_id - HOLE_LOOKBACK_IDS * step)
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+        try:
+            reply = await stub.ListMissingIds(
+                storage_pb.ListMissingIdsRequest(
+                    symbol=key.symbol,
+                    venue=key.venue,
+                    kind=key.kind,
+                    first_id=first,
+                    last_id=highest_id,
+                ),
+                timeout=_STORAGE_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as error:
+            log.warning(
+                "could not ask storage for holes in %s %s: %s",
+                key.symbol,
+                key.kind,
+                error.details(),
+            )
             return []
-    key = filler.key(VENUE_BINANCE, symbol)
     # The lowest stored id is not known here: a "hole" from the window's start up to it is
     # only history never captured, not a gap.
     return [Gap(key, r.first_id, r.last_id) for r in reply.missing if r.first_id != first]

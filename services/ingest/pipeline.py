@@ -11,9 +11,10 @@ from typing import Protocol
 from prometheus_client import Counter, Gauge
 
 from services.common.deadletter import DeadLetterPublisher
-from services.common.trades import Trade
+from services.common.events import Event
 from services.ingest.binance import Malformed, Skipped, parse_message
 from services.ingest.publisher import EventPublisher
+from services.ingest.replay_checkpoint import ReplayPosition
 from services.ingest.sources import Source
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,15 @@ class IngestStats:
 
 
 class GapObserver(Protocol):
-    """Sees every published event's series id (see services.ingest.backfill.GapFiller)."""
+    """Sees every published event (see services.ingest.backfill.GapFiller)."""
 
-    def observe(self, venue: str, symbol: str, event_id: int) -> None: ...
+    def observe(self, event: Event) -> None: ...
+
+
+class Checkpoint(Protocol):
+    """Records how far a replay is on the bus (see services.ingest.replay_checkpoint)."""
+
+    async def save(self, position: ReplayPosition) -> None: ...
 
 
 class IngestPipeline:
@@ -45,12 +52,16 @@ class IngestPipeline:
         source: Source,
         events: EventPublisher,
         dead_letters: DeadLetterPublisher,
-        trade_gaps: GapObserver | None = None,
+        gaps: GapObserver | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.source = source
         self.events = events
         self.dead_letters = dead_letters
-        self.trade_gaps = trade_gaps
+        self.gaps = gaps
+        self.checkpoint = checkpoint
+        # The last message fully handed over (published, dead-lettered or skipped).
+        self._handled = ReplayPosition(0, 0)
         self.stats = IngestStats()
         self.finished = False
         """True once the source has ended and JetStream acknowledged all it produced."""
@@ -76,8 +87,9 @@ class IngestPipeline:
                     MESSAGES.labels("event").inc()
                     event = self.source.adjust(verdict, message)
                     await self.events.publish(event)
-                    if self.trade_gaps is not None and isinstance(event, Trade):
-                        self.trade_gaps.observe(event.venue, event.symbol, event.trade_id)
+                    if self.gaps is not None:
+                        self.gaps.observe(event)
+                self._handled = ReplayPosition(message.pass_index, message.line)
             await self._flush()
             self.finished = True
         finally:
@@ -86,7 +98,11 @@ class IngestPipeline:
                 await flusher
 
     async def _flush(self) -> None:
+        handled = self._handled
         await self.events.flush()
+        # Everything handed over before the flush began is acknowledged now.
+        if self.checkpoint is not None and handled.line:
+            await self.checkpoint.save(handled)
         CONNECTED.set(1 if self.source.connected else 0)
 
     async def _flush_periodically(self) -> None:

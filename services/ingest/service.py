@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 
+from nats.js import JetStreamContext
+
 from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from services.common import bus
 from services.common.deadletter import DeadLetterPublisher
@@ -13,16 +15,23 @@ from services.common.grpc_server import start_grpc_server
 from services.common.names import VENUE_BINANCE
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings
-from services.ingest.backfill import GapFiller, TradeFill
+from services.ingest.backfill import GapFiller
 from services.ingest.connections import ConnectionSettings
 from services.ingest.demo_resume import known_trades
 from services.ingest.gap_events import GapEventPublisher
-from services.ingest.live_resume import resume_trade_series
+from services.ingest.live_resume import resume_id_series, resume_trade_series
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.publisher import EventPublisher
+from services.ingest.replay_checkpoint import ReplayCheckpoint
 from services.ingest.rest import BinanceRest
 from services.ingest.rpc import IngestServicer
-from services.ingest.sources import BinanceLiveSource, DemoSource, source_from_settings
+from services.ingest.sources import (
+    BinanceLiveSource,
+    DemoSource,
+    ReplaySource,
+    Source,
+    source_from_settings,
+)
 from services.ingest.symbol_catalog import ExchangeSymbolCatalog
 
 log = logging.getLogger(__name__)
@@ -64,13 +73,13 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     rest = BinanceRest(settings.binance_rest_url)
     gaps: GapFiller | None = None
     if isinstance(source, BinanceLiveSource):
-        gaps = GapFiller(
-            rest, TradeFill(publisher), GapEventPublisher(js, settings.namespace), dead_letters
-        )
+        gaps = GapFiller(rest, publisher, GapEventPublisher(js, settings.namespace), dead_letters)
         await resume_trade_series(
             gaps, settings.storage_target, js, settings.namespace, source.symbols
         )
-    pipeline = IngestPipeline(source, publisher, dead_letters, gaps)
+        await resume_id_series(gaps, settings.storage_target, source.streams)
+    checkpoint = await _replay_checkpoint(source, js, settings)
+    pipeline = IngestPipeline(source, publisher, dead_letters, gaps, checkpoint)
     grpc_server = await start_grpc_server(
         settings.grpc_host,
         settings.ingest_grpc_port,
@@ -106,3 +115,19 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         await grpc_server.stop()
         metrics.stop()
         await nc.drain()
+
+
+async def _replay_checkpoint(
+    source: Source, js: JetStreamContext, settings: Settings
+) -> ReplayCheckpoint | None:
+    """A replay continues after what an earlier run of the same file already published.
+    (The demo moves its ids past what is stored instead, see demo_resume.)"""
+    if not isinstance(source, ReplaySource) or isinstance(source, DemoSource):
+        return None
+    checkpoint = await ReplayCheckpoint.open(
+        js, settings.namespace, source.path, settings.market_max_age_hours * 3600
+    )
+    position = await checkpoint.load()
+    if position is not None:
+        source.continue_after(position.pass_index, position.line)
+    return checkpoint

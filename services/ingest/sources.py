@@ -34,6 +34,8 @@ class RawMessage:
     received_time_us: int
     # Which pass over a looping recording this is (0 for everything else).
     pass_index: int = 0
+    # Its line in the recording, from 1 (0 for everything else).
+    line: int = 0
 
 
 class Source(Protocol):
@@ -145,11 +147,17 @@ class ReplaySource:
         self.connected = False
         self.finished = False
         self.connections_opened = 0
+        self._start = (0, 0)
+
+    def continue_after(self, pass_index: int, line: int) -> None:
+        """Start at pass ``pass_index``, after its first ``line`` lines (already on the bus)."""
+        self._start = (pass_index, line)
+        log.info("replay of %s resumes after pass %d line %d", self.path, pass_index, line)
 
     async def messages(self) -> AsyncIterator[RawMessage]:
         self.connected = True
         self.connections_opened += 1
-        pass_index = 0
+        pass_index = self._start[0]
         try:
             while True:
                 async for message in self._one_pass(pass_index):
@@ -165,7 +173,10 @@ class ReplaySource:
     async def _one_pass(self, pass_index: int) -> AsyncIterator[RawMessage]:
         first_recorded: int | None = None
         started = time.monotonic()
+        done = self._start[1] if pass_index == self._start[0] else 0
         for count, recorded in enumerate(read_recording(self.path)):
+            if count < done:
+                continue
             recorded_ns = recorded.clock_ns
             if self.speed > 0 and recorded_ns is not None:
                 if first_recorded is None:
@@ -176,7 +187,7 @@ class ReplaySource:
                     await asyncio.sleep(delay)
             elif count % 512 == 0:
                 await asyncio.sleep(0)  # let publishing and RPCs run during a fast replay
-            yield RawMessage(recorded.text, _now_us(), pass_index)
+            yield RawMessage(recorded.text, _now_us(), pass_index, count + 1)
 
     def adjust(self, event: EventT, message: RawMessage) -> EventT:
         return event if self.venue is None else dataclasses.replace(event, venue=self.venue)

@@ -7,10 +7,49 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.common import names
 from services.common.events import Event
+from services.common.intervals import kline_step_ms
 from services.common.trades import Trade
 from services.storage import tables
 from services.storage.tables import Table, datetime_to_ms
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """Where a series with consecutive ids is stored: trades and aggTrades by id, final
+    klines of one interval by open time (epoch milliseconds, ``step`` apart)."""
+
+    table: str
+    key: str
+    step: int = 1
+    interval: str | None = None
+
+    @classmethod
+    def of(cls, kind: str) -> SeriesSpec:
+        """ValueError for a kind without consecutive ids (or ``kline_1M``)."""
+        if kind == names.TRADE:
+            return cls("trades", "trade_id")
+        if kind == names.AGGTRADE:
+            return cls("agg_trades", "agg_id")
+        if kind.startswith(names.KLINE_PREFIX):
+            interval = kind.removeprefix(names.KLINE_PREFIX)
+            return cls("klines", "open_time", kline_step_ms(interval), interval)
+        raise ValueError(f"kind {kind!r} is not one of trade, aggtrade, kline_<interval>")
+
+    @property
+    def id_sql(self) -> str:
+        if self.interval is None:
+            return f"{self.key} AS id"
+        return f"(extract(epoch FROM {self.key}) * 1000)::bigint AS id"
+
+    def interval_sql(self, parameter: str) -> str:
+        return "" if self.interval is None else f"AND interval = {parameter}"
+
+    def bound_sql(self, parameter: str) -> str:
+        if self.interval is None:
+            return parameter
+        return f"(timestamptz 'epoch' + {parameter}::bigint * interval '1 millisecond')"
 
 
 @dataclass(frozen=True)
@@ -88,29 +127,61 @@ class TradeRepository:
         self, venue: str, symbol: str, first_id: int, last_id: int, max_ranges: int
     ) -> list[tuple[int, int]]:
         """The ranges of ids in ``first_id`` … ``last_id`` with no stored trade, ascending."""
+        return await self.missing_ids(
+            SeriesSpec.of(names.TRADE), venue, symbol, first_id, last_id, max_ranges
+        )
+
+    async def missing_ids(
+        self,
+        series: SeriesSpec,
+        venue: str,
+        symbol: str,
+        first_id: int,
+        last_id: int,
+        max_ranges: int,
+    ) -> list[tuple[int, int]]:
+        """The ranges of ids (every ``series.step``-th) in ``first_id`` … ``last_id`` with
+        no stored row, ascending."""
         # The stored ids walked in key order with two sentinels just outside the range:
-        # wherever the next id is more than one ahead, the ids between are missing.
+        # wherever the next id is more than one step ahead, the ids between are missing.
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                """SELECT trade_id + 1 AS first_id, next_id - 1 AS last_id FROM (
-                       SELECT trade_id, lead(trade_id) OVER (ORDER BY trade_id) AS next_id
-                       FROM (SELECT $3::bigint - 1 AS trade_id
+                f"""SELECT id + $5 AS first_id, next_id - $5 AS last_id FROM (
+                       SELECT id, lead(id) OVER (ORDER BY id) AS next_id
+                       FROM (SELECT $3::bigint - $5 AS id
                              UNION ALL
-                             SELECT trade_id FROM trades
+                             SELECT {series.id_sql} FROM {series.table}
                              WHERE venue = $1 AND symbol = $2
-                               AND trade_id BETWEEN $3 AND $4
+                               AND {series.key} BETWEEN {series.bound_sql("$3")}
+                                                    AND {series.bound_sql("$4")}
+                               {series.interval_sql("$7")}
                              UNION ALL
-                             SELECT $4::bigint + 1) AS ids
+                             SELECT $4::bigint + $5) AS ids
                    ) AS steps
-                   WHERE next_id > trade_id + 1
-                   ORDER BY first_id LIMIT $5""",
+                   WHERE next_id > id + $5
+                   ORDER BY first_id LIMIT $6""",
                 venue,
                 symbol,
                 first_id,
                 last_id,
+                series.step,
                 max_ranges,
+                *([] if series.interval is None else [series.interval]),
             )
         return [(row["first_id"], row["last_id"]) for row in rows]
+
+    async def last_id(self, series: SeriesSpec, venue: str, symbol: str) -> int | None:
+        """The highest stored id of a series; None when it has none."""
+        async with self._pool.acquire() as conn:
+            last: int | None = await conn.fetchval(
+                f"""SELECT {series.id_sql} FROM {series.table}
+                    WHERE venue = $1 AND symbol = $2 {series.interval_sql("$3")}
+                    ORDER BY {series.key} DESC LIMIT 1""",
+                venue,
+                symbol,
+                *([] if series.interval is None else [series.interval]),
+            )
+        return last
 
     async def backend(self) -> tuple[str, str]:
         """("timescaledb" or "postgresql", server_version)."""

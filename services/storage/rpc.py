@@ -13,7 +13,7 @@ from services.common.symbols import parse_symbol
 from services.storage import tables
 from services.storage.consumer import MarketConsumer
 from services.storage.database_errors import unavailable_when_database_is_down
-from services.storage.repository import LatestPrice, TradeRepository
+from services.storage.repository import LatestPrice, SeriesSpec, TradeRepository
 
 # A reply stays small (16 bytes a range) even for a badly holed history.
 _MAX_MISSING_RANGES = 10_000
@@ -22,6 +22,13 @@ _MAX_MISSING_RANGES = 10_000
 def _venue(value: str) -> str:
     try:
         return names.check_venue(value)
+    except ValueError as error:
+        raise InvalidArgument(str(error)) from None
+
+
+def _series(kind: str) -> SeriesSpec:
+    try:
+        return SeriesSpec.of(kind)
     except ValueError as error:
         raise InvalidArgument(str(error)) from None
 
@@ -81,6 +88,37 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
         return pb.ListMissingTradeIdsResponse(
             missing=[pb.IdRange(first_id=first, last_id=last) for first, last in ranges],
             missing_count=sum(last - first + 1 for first, last in ranges),
+        )
+
+    async def GetLastStoredId(
+        self, request: pb.GetLastStoredIdRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLastStoredIdResponse:
+        symbol = parse_symbol(request.symbol)
+        venue = _venue(request.venue or names.VENUE_BINANCE)
+        series = _series(request.kind)
+        with unavailable_when_database_is_down():
+            last = await self._repository.last_id(series, venue, symbol)
+        if last is None:
+            raise NotFound(f"no {request.kind} stored for {symbol} on {venue}")
+        return pb.GetLastStoredIdResponse(last_id=last)
+
+    async def ListMissingIds(
+        self, request: pb.ListMissingIdsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMissingIdsResponse:
+        symbol = parse_symbol(request.symbol)
+        venue = _venue(request.venue or names.VENUE_BINANCE)
+        series = _series(request.kind)
+        if request.last_id < request.first_id or request.first_id < 0:
+            raise InvalidArgument(
+                f"ids {request.first_id}-{request.last_id}: give 0 <= first_id <= last_id"
+            )
+        with unavailable_when_database_is_down():
+            ranges = await self._repository.missing_ids(
+                series, venue, symbol, request.first_id, request.last_id, _MAX_MISSING_RANGES
+            )
+        return pb.ListMissingIdsResponse(
+            missing=[pb.IdRange(first_id=first, last_id=last) for first, last in ranges],
+            missing_count=sum((last - first) // series.step + 1 for first, last in ranges),
         )
 
     async def GetStorageStatus(

@@ -50,7 +50,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -221,6 +221,8 @@ class FakeBinanceServer:
         loop_tape: bool = False,
         max_messages_per_connection: int | None = None,
         withheld_trade_ids: range = range(0),
+        withheld_agg_ids: range = range(0),
+        withheld_kline_open_times: Collection[int] = (),
         live_interval_s: float | None = None,
     ) -> None:
         self.tape = tape
@@ -231,9 +233,12 @@ class FakeBinanceServer:
         self.max_incoming_per_second = max_incoming_per_second
         self.loop_tape = loop_tape
         self.max_messages_per_connection = max_messages_per_connection
-        # Trades never sent, as if lost while disconnected: reaching the first of them
-        # drops the connection once (no close frame), later connections skip them all.
+        # Trades (aggTrades, klines by open time) never sent, as if lost while disconnected:
+        # reaching the first of them drops the connection once (no close frame), later
+        # connections skip them all.
         self.withheld_trade_ids = withheld_trade_ids
+        self.withheld_agg_ids = withheld_agg_ids
+        self.withheld_kline_open_times = frozenset(withheld_kline_open_times)
         self.withheld_disconnects = 0
         self.connections_total = 0
         self.messages_sent = 0
@@ -428,10 +433,15 @@ class FakeBinanceServer:
         return sent
 
     def _withheld(self, message: TapeMessage) -> bool:
-        if not self.withheld_trade_ids or not message.stream.endswith("@trade"):
-            return False
-        trade_id = json.loads(message.data).get("t")
-        return isinstance(trade_id, int) and trade_id in self.withheld_trade_ids
+        kind = message.stream.partition("@")[2]
+        if kind == "trade" and self.withheld_trade_ids:
+            return json.loads(message.data).get("t") in self.withheld_trade_ids
+        if kind == "aggTrade" and self.withheld_agg_ids:
+            return json.loads(message.data).get("a") in self.withheld_agg_ids
+        if kind.startswith("kline_") and self.withheld_kline_open_times:
+            candle = json.loads(message.data).get("k")
+            return isinstance(candle, dict) and candle.get("t") in self.withheld_kline_open_times
+        return False
 
     async def _broadcast(self, interval_s: float) -> None:
         """Live mode: one pass over the tape, each message to whoever is subscribed now."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from services.common.events import Kline
+from services.ingest.backfill import series_of
 from services.ingest.gaps import Gap, GapDetector, OpenGaps, SeriesKey
 
 BTC = SeriesKey("binance", "BTCUSDT", "trade")
@@ -60,3 +62,41 @@ def test_open_gaps_lists_what_is_not_settled_oldest_first() -> None:
     assert book.list() == [early, late]
     book.settled(early)
     assert book.list() == [late] and len(book) == 1
+
+
+def _kline(open_ms: int, closed: bool, interval: str = "1m") -> Kline:
+    return Kline(
+        venue="binance",
+        symbol="ETHUSDT",
+        interval=interval,
+        open_time_ms=open_ms,
+        close_time_ms=open_ms + 59_999,
+        open="1",
+        high="2",
+        low="1",
+        close="2",
+        volume="1",
+        quote_volume="1",
+        trades=1,
+        first_trade_id=-1,
+        last_trade_id=-1,
+        taker_buy_volume="1",
+        taker_buy_quote_volume="1",
+        closed=closed,
+        event_time_ms=open_ms + 30_000,
+    )
+
+
+def test_only_final_klines_advance_their_series_and_months_are_not_watched() -> None:
+    minute = 60_000
+    key = SeriesKey("binance", "ETHUSDT", "kline_1m")
+    assert series_of(_kline(10 * minute, closed=True)) == (key, 10 * minute, minute)
+    # An update of the open candle repeats its open time: no id of the series.
+    assert series_of(_kline(11 * minute, closed=False)) is None
+    assert series_of(_kline(0, closed=True, interval="1M")) is None
+    detector = GapDetector()
+    for open_ms, closed in ((0, True), (minute, False), (minute, True), (4 * minute, True)):
+        series = series_of(_kline(open_ms, closed))
+        if series is not None:
+            found = detector.observe(*series)
+    assert found == Gap(key, 2 * minute, 3 * minute)

@@ -6,6 +6,44 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetLastStoredIdRequest(_message.Message):
+    __slots__ = ("symbol", "venue", "kind")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    venue: str
+    kind: str
+    def __init__(self, symbol: _Optional[str] = ..., venue: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class GetLastStoredIdResponse(_message.Message):
+    __slots__ = ("last_id",)
+    LAST_ID_FIELD_NUMBER: _ClassVar[int]
+    last_id: int
+    def __init__(self, last_id: _Optional[int] = ...) -> None: ...
+
+class ListMissingIdsRequest(_message.Message):
+    __slots__ = ("symbol", "venue", "kind", "first_id", "last_id")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    FIRST_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_ID_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    venue: str
+    kind: str
+    first_id: int
+    last_id: int
+    def __init__(self, symbol: _Optional[str] = ..., venue: _Optional[str] = ..., kind: _Optional[str] = ..., first_id: _Optional[int] = ..., last_id: _Optional[int] = ...) -> None: ...
+
+class ListMissingIdsResponse(_message.Message):
+    __slots__ = ("missing", "missing_count")
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    MISSING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    missing: _containers.RepeatedCompositeFieldContainer[IdRange]
+    missing_count: int
+    def __init__(self, missing: _Optional[_Iterable[_Union[IdRange, _Mapping]]] = ..., missing_count: _Optional[int] = ...) -> None: ...
+
 class ListMissingTradeIdsRequest(_message.Message):
     __slots__ = ("symbol", "venue", "first_id", "last_id")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]

@@ -55,6 +55,16 @@ class StorageServiceStub:
                 request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsRequest.SerializeToString,
                 response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsResponse.FromString,
                 _registered_method=True)
+        self.ListMissingIds = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/ListMissingIds',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingIdsRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingIdsResponse.FromString,
+                _registered_method=True)
+        self.GetLastStoredId = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/GetLastStoredId',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -90,6 +100,22 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMissingIds(self, request, context):
+        """The same for any stored series with consecutive ids: trades, aggregate trades (agg
+        ids) and final klines of one interval (open times, one interval apart).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLastStoredId(self, request, context):
+        """The highest id stored of one such series: where a restarted capture resumes.
+        NOT_FOUND when the series has nothing stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +138,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.ListMissingTradeIds,
                     request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsRequest.FromString,
                     response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsResponse.SerializeToString,
+            ),
+            'ListMissingIds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMissingIds,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingIdsRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingIdsResponse.SerializeToString,
+            ),
+            'GetLastStoredId': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLastStoredId,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +259,60 @@ class StorageService:
             '/quantflow.storage.v1.StorageService/ListMissingTradeIds',
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsRequest.SerializeToString,
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMissingIds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/ListMissingIds',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingIdsRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingIdsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLastStoredId(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/GetLastStoredId',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.FromString,
             options,
             channel_credentials,
             insecure,
