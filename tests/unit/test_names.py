@@ -257,7 +257,9 @@ def test_kline_subjects_of_minute_and_month_differ_by_case() -> None:
 
 @pytest.mark.parametrize("stream", ["depth", "kline_2m", "kline_1H", "AGGTRADE", "trades", ""])
 def test_stream_kind_of_unsupported_stream_names_the_supported_ones(stream: str) -> None:
-    with pytest.raises(ValueError, match=r"^unknown stream .*: use trade, aggTrade, kline_<interval>"):
+    with pytest.raises(
+        ValueError, match=r"^unknown stream .*: use trade, aggTrade, kline_<interval>"
+    ):
         names.stream_kind(stream)
 
 
