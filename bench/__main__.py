@@ -69,7 +69,9 @@ async def _io_benchmarks(
         if "store" in groups:
             results += await store.run(running.postgres_admin_url, trades)
         if "pipeline" in groups:
-            results += await pipeline.run(running.postgres_admin_url, running.nats_url, Path(scratch))
+            results += await pipeline.run(
+                running.postgres_admin_url, running.nats_url, Path(scratch)
+            )
         if "end2end" in groups:
             results += await _end_to_end(
                 running.postgres_admin_url, running.nats_url, Path(scratch), tape_size
