@@ -15,6 +15,7 @@ accepts exactly what this parser accepts.
 
 from __future__ import annotations
 
+import functools
 import json
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -394,15 +395,21 @@ def _size(raw: str | bytes) -> int:
 
 def _stream_mismatch(stream: str, event: Event) -> str | None:
     """Why ``event`` cannot have come on ``stream``, or None if it can."""
+    if _stream_identity(stream) != (event.symbol, event.kind):
+        return f"stream {stream!r} carries a {event.kind} of {event.symbol}"
+    return None
+
+
+@functools.lru_cache(maxsize=4096)  # a feed has few streams, each seen for every message
+def _stream_identity(stream: str) -> tuple[str, str | None]:
+    """The upper-case symbol and the bus kind a stream name promises (None: no kind)."""
     symbol, _, rest = stream.partition("@")
     stream_kind = rest.split("@", 1)[0]  # kline_1m@+08:00 is still kline_1m
     try:
-        kind = names.stream_kind(stream_kind)
+        kind: str | None = names.stream_kind(stream_kind)
     except ValueError:
         kind = None
-    if symbol.upper() != event.symbol or kind != event.kind:
-        return f"stream {stream!r} carries a {event.kind} of {event.symbol}"
-    return None
+    return symbol.upper(), kind
 
 
 def parse_message(

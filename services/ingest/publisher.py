@@ -21,9 +21,11 @@ import asyncio
 import functools
 import itertools
 import logging
+import operator
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import BadSubjectError, MaxPayloadError
@@ -34,7 +36,8 @@ from prometheus_client import Counter
 from services.common import names
 from services.common.codec import BATCH_HEADER, encode_batch, encode_event
 from services.common.deadletter import DeadLetterPublisher
-from services.common.events import Event
+from services.common.events import AggTrade, BookTicker, Event
+from services.common.trades import Trade
 from services.ingest.seen_ids import SeenIds
 
 log = logging.getLogger(__name__)
@@ -109,6 +112,12 @@ def _continues(kind: str, last: int, following: int) -> bool:
 # Kinds sent in batches: the high-rate series with one id per event. Klines (updates of an
 # open candle share their open time) and tickers (one a second) stay one per message.
 _BATCHED_KINDS = frozenset({names.TRADE, names.AGGTRADE, names.BOOK})
+# Each batched kind's id (what Event.sequence() gives, without building its series name).
+_NUMBERS: dict[type[Event], Callable[[Any], int]] = {
+    Trade: operator.attrgetter("trade_id"),
+    AggTrade: operator.attrgetter("agg_id"),
+    BookTicker: operator.attrgetter("update_id"),
+}
 
 
 @dataclass(slots=True)
@@ -190,14 +199,13 @@ class EventPublisher:
             ready.append([event])
         else:
             subject = (event.venue, event.kind, event.symbol)
-            if event.kind in _CONSECUTIVE_KINDS and not self._seen.add(
-                subject, event.sequence()[1]
-            ):
+            number = _NUMBERS[type(event)](event)
+            if event.kind in _CONSECUTIVE_KINDS and not self._seen.add(subject, number):
                 self.repeats_dropped += 1  # an overlap JetStream's dedupe would not see
                 return
             batch = self._open.get(subject)
             if batch is not None and not _continues(
-                event.kind, batch.events[-1].sequence()[1], event.sequence()[1]
+                event.kind, _NUMBERS[type(event)](batch.events[-1]), number
             ):
                 ready.append(self._open.pop(subject).events)
                 batch = None

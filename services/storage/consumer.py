@@ -112,6 +112,9 @@ class MarketConsumer:
                 max_ack_pending=self._batch_size * 4,
             ),
         )
+        # The previous fetch's commit, running while the next fetch is read and decoded, so
+        # PostgreSQL and this process work at the same time; commits stay one at a time.
+        committing: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
                 try:
@@ -125,15 +128,25 @@ class MarketConsumer:
                     log.warning("fetch failed (%s); retrying", error)
                     await asyncio.sleep(_RETRY_DELAY_S)
                     continue
-                await self._handle(messages)
+                deliveries, batches = await self._decode(messages)
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(self._commit(deliveries, batches))
+            if committing is not None:
+                await committing
         finally:
+            if committing is not None and not committing.done():
+                committing.cancel()  # uncommitted, unacked: JetStream delivers it again
+                with contextlib.suppress(asyncio.CancelledError):
+                    await committing
             # Draining the connection waits on this subscription's queue forever unless it
             # is gone first; the durable consumer itself stays on the server.
             await subscription.unsubscribe()
 
-    async def _handle(self, messages: list[Msg]) -> None:
+    async def _decode(self, messages: list[Msg]) -> tuple[list[_Delivery], _Batches]:
+        """Each message's events sorted by table; bad ones dead-lettered on the way."""
         deliveries = [_Delivery(message) for message in messages]
-        batches: dict[str, tuple[Table, list[tuple[_Delivery, Event]]]] = {}
+        batches: _Batches = {}
         for delivery in deliveries:
             message = delivery.message
             try:
@@ -142,14 +155,19 @@ class MarketConsumer:
             except ValueError as error:
                 await self._dead_letter(delivery, message.data, str(error))
                 continue
+            RECEIVED.inc(len(decoded))
             for event in decoded:
                 if isinstance(event, InvalidEvent):
                     await self._dead_letter(delivery, event.payload, event.reason)
                     continue
-                RECEIVED.inc()
                 table = tables.table_for(event)
                 if table is not None:
                     batches.setdefault(table.name, (table, []))[1].append((delivery, event))
+        return deliveries, batches
+
+    async def _commit(self, deliveries: list[_Delivery], batches: _Batches) -> None:
+        """Store the batches, then ack every message whose events are all committed or
+        dead-lettered; the others are redelivered after a pause."""
         for table, batch in batches.values():
             for start in range(0, len(batch), self._batch_size):
                 await self._store(table, batch[start : start + self._batch_size])
@@ -213,6 +231,9 @@ class MarketConsumer:
         with contextlib.suppress(TimeoutError):  # a stop request ends the pause early
             await asyncio.wait_for(self._stop.wait(), self._retry_delay_s)
         self._retry_delay_s = min(self._retry_delay_s * 2, _MAX_RETRY_DELAY_S)
+
+
+_Batches = dict[str, tuple[Table, list[tuple["_Delivery", Event]]]]
 
 
 @dataclass(slots=True)
