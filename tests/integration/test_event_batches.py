@@ -4,14 +4,20 @@ sees every trade."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import AsyncGenerator
 
 import asyncpg
+import grpc
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from graph.context import Backends, Context
+from graph.schema import schema
+from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import bus, names
 from services.common.codec import BATCH_HEADER, encode_batch, encode_trade
 from services.common.deadletter import REASON_HEADER, DeadLetterPublisher
@@ -138,3 +144,44 @@ async def test_a_reconnect_overlap_of_batched_trades_never_reaches_the_bus_twice
     ids = [e.sequence()[1] for _, events in await bus_messages(js, namespace) for e in events]
     assert sorted(ids) == list(range(1, 301))
     assert publisher.repeats_dropped == 31
+
+
+async def test_the_trades_subscription_delivers_every_trade_of_a_batch_in_order(
+    nats_client: NatsClient, namespace: str
+) -> None:
+    _, publisher = await trade_publisher(nats_client, namespace)
+    async with grpc.aio.insecure_channel("127.0.0.1:1") as unused:  # no storage needed
+        backends = Backends(
+            storage=storage_service_pb2_grpc.StorageServiceStub(unused),
+            nats=nats_client,
+            namespace=namespace,
+        )
+        stream = await schema.subscribe(
+            'subscription { trades(symbols: ["BTCUSDT"]) { tradeId } }',
+            context_value=Context(backends),
+        )
+        assert isinstance(stream, AsyncGenerator), stream
+        try:
+            # The resolver subscribes when first awaited: lone trades until one arrives.
+            first = asyncio.ensure_future(anext(stream))
+            lone = 1
+            while not first.done():
+                await publisher.publish(trade(lone))
+                await publisher.flush()
+                lone += 2  # never consecutive: each goes out alone
+                await asyncio.wait({first}, timeout=0.05)
+            await first
+            batch = range(1_000_000, 1_000_250)  # more than one batch's worth
+            for trade_id in batch:
+                await publisher.publish(trade(trade_id))
+            await publisher.flush()
+            received: list[int] = []
+            while len(received) < len(batch):
+                result = await asyncio.wait_for(anext(stream), 10)
+                assert result.data is not None, result.errors
+                trade_id = int(result.data["trades"]["tradeId"])
+                if trade_id >= batch[0]:
+                    received.append(trade_id)
+        finally:
+            await stream.aclose()
+    assert received == list(batch)
