@@ -22,11 +22,12 @@ from bench.report import Result, timed_async
 from services.common import bus, names
 from services.common.codec import encode_trade
 from services.common.trades import Trade
+from services.ingest.publisher import BATCH_EVENTS
 from services.storage import tables
 from services.storage.migrations import migrate
 
-# The batch size the product's message batches are compared at.
-PER_MESSAGE = 100
+# Trades per message in the batched case: what ingest's publisher packs at most.
+PER_MESSAGE = BATCH_EVENTS
 _COPY_ROWS = 10_000
 _FETCH = 1000
 

@@ -70,6 +70,9 @@ MAX_FRACTION_DIGITS = 18
 MAX_TRADE_ID = 2**63 - 1  # PostgreSQL bigint and protobuf int64
 
 _DECIMAL_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
+_PLAIN_DECIMAL_RE = re.compile(
+    rf"[0-9]{{1,{MAX_INTEGER_DIGITS}}}(?:\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?"
+)
 _VENUE_RE = re.compile(r"[a-z0-9_]{1,30}")
 
 
@@ -84,6 +87,8 @@ def _preview(text: str) -> str:
 
 def check_decimal(text: str) -> str:
     """``text`` if it is a plain positive decimal within the digit caps; else ValueError."""
+    if _PLAIN_DECIMAL_RE.fullmatch(text) and text.strip("0."):
+        return text  # the common case in one match; what is wrong with others is told below
     whole, fraction = _decimal_digits(text, signed=False)
     if not (whole + fraction).strip("0"):
         raise ValueError(f"{_preview(text)} must be greater than zero")
