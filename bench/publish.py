@@ -65,6 +65,7 @@ async def _stored(js: JetStreamContext, namespace: str) -> int:
     while remaining:
         for message in await subscription.fetch(min(1000, remaining), timeout=5):
             stored += len(decode_message(names.TRADE, message.data, message.headers))
+            await message.ack()  # else the consumer stops at its ack-pending limit
             remaining -= 1
     await subscription.unsubscribe()
     return stored
