@@ -8,8 +8,8 @@ intact, for the next flush: nothing is dropped unconfirmed.
 
 Runs of trades, aggregate trades and book tickers of one symbol go out several to a message
 (a ``market.v1.EventBatch``, see :mod:`services.common.codec`): one event per message caps
-JetStream's publish and fetch + ack near 11–18k messages/s on two cores, a hundred per
-message moves over 500k events/s (bench/README.md). A batch is sent when it is full, when
+JetStream's publish and fetch + ack near 11–18k messages/s on two cores, while 200 a
+message move over a million events/s (bench/README.md). A batch is sent when it is full, when
 the next event does not continue its run, or at the latest :data:`LINGER_S` after it opened
 (:meth:`EventPublisher.send_due`, which the ingest loop calls), so batching adds a bounded
 delay. A batch of one goes out as the bare event, with the event's own message id.
