@@ -37,3 +37,10 @@ def trades(limit: int | None = None, copies: int = 1) -> list[Trade]:
         for copy in range(copies)
         for trade in original
     ]
+
+
+def tape_trades(path: Path) -> list[Trade]:
+    """The trades of a tape written by :func:`bench.tape.write_tape`, as ingest parses them."""
+    with path.open() as lines:
+        parsed = (parse_message(line) for line in lines)
+        return [verdict for verdict in parsed if isinstance(verdict, Trade)]

@@ -43,7 +43,7 @@ def run(messages: list[str]) -> list[Result]:
         ),
         timed(
             "parse",
-            "quantflow parse_message (pydantic-validated)",
+            "quantflow parse_message (validated)",
             count,
             lambda: _ours(messages),
             "bad input → dead letter",

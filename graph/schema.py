@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import grpc
 import strawberry
 from graphql import GraphQLError
+from nats.aio.msg import Msg
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
@@ -21,7 +22,7 @@ from graph.market_subscriptions import MarketSubscription, Mutation, market_subs
 from graph.scalars import SCALAR_MAP, Int64
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from services.common import names
-from services.common.codec import decode_event
+from services.common.codec import InvalidEvent, decode_message
 from services.common.errors import InvalidArgument
 from services.common.events import Event
 from services.common.events import Kline as KlineEvent
@@ -153,22 +154,25 @@ async def _bus_events(
         names.kind_filter_subject(kind, only, symbol, backends.namespace)
         for symbol in ([_symbol(s) for s in symbols] if symbols else [None])
     ]
-    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
+    # Bus messages: one event, or a batch of a subject's events (see services.common.codec).
+    queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=10_000)
 
-    async def deliver(message: object) -> None:
-        data: bytes = message.data  # type: ignore[attr-defined]
+    async def deliver(message: Msg) -> None:
         if queue.full():
             queue.get_nowait()
-        queue.put_nowait(data)
+        queue.put_nowait(message)
 
     subscriptions = [await backends.nats.subscribe(s, cb=deliver) for s in subjects]
     try:
         while True:
-            payload = await queue.get()
+            message = await queue.get()
             try:
-                yield decode_event(kind, payload)
+                events = decode_message(kind, message.data, message.headers)
             except ValueError:
                 continue
+            for event in events:
+                if not isinstance(event, InvalidEvent):
+                    yield event
     finally:
         for subscription in subscriptions:
             await subscription.unsubscribe()

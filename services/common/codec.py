@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 
 from google.protobuf.message import Message
 
 from quantflow.market.v1 import (
     agg_trade_pb2,
     book_ticker_pb2,
+    event_batch_pb2,
     kline_pb2,
     mini_ticker_pb2,
     ticker_pb2,
@@ -81,10 +83,17 @@ _EVENTS_BY_KIND: dict[str, type[Event]] = {
 }
 
 
+# Each kind's field names, looked up once: encoding and decoding run per event.
+_FIELDS: dict[type[Event], tuple[str, ...]] = {
+    event_type: tuple(field.name for field in dataclasses.fields(event_type))
+    for event_type in _MESSAGES
+}
+
+
 def encode_event(event: Event) -> bytes:
     """Any market event's protobuf bytes."""
     message = _MESSAGES[type(event)](
-        **{field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
+        **{name: getattr(event, name) for name in _FIELDS[type(event)]}
     )
     payload: bytes = message.SerializeToString()
     return payload
@@ -101,8 +110,54 @@ def decode_event(kind: str, payload: bytes, now_ms: int | None = None) -> Event:
         message = message_type.FromString(payload)
     except Exception as error:  # protobuf raises its own DecodeError
         raise ValueError(f"not a {message_type.DESCRIPTOR.full_name}: {error}") from error
-    fields = {field.name: getattr(message, field.name) for field in dataclasses.fields(event_type)}
+    fields = {name: getattr(message, name) for name in _FIELDS[event_type]}
     event: Event = event_type(**fields).validate(now_ms)
     if event.kind != kind:
         raise ValueError(f"a {event.kind} event on a {kind} subject")
     return event
+
+
+# Marks a bus message holding a market.v1.EventBatch (its value: how many events); a
+# message without it holds one bare event, the only form before batches existed.
+BATCH_HEADER = "Quantflow-Batch"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InvalidEvent:
+    """One event of a bus message that does not decode or validate: its bytes and why."""
+
+    payload: bytes
+    reason: str
+
+
+def encode_batch(events: Sequence[Event]) -> bytes:
+    """Events of one subject as a ``market.v1.EventBatch``."""
+    payload: bytes = event_batch_pb2.EventBatch(
+        events=[encode_event(event) for event in events]
+    ).SerializeToString()
+    return payload
+
+
+def decode_message(
+    kind: str,
+    payload: bytes,
+    headers: Mapping[str, str] | None,
+    now_ms: int | None = None,
+) -> list[Event | InvalidEvent]:
+    """The events of one bus message on a ``kind`` subject, each decoded and validated on
+    its own, so one bad event of a batch spoils only itself. ``ValueError`` when the
+    message is not an event or a batch at all."""
+    if not headers or BATCH_HEADER not in headers:
+        return [_decoded(kind, payload, now_ms)]
+    try:
+        batch = event_batch_pb2.EventBatch.FromString(payload)
+    except Exception as error:  # protobuf raises its own DecodeError
+        raise ValueError(f"not a quantflow.market.v1.EventBatch: {error}") from error
+    return [_decoded(kind, event, now_ms) for event in batch.events]
+
+
+def _decoded(kind: str, payload: bytes, now_ms: int | None) -> Event | InvalidEvent:
+    try:
+        return decode_event(kind, payload, now_ms)
+    except ValueError as error:
+        return InvalidEvent(payload, str(error))

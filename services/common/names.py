@@ -141,6 +141,12 @@ def trade_msg_id(venue: str, symbol: str, trade_id: int) -> str:
     return f"{venue}:{symbol.upper()}:{TRADE}:{trade_id}"
 
 
+def batch_msg_id(venue: str, symbol: str, kind: str, first: int, last: int) -> str:
+    """``Nats-Msg-Id`` of a batch of one series' events (``market.v1.EventBatch``):
+    ``<venue>:<SYMBOL>:<kind>:<first id>-<last id>``."""
+    return f"{venue}:{symbol.upper()}:{kind}:{first}-{last}"
+
+
 def gap_subject(venue: str, symbol: str, namespace: str = "") -> str:
     """Gap events of one symbol's series: ``market.<venue>.gap.<SYMBOL>``."""
     return market_subject(venue, GAP, symbol, namespace)

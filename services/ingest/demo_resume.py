@@ -17,7 +17,8 @@ from nats.js.errors import NotFoundError
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
-from services.common.codec import decode_trade
+from services.common.codec import decode_message
+from services.common.trades import Trade
 from services.ingest.sources import TradePoint
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,13 @@ async def last_on_bus(js: JetStreamContext, namespace: str, symbol: str) -> Trad
     if message.data is None:
         return None
     try:
-        trade = decode_trade(message.data)
+        events = decode_message(names.TRADE, message.data, message.headers)
     except ValueError as error:
+        events = []
         log.warning("demo: the last message on %s is not a trade (%s)", subject, error)
+    # One trade, or a batch of them.
+    trades = [event for event in events if isinstance(event, Trade)]
+    if not trades:
         return None
-    return TradePoint(trade.trade_id, trade.trade_time_ms)
+    last = max(trades, key=lambda trade: trade.trade_id)
+    return TradePoint(last.trade_id, last.trade_time_ms)

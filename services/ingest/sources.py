@@ -177,8 +177,9 @@ class ReplaySource:
         for count, recorded in enumerate(read_recording(self.path)):
             if count < done:
                 continue
-            recorded_ns = recorded.clock_ns
-            if self.speed > 0 and recorded_ns is not None:
+            # clock_ns searches the text for its event time: only a paced replay needs it.
+            recorded_ns = recorded.clock_ns if self.speed > 0 else None
+            if recorded_ns is not None:
                 if first_recorded is None:
                     first_recorded = recorded_ns
                 due = started + (recorded_ns - first_recorded) / 1e9 / self.speed

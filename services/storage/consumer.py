@@ -7,6 +7,14 @@ subject only, and ``kline_<interval>`` kinds share no wildcard token, so per-kin
 would mean one per interval; a single fetch loop also pays its per-batch cost once for all
 kinds. In-progress klines and mini tickers are live only: acked, not stored.
 
+A message holds one event or a batch of one subject's events (``market.v1.EventBatch``):
+each event is decoded, validated and stored on its own, and the message is acked once
+every event of it is committed or dead-lettered. If any is not (the database is away),
+the whole message is redelivered later; its events already stored are then harmless
+duplicates, dropped by the tables' keys. Acks stay explicit, one per message: with a
+hundred events a message they cost little, and an ``AckAll`` policy would also ack
+messages another storage worker on the same durable has not committed yet.
+
 Failures are sorted. Data errors (an event that does not decode or validate, or that
 PostgreSQL rejects as data) are dead-lettered, and acked only once the dead letter is stored:
 retrying them would fail for ever. Anything else (database or bus unavailable, timeouts) is
@@ -18,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 
 import asyncpg
 import nats.errors
@@ -28,7 +37,7 @@ from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Histogram
 
 from services.common import names
-from services.common.codec import decode_event
+from services.common.codec import InvalidEvent, decode_message, encode_event
 from services.common.deadletter import DeadLetterPublisher
 from services.common.events import Event
 from services.storage import tables
@@ -103,6 +112,9 @@ class MarketConsumer:
                 max_ack_pending=self._batch_size * 4,
             ),
         )
+        # The previous fetch's commit, running while the next fetch is read and decoded, so
+        # PostgreSQL and this process work at the same time; commits stay one at a time.
+        committing: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
                 try:
@@ -116,36 +128,62 @@ class MarketConsumer:
                     log.warning("fetch failed (%s); retrying", error)
                     await asyncio.sleep(_RETRY_DELAY_S)
                     continue
-                await self._handle(messages)
+                deliveries, batches = await self._decode(messages)
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(self._commit(deliveries, batches))
+            if committing is not None:
+                await committing
         finally:
+            if committing is not None and not committing.done():
+                committing.cancel()  # uncommitted, unacked: JetStream delivers it again
+                with contextlib.suppress(asyncio.CancelledError):
+                    await committing
             # Draining the connection waits on this subscription's queue forever unless it
             # is gone first; the durable consumer itself stays on the server.
             await subscription.unsubscribe()
 
-    async def _handle(self, messages: list[Msg]) -> None:
-        batches: dict[str, tuple[Table, list[tuple[Msg, Event]]]] = {}
-        live_only: list[Msg] = []
-        for message in messages:
+    async def _decode(self, messages: list[Msg]) -> tuple[list[_Delivery], _Batches]:
+        """Each message's events sorted by table; bad ones dead-lettered on the way."""
+        deliveries = [_Delivery(message) for message in messages]
+        batches: _Batches = {}
+        for delivery in deliveries:
+            message = delivery.message
             try:
                 kind = names.subject_kind(message.subject, self._namespace)
-                event = decode_event(kind, message.data)
+                decoded = decode_message(kind, message.data, message.headers)
             except ValueError as error:
-                await self._dead_letter(message, str(error))
+                await self._dead_letter(delivery, message.data, str(error))
                 continue
-            RECEIVED.inc()
-            table = tables.table_for(event)
-            if table is None:
-                live_only.append(message)
-            else:
-                batches.setdefault(table.name, (table, []))[1].append((message, event))
-        for table, batch in batches.values():
-            await self._store(table, batch)
-        for message in live_only:
-            await message.ack()
+            RECEIVED.inc(len(decoded))
+            for event in decoded:
+                if isinstance(event, InvalidEvent):
+                    await self._dead_letter(delivery, event.payload, event.reason)
+                    continue
+                table = tables.table_for(event)
+                if table is not None:
+                    batches.setdefault(table.name, (table, []))[1].append((delivery, event))
+        return deliveries, batches
 
-    async def _store(self, table: Table, batch: list[tuple[Msg, Event]]) -> None:
-        """Commit the batch and ack it; on a data error, split it until the bad rows are
-        alone, so the good ones of the same batch are still stored."""
+    async def _commit(self, deliveries: list[_Delivery], batches: _Batches) -> None:
+        """Store the batches, then ack every message whose events are all committed or
+        dead-lettered; the others are redelivered after a pause."""
+        for table, batch in batches.values():
+            for start in range(0, len(batch), self._batch_size):
+                await self._store(table, batch[start : start + self._batch_size])
+        retry = [delivery.message for delivery in deliveries if delivery.retry]
+        for delivery in deliveries:
+            if not delivery.retry:
+                await delivery.message.ack()
+        if retry:
+            await self._back_off(retry)
+        else:
+            self._retry_delay_s = _RETRY_DELAY_S
+
+    async def _store(self, table: Table, batch: list[tuple[_Delivery, Event]]) -> None:
+        """Commit the batch; on a data error, split it until the bad rows are alone, so the
+        good ones of the same batch are still stored. What is not committed marks its
+        message for redelivery."""
         if not batch:
             return
         try:
@@ -153,14 +191,17 @@ class MarketConsumer:
                 written = await self._repository.write(table, [event for _, event in batch])
         except _DATA_ERRORS as error:
             if len(batch) == 1:
-                await self._dead_letter(batch[0][0], f"rejected by PostgreSQL: {error}")
+                delivery, event = batch[0]
+                await self._dead_letter(
+                    delivery, encode_event(event), f"rejected by PostgreSQL: {error}"
+                )
                 return
             middle = len(batch) // 2
             await self._store(table, batch[:middle])
             await self._store(table, batch[middle:])
             return
         except _RETRYABLE_ERRORS as error:
-            # Not committed: let JetStream deliver the batch again after a pause.
+            # Not committed: JetStream delivers these messages again after a pause.
             log.error(
                 "could not store %d %s (%s); retrying in %.0fs",
                 len(batch),
@@ -168,23 +209,21 @@ class MarketConsumer:
                 error,
                 self._retry_delay_s,
             )
-            await self._back_off([message for message, _ in batch])
+            for delivery, _ in batch:
+                delivery.retry = True
             return
-        self._retry_delay_s = _RETRY_DELAY_S
         WRITTEN.labels(table.name).inc(written)
         self.written[table.name] += written
-        for message, _ in batch:
-            await message.ack()
 
-    async def _dead_letter(self, message: Msg, reason: str) -> None:
-        """Ack a poison event only once its dead letter is stored; else have it redelivered."""
-        log.warning("dead-lettering an event on %s: %s", message.subject, reason)
-        if await self._dead_letters.publish(message.data, f"{message.subject}: {reason}"):
+    async def _dead_letter(self, delivery: _Delivery, payload: bytes, reason: str) -> None:
+        """Keep a poison event as a dead letter; if that fails, its message is redelivered."""
+        subject = delivery.message.subject
+        log.warning("dead-lettering an event on %s: %s", subject, reason)
+        if await self._dead_letters.publish(payload, f"{subject}: {reason}"):
             POISON.inc()
             self.events_dead_lettered += 1
-            await message.ack()
         else:
-            await self._back_off([message])
+            delivery.retry = True
 
     async def _back_off(self, messages: list[Msg]) -> None:
         for message in messages:
@@ -192,3 +231,15 @@ class MarketConsumer:
         with contextlib.suppress(TimeoutError):  # a stop request ends the pause early
             await asyncio.wait_for(self._stop.wait(), self._retry_delay_s)
         self._retry_delay_s = min(self._retry_delay_s * 2, _MAX_RETRY_DELAY_S)
+
+
+_Batches = dict[str, tuple[Table, list[tuple["_Delivery", Event]]]]
+
+
+@dataclass(slots=True)
+class _Delivery:
+    """One fetched message; ``retry`` once any of its events is neither committed nor
+    dead-lettered, so it must be delivered again rather than acked."""
+
+    message: Msg
+    retry: bool = False

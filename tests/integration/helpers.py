@@ -11,9 +11,11 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from pydantic import SecretStr
 
-from services.common import bus
+from services.common import bus, names
+from services.common.codec import InvalidEvent, decode_message
 from services.common.deadletter import DeadLetterPublisher
 from services.common.embedded import free_port
+from services.common.events import Event
 from services.common.grpc_server import check_health
 from services.common.names import VENUE_BINANCE
 from services.common.settings import Settings
@@ -101,3 +103,46 @@ async def trade_publisher(
     await bus.ensure_streams(js, namespace, 3600)
     dead_letters = DeadLetterPublisher(js, namespace, VENUE_BINANCE)
     return js, EventPublisher(nats_client, namespace, dead_letters, window=window)
+
+
+async def bus_messages(
+    js: JetStreamContext, namespace: str, subject: str | None = None
+) -> list[tuple[str, list[Event]]]:
+    """Every market message on the stream (of ``subject``, or all): its ``Nats-Msg-Id`` and
+    its events (one, or a batch's), decoded as storage decodes them."""
+    stream = names.market_stream(namespace)
+    filter_subject = subject or names.market_subjects(namespace)[0]
+    info = await js.stream_info(stream, subjects_filter=filter_subject)
+    count = sum((info.state.subjects or {}).values())
+    subscription = await js.subscribe(filter_subject, stream=stream, ordered_consumer=True)
+    try:
+        found = []
+        for _ in range(count):
+            message = await subscription.next_msg(timeout=5)
+            kind = names.subject_kind(message.subject, namespace)
+            events = [
+                event
+                for event in decode_message(kind, message.data, message.headers)
+                if not isinstance(event, InvalidEvent)
+            ]
+            found.append((message.headers["Nats-Msg-Id"] if message.headers else "", events))
+    finally:
+        await subscription.unsubscribe()
+    return found
+
+
+async def bus_events(
+    js: JetStreamContext, namespace: str, subject: str | None = None
+) -> list[Event]:
+    """Every market event on the stream (of ``subject``, or all), batches unpacked."""
+    return [event for _, events in await bus_messages(js, namespace, subject) for event in events]
+
+
+def batch_msg_id(events: list[Event]) -> str:
+    """The ``Nats-Msg-Id`` ingest gives a message of these events."""
+    if len(events) == 1:
+        return events[0].msg_id()
+    first, last = events[0], events[-1]
+    return names.batch_msg_id(
+        first.venue, first.symbol, first.kind, first.sequence()[1], last.sequence()[1]
+    )

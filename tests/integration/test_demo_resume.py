@@ -14,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
 from services.common import names
-from services.common.codec import decode_trade
+from services.common.codec import decode_message
 from services.common.settings import Settings
 from services.common.trades import Trade
 from services.ingest import service as ingest_service
@@ -22,7 +22,13 @@ from services.ingest.binance import parse_message
 from services.ingest.recordings import read_recording
 from services.storage import service as storage_service
 from tests.conftest import SAMPLE_CAPTURE
-from tests.integration.helpers import eventually, running, service_settings, trade_publisher
+from tests.integration.helpers import (
+    bus_events,
+    eventually,
+    running,
+    service_settings,
+    trade_publisher,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -74,11 +80,9 @@ async def test_a_second_demo_run_continues_after_what_the_first_stored(
     async with running(storage_service.run, settings, settings.storage_grpc_port):
         await _demo_run(settings, capture[0].trade_id + 2 * len(capture), database_url)
         js = nats_client.jetstream()
-        trades_on_stream = await js.stream_info(
-            names.market_stream(namespace),
-            subjects_filter=names.trade_subject("BTCUSDT", namespace=namespace),
+        on_stream = len(
+            await bus_events(js, namespace, names.trade_subject("BTCUSDT", namespace=namespace))
         )
-        on_stream = sum((trades_on_stream.state.subjects or {}).values())
 
         async def first_run_stored() -> bool:
             return bool((await _stored(database_url))[0] == on_stream)
@@ -136,7 +140,8 @@ async def test_with_storage_unreachable_the_demo_resumes_after_the_bus_last_trad
         subject=names.trade_subject("BTCUSDT", namespace=namespace),
         next=True,
     )
-    first = decode_trade(after.data or b"")
+    first, *_ = decode_message(names.TRADE, after.data or b"", after.headers)
+    assert isinstance(first, Trade)
     assert first.trade_id == ahead + 1
     assert first.trade_time_ms == ahead_ms + 1
     assert f"storage at {settings.storage_target} did not answer" in caplog.text

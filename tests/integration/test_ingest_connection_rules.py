@@ -13,11 +13,10 @@ from prometheus_client import REGISTRY
 from quantflow.market.v1 import ingest_service_pb2 as pb
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from services.common import names
-from services.common.codec import decode_trade
 from services.ingest import service as ingest_service
 from tests.fakes.binance_server import FakeBinanceServer
 from tests.fakes.trade_tapes import trade_ids, trade_tape
-from tests.integration.helpers import eventually, running, service_settings
+from tests.integration.helpers import bus_events, eventually, running, service_settings
 
 pytestmark = pytest.mark.integration
 
@@ -29,19 +28,8 @@ async def _status(target: str) -> pb.GetIngestStatusResponse:
 
 
 async def _stored_ids(nats_client: NatsClient, namespace: str, symbol: str) -> list[int]:
-    js = nats_client.jetstream()
-    info = await js.stream_info(names.market_stream(namespace))
-    stored = await js.subscribe(
-        names.trade_subject(symbol, namespace=namespace),
-        stream=names.market_stream(namespace),
-        ordered_consumer=True,
-    )
-    ids = [
-        decode_trade((await stored.next_msg(timeout=5)).data).trade_id
-        for _ in range(info.state.messages)
-    ]
-    await stored.unsubscribe()
-    return ids
+    subject = names.trade_subject(symbol, namespace=namespace)
+    return [e.sequence()[1] for e in await bus_events(nats_client.jetstream(), namespace, subject)]
 
 
 async def test_server_shutdown_rotation_loses_and_duplicates_no_trade_on_the_bus(
@@ -69,8 +57,8 @@ async def test_server_shutdown_rotation_loses_and_duplicates_no_trade_on_the_bus
             await asyncio.wait_for(fake.live_finished.wait(), 30)
 
             async def all_on_the_bus() -> bool:
-                info = await nats_client.jetstream().stream_info(names.market_stream(namespace))
-                return bool(info.state.messages >= len(fake.live_sent))
+                on_bus = await bus_events(nats_client.jetstream(), namespace)
+                return len(on_bus) >= len(fake.live_sent)
 
             await eventually(all_on_the_bus)
             status = await _status(target)

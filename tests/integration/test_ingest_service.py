@@ -12,7 +12,6 @@ from nats.aio.client import Client as NatsClient
 from quantflow.market.v1 import ingest_service_pb2 as pb
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from services.common import names
-from services.common.codec import decode_trade
 from services.common.deadletter import (
     MAX_DEADLETTER_BYTES,
     ORIGINAL_SIZE_HEADER,
@@ -23,7 +22,14 @@ from services.ingest import service as ingest_service
 from services.ingest.recordings import read_recording
 from tests.conftest import HFT_CAPTURE, SAMPLE_CAPTURE
 from tests.fakes.binance_server import FakeBinanceServer, Tape
-from tests.integration.helpers import eventually, running, service_settings
+from tests.integration.helpers import (
+    batch_msg_id,
+    bus_events,
+    bus_messages,
+    eventually,
+    running,
+    service_settings,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -79,17 +85,13 @@ async def test_live_trades_reach_jetstream_with_exchange_ids_as_msg_ids(
     assert list(status.symbols) == ["BTCUSDT", "ETHUSDT"]
     assert status.messages_dead_lettered == 0
     js = nats_client.jetstream()
-    subscription = await js.subscribe(
-        names.trade_subject("BTCUSDT", namespace=namespace),
-        stream=names.market_stream(namespace),
-        ordered_consumer=True,
-    )
     received = set()
-    for _ in range(len(expected)):
-        message = await subscription.next_msg(timeout=5)
-        trade = decode_trade(message.data)
-        assert message.headers["Nats-Msg-Id"] == f"binance:BTCUSDT:trade:{trade.trade_id}"
-        received.add(trade.trade_id)
+    subject = names.trade_subject("BTCUSDT", namespace=namespace)
+    for msg_id, events in await bus_messages(js, namespace, subject):
+        # One trade's own id, or a batch's run: binance:BTCUSDT:trade:<first>-<last>.
+        assert msg_id == batch_msg_id(events)
+        assert msg_id.startswith("binance:BTCUSDT:trade:")
+        received |= {event.sequence()[1] for event in events}
     assert received == expected
 
 
@@ -155,15 +157,11 @@ async def test_dropped_connection_reconnects_and_overlap_is_deduplicated(
 
             await eventually(reconnected_twice)
     js = nats_client.jetstream()
-    info = await js.stream_info(names.market_stream(namespace))
-    stored = await js.subscribe(
-        names.trade_subject("BTCUSDT", namespace=namespace),
-        stream=names.market_stream(namespace),
-        ordered_consumer=True,
-    )
     ids = [
-        decode_trade((await stored.next_msg(timeout=5)).data).trade_id
-        for _ in range(info.state.messages)
+        event.sequence()[1]
+        for event in await bus_events(
+            js, namespace, names.trade_subject("BTCUSDT", namespace=namespace)
+        )
     ]
     assert len(ids) == len(set(ids))
     assert set(ids) <= expected
@@ -185,8 +183,7 @@ async def test_replay_source_reads_the_whole_capture_then_reports_finished(
     assert len(_trade_ids(HFT_CAPTURE)) == 9757
     assert status.events_published == 9757 + 28_040
     assert status.messages_skipped == status.messages_received - 9757 - 28_040 == 3_452
-    info = await nats_client.jetstream().stream_info(names.market_stream(namespace))
-    assert info.state.messages == 9757 + 28_040
+    assert len(await bus_events(nats_client.jetstream(), namespace)) == 9757 + 28_040
 
 
 def _trade_line(trade_id: int, stream: str = "btcusdt@trade", **changes: object) -> str:
@@ -243,8 +240,7 @@ async def test_replayed_bad_input_corpus_is_dead_lettered_and_good_trades_publis
     assert status.events_published == len(good)
     assert status.messages_dead_lettered == len(BAD_LINES)
     js = nats_client.jetstream()
-    info = await js.stream_info(names.market_stream(namespace))
-    assert info.state.messages == len(good)
+    assert len(await bus_events(js, namespace)) == len(good)
     dead = await js.subscribe(
         names.deadletter_subject("binance", namespace),
         stream=names.deadletter_stream(namespace),

@@ -15,7 +15,8 @@ from quantflow.market.v1 import ingest_service_pb2 as pb
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
-from services.common.codec import decode_trade
+from services.common.codec import decode_message
+from services.common.trades import Trade
 from services.ingest import service as ingest_service
 from tests.fakes.binance_exchange_info import FakeExchangeInfo
 from tests.fakes.binance_server import FakeBinanceServer
@@ -89,8 +90,9 @@ async def test_subscribe_mutation_starts_trades_of_a_new_symbol_and_unsubscribe_
                 stream=names.market_stream(namespace),
                 ordered_consumer=True,
             )
-            first = decode_trade((await eth.next_msg(timeout=10)).data)
-            assert first.symbol == "ETHUSDT"
+            first = await eth.next_msg(timeout=10)
+            [*events] = decode_message("trade", first.data, first.headers)
+            assert all(isinstance(e, Trade) and e.symbol == "ETHUSDT" for e in events)
             await eventually(lambda: _holds("ethusdt@trade" in fake.active_subscriptions()))
             status = await stub.GetIngestStatus(pb.GetIngestStatusRequest())
             assert list(status.symbols) == ["BTCUSDT", "ETHUSDT"] and status.streams == 2

@@ -20,7 +20,7 @@ from services.common import bus, names
 from services.common.codec import encode_trade
 from services.common.deadletter import REASON_HEADER
 from services.common.embedded import free_port, nats_server_binary
-from tests.integration.helpers import eventually, trade, trade_publisher
+from tests.integration.helpers import bus_events, eventually, trade, trade_publisher
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +38,7 @@ async def test_a_flush_returns_only_after_a_flush_already_under_way_has_seen_its
 
     assert publisher.published == 2000
     await under_way
-    info = await js.stream_info(names.market_stream(namespace))
-    assert info.state.messages == 2000
+    assert sorted(e.sequence()[1] for e in await bus_events(js, namespace)) == list(range(1, 2001))
 
 
 async def test_a_trade_over_the_servers_max_payload_is_dead_lettered_and_the_rest_flows(
@@ -104,8 +103,7 @@ async def test_a_flush_cancelled_half_way_leaves_its_acks_to_the_last_flush(
 
     assert await publisher.close(30) == []
     assert publisher.published == 2000
-    info = await js.stream_info(names.market_stream(namespace))
-    assert info.state.messages == 2000
+    assert sorted(e.sequence()[1] for e in await bus_events(js, namespace)) == list(range(1, 2001))
 
 
 async def test_the_last_flush_gives_up_at_its_deadline_and_names_what_is_unconfirmed(
@@ -169,8 +167,8 @@ async def test_acks_lost_with_a_nats_restart_are_resent_together_within_the_stop
         # every 5 s: a clean stop with NATS back confirms every trade within its bound.
         assert await asyncio.wait_for(publisher.close(timeout_s=20), 60) == []
         assert publisher.published == 100
-        info = await js.stream_info(names.market_stream(namespace))
-        assert info.state.messages == 100
+        events = await bus_events(js, namespace)
+        assert sorted(e.sequence()[1] for e in events) == list(range(1, 101))
     finally:
         if nc is not None:
             await nc.close()

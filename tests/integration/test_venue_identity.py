@@ -25,7 +25,6 @@ from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
-from services.common.codec import decode_trade
 from services.common.trades import Trade
 from services.ingest import service as ingest_service
 from services.storage import service as storage_service
@@ -33,6 +32,9 @@ from services.storage.migrations import load_migrations, migrate
 from services.storage.repository import TradeRepository, prepare_connection
 from tests.conftest import SAMPLE_CAPTURE, USDM_CAPTURE
 from tests.integration.helpers import (
+    batch_msg_id,
+    bus_events,
+    bus_messages,
     eventually,
     running,
     service_settings,
@@ -78,7 +80,7 @@ async def test_futures_trade_with_higher_id_does_not_hide_the_spot_price(
     for event in [*spot, *usdm]:
         await publisher.publish(event)
     await publisher.flush()
-    assert (await js.stream_info(names.market_stream(namespace))).state.messages == 5
+    assert len(await bus_events(js, namespace)) == 5
 
     async with running(storage_service.run, settings, settings.storage_grpc_port):
 
@@ -158,19 +160,13 @@ async def test_replayed_capture_is_published_under_its_venue(
         await eventually(finished)
     js = nats_client.jetstream()
     trade_subject = names.trade_subject("BTCUSDT", published_venue, namespace)
-    info = await js.stream_info(names.market_stream(namespace), subjects_filter=trade_subject)
-    assert info.state.subjects == {trade_subject: trades}  # the sample's book tickers beside
-    subscription = await js.subscribe(
-        names.trade_subject("BTCUSDT", published_venue, namespace),
-        stream=names.market_stream(namespace),
-        ordered_consumer=True,
-    )
-    for _ in range(trades):  # every event of the stream is on the venue's subject
-        message = await subscription.next_msg(timeout=5)
-        event = decode_trade(message.data)
-        assert event.venue == published_venue
-        expected_id = f"{published_venue}:BTCUSDT:trade:{event.trade_id}"
-        assert message.headers["Nats-Msg-Id"] == expected_id
+    messages = await bus_messages(js, namespace, trade_subject)
+    # Every trade of the capture is on the venue's subject (its book tickers beside).
+    assert sum(len(events) for _, events in messages) == trades
+    for msg_id, events in messages:
+        assert all(event.venue == published_venue for event in events)
+        assert msg_id == batch_msg_id(events)
+        assert msg_id.startswith(f"{published_venue}:BTCUSDT:trade:")
 
 
 async def test_migration_0002_keeps_rows_stored_under_0001_as_spot(database_url: str) -> None:

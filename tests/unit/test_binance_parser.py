@@ -14,8 +14,16 @@ import pytest
 
 from services.common.events import AggTrade, BookTicker, Kline
 from services.common.trades import Trade
-from services.ingest.binance import Malformed, Skipped, parse_message, stream_names
+from services.ingest.binance import (
+    Malformed,
+    Skipped,
+    _TradeMessage,
+    _valid_trade,
+    parse_message,
+    stream_names,
+)
 from services.ingest.recordings import read_recording
+from services.ingest.venues import detect_venue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
 HFT_GZ = FIXTURES / "binance_spot_btcusdt_2024-08-08.hftbacktest.gz"
@@ -467,3 +475,56 @@ def test_stream_names_are_every_symbol_times_every_stream_lower_cased_symbols() 
 def test_stream_names_with_an_unsupported_stream_is_refused() -> None:
     with pytest.raises(ValueError, match="depth"):
         stream_names(("BTCUSDT",), ("depth",))
+
+
+# --- the trade fast path agrees with the model ------------------------------------------
+
+USDM_JSONL = FIXTURES / "binance_usdm_btcusdt_2022-08-11.sample.jsonl"
+
+
+@pytest.mark.parametrize("capture", [HFT_GZ, USDM_JSONL], ids=["spot", "usdm"])
+def test_every_captured_trade_parses_to_what_the_model_makes_of_it(capture: Path) -> None:
+    now = 1_800_000_000_000
+    checked = 0
+    for recorded in read_recording(capture):
+        message = json.loads(recorded.text)
+        data = message.get("data", message)
+        if data.get("e") != "trade":
+            continue
+        model = _TradeMessage.model_validate(data, context={"now_ms": now})
+        assert _valid_trade(data, now, 7) == model.to_event(detect_venue(data), 7)
+        checked += 1
+    assert checked >= 5
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"t": True},  # a bool is no trade id
+        {"t": 1.0},
+        {"E": "1723161255343"},
+        {"m": 1},
+        {"p": 61837.63},
+        {"p": "0"},
+        {"s": "btcusdt"},
+        {"T": 1723161255342 * 1_000_000},  # nanoseconds
+        {"e": "aggTrade"},
+    ],
+    ids=repr,
+)
+def test_a_trade_the_fast_path_declines_is_left_to_the_model(changes: dict[str, Any]) -> None:
+    data = {"e": "trade", "E": 1723161255343, "s": "BTCUSDT", "t": 3735683259,
+            "p": "61837.63000000", "q": "0.02000000", "T": 1723161255342, "m": True,
+            "M": True, **changes}  # fmt: skip
+    assert _valid_trade(data, 1_800_000_000_000, 0) is None
+    if changes.get("e") is None:
+        verdict = parse_message(json.dumps({"stream": "btcusdt@trade", "data": data}))
+        assert isinstance(verdict, Malformed), changes
+
+
+def test_a_trade_in_microseconds_is_normalised_by_the_fast_path_too() -> None:
+    data = {"e": "trade", "E": 1723161255343123, "s": "BTCUSDT", "t": 1, "p": "1",
+            "q": "1", "T": 1723161255342999, "m": False, "M": True}  # fmt: skip
+    trade = _valid_trade(data, 1_800_000_000_000, 0)
+    assert trade is not None
+    assert (trade.event_time_ms, trade.trade_time_ms) == (1723161255343, 1723161255342)

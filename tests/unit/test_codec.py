@@ -6,7 +6,17 @@ import dataclasses
 
 import pytest
 
-from services.common.codec import decode_event, decode_trade, encode_event, encode_trade
+from quantflow.market.v1 import event_batch_pb2
+from services.common.codec import (
+    BATCH_HEADER,
+    InvalidEvent,
+    decode_event,
+    decode_message,
+    decode_trade,
+    encode_batch,
+    encode_event,
+    encode_trade,
+)
 from services.common.events import AggTrade, BookTicker, Event, Kline, MiniTicker, Ticker
 from services.common.trades import Trade
 
@@ -167,3 +177,39 @@ def test_decode_event_validates_like_the_parser() -> None:
         decode_event("kline_1M", encode_event(dataclasses.replace(KLINE, volume="-1")))
     with pytest.raises(ValueError, match="price"):
         decode_event("aggtrade", encode_event(dataclasses.replace(AGG, price="")))
+
+
+# --- batches ---------------------------------------------------------------------------
+
+
+def test_a_batch_decodes_to_its_events_in_order() -> None:
+    trades = [dataclasses.replace(TRADE, trade_id=TRADE.trade_id + i) for i in range(3)]
+    decoded = decode_message("trade", encode_batch(trades), {BATCH_HEADER: "3"})
+    assert decoded == trades
+
+
+def test_a_batch_is_a_repeated_trade_field_on_the_wire() -> None:
+    # The proto's promise: a typed "repeated Trade events = 1" reader decodes it too.
+    batch = event_batch_pb2.EventBatch.FromString(encode_batch([TRADE, AGG]))
+    assert list(batch.events) == [encode_event(TRADE), encode_event(AGG)]
+
+
+def test_one_invalid_event_of_a_batch_spoils_only_itself() -> None:
+    bad = dataclasses.replace(TRADE, trade_id=TRADE.trade_id + 1, price="NaN")
+    first, second, third = decode_message(
+        "trade", encode_batch([TRADE, bad, AGG]), {BATCH_HEADER: "3"}
+    )
+    assert first == TRADE
+    assert isinstance(second, InvalidEvent) and "price" in second.reason
+    assert second.payload == encode_trade(bad)
+    assert isinstance(third, InvalidEvent)  # an aggTrade on a trade subject
+
+
+def test_a_message_without_the_batch_header_is_one_bare_event() -> None:
+    assert decode_message("trade", encode_trade(TRADE), None) == [TRADE]
+    assert decode_message("trade", encode_trade(TRADE), {"Nats-Msg-Id": "x"}) == [TRADE]
+
+
+def test_an_undecodable_batch_is_refused_whole() -> None:
+    with pytest.raises(ValueError, match=r"not a quantflow\.market\.v1\.EventBatch"):
+        decode_message("trade", b"\xff\xff", {BATCH_HEADER: "2"})

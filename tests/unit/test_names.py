@@ -325,3 +325,9 @@ def test_ticker_msg_ids_are_keyed_by_event_time() -> None:
 def test_storage_market_durable_with_and_without_namespace() -> None:
     assert names.storage_market_durable() == "storage_market"
     assert names.storage_market_durable("t1") == "t1_storage_market"
+
+
+def test_batch_msg_id_names_the_series_and_its_first_and_last_id() -> None:
+    assert names.batch_msg_id("binance", "btcusdt", names.TRADE, 101, 300) == (
+        "binance:BTCUSDT:trade:101-300"
+    )
