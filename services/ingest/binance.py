@@ -114,12 +114,12 @@ class _TradeMessage(_Message):
         )
 
 
-class _AggTradeMessage(_Message):
-    """``<symbol>@aggTrade`` (spec §4.2)."""
+class AggTradeFields(BaseModel):
+    """The fields of an aggregate trade, as the ``aggTrade`` stream and REST
+    ``/api/v3/aggTrades`` (spec §4.2, §7.2) both send them."""
 
-    wire_kind = "aggTrade"
-    event_type: Literal["aggTrade"] = Field(alias="e")
-    event_time: EpochMs = Field(alias="E")
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
     agg_id: TradeId = Field(alias="a")
     price: PositiveDecimal = Field(alias="p")
     quantity: PositiveDecimal = Field(alias="q")
@@ -129,24 +129,37 @@ class _AggTradeMessage(_Message):
     buyer_is_maker: StrictBool = Field(alias="m")
 
     @model_validator(mode="after")
-    def _ids_run_forwards(self) -> _AggTradeMessage:
+    def _ids_run_forwards(self) -> AggTradeFields:
         events.check_trade_range(self.first_trade_id, self.last_trade_id)
         return self
 
-    def to_event(self, venue: str, received_time_us: int) -> AggTrade:
+    def agg_trade(
+        self, venue: str, symbol: str, event_time_ms: int, received_time_us: int
+    ) -> AggTrade:
         return AggTrade(
             venue=venue,
-            symbol=self.symbol,
+            symbol=symbol,
             agg_id=self.agg_id,
             price=self.price,
             quantity=self.quantity,
             first_trade_id=self.first_trade_id,
             last_trade_id=self.last_trade_id,
             trade_time_ms=self.trade_time,
-            event_time_ms=self.event_time,
+            event_time_ms=event_time_ms,
             buyer_is_maker=self.buyer_is_maker,
             received_time_us=received_time_us,
         )
+
+
+class _AggTradeMessage(_Message, AggTradeFields):
+    """``<symbol>@aggTrade`` (spec §4.2)."""
+
+    wire_kind = "aggTrade"
+    event_type: Literal["aggTrade"] = Field(alias="e")
+    event_time: EpochMs = Field(alias="E")
+
+    def to_event(self, venue: str, received_time_us: int) -> AggTrade:
+        return self.agg_trade(venue, self.symbol, self.event_time, received_time_us)
 
 
 class _Candle(BaseModel):

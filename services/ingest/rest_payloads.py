@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
-from services.common import events, trades
+from services.common import trades
 from services.common.events import AggTrade, Kline
 from services.common.trades import Trade
 from services.ingest.binance import (
+    AggTradeFields,
     EpochMs,
     Malformed,
     PositiveDecimal,
@@ -64,39 +65,12 @@ def parse_rest_trade(
     return payload.to_trade(venue, symbol, received_time_us)
 
 
-class RestAggTrade(BaseModel):
+class RestAggTrade(AggTradeFields):
     """An item of ``/api/v3/aggTrades`` (spec §7.2): the WebSocket ``aggTrade`` payload
-    without its event fields."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    agg_id: TradeId = Field(alias="a")
-    price: PositiveDecimal = Field(alias="p")
-    quantity: PositiveDecimal = Field(alias="q")
-    first_trade_id: TradeId = Field(alias="f")
-    last_trade_id: TradeId = Field(alias="l")
-    trade_time: EpochMs = Field(alias="T")
-    buyer_is_maker: StrictBool = Field(alias="m")
-
-    @model_validator(mode="after")
-    def _ids_run_forwards(self) -> RestAggTrade:
-        events.check_trade_range(self.first_trade_id, self.last_trade_id)
-        return self
+    without its event fields, so its trade time stands in for the event time."""
 
     def to_agg_trade(self, venue: str, symbol: str, received_time_us: int) -> AggTrade:
-        return AggTrade(
-            venue=venue,
-            symbol=symbol,
-            agg_id=self.agg_id,
-            price=self.price,
-            quantity=self.quantity,
-            first_trade_id=self.first_trade_id,
-            last_trade_id=self.last_trade_id,
-            trade_time_ms=self.trade_time,
-            event_time_ms=self.trade_time,
-            buyer_is_maker=self.buyer_is_maker,
-            received_time_us=received_time_us,
-        )
+        return self.agg_trade(venue, symbol, self.trade_time, received_time_us)
 
 
 def parse_rest_agg_trade(
