@@ -252,12 +252,27 @@ class _BookTickerMessage(_Message):
         )
 
 
-class _TickerMessage(_Message):
+class _RollingWindowMessage(_Message):
+    """What the 24-hour ticker and mini ticker share: the window's statistics."""
+
+    event_time: EpochMs = Field(alias="E")
+    open: Amount = Field(alias="o")
+    high: Amount = Field(alias="h")
+    low: Amount = Field(alias="l")
+    volume: Amount = Field(alias="v")
+    quote_volume: Amount = Field(alias="q")
+
+    @model_validator(mode="after")
+    def _low_below_high(self) -> _RollingWindowMessage:
+        trades.check_low_high(self.low, self.high)
+        return self
+
+
+class _TickerMessage(_RollingWindowMessage):
     """``<symbol>@ticker`` (spec §4.5). Its ``x`` is a price, unlike a kline's."""
 
     wire_kind = "24hrTicker"
     event_type: Literal["24hrTicker"] = Field(alias="e")
-    event_time: EpochMs = Field(alias="E")
     price_change: SignedDecimal = Field(alias="p")
     price_change_percent: SignedDecimal = Field(alias="P")
     weighted_average_price: Amount = Field(alias="w")
@@ -268,21 +283,11 @@ class _TickerMessage(_Message):
     best_bid_quantity: Amount = Field(alias="B")
     best_ask_price: Amount = Field(alias="a")
     best_ask_quantity: Amount = Field(alias="A")
-    open: Amount = Field(alias="o")
-    high: Amount = Field(alias="h")
-    low: Amount = Field(alias="l")
-    volume: Amount = Field(alias="v")
-    quote_volume: Amount = Field(alias="q")
     open_time: EpochMs = Field(alias="O")
     close_time: EpochMs = Field(alias="C")
     first_trade_id: TradeIdOrNone = Field(alias="F")
     last_trade_id: TradeIdOrNone = Field(alias="L")
     trades: Count = Field(alias="n")
-
-    @model_validator(mode="after")
-    def _low_below_high(self) -> _TickerMessage:
-        trades.check_low_high(self.low, self.high)
-        return self
 
     def to_event(self, venue: str, received_time_us: int) -> Ticker:
         return Ticker(
@@ -313,23 +318,12 @@ class _TickerMessage(_Message):
         )
 
 
-class _MiniTickerMessage(_Message):
+class _MiniTickerMessage(_RollingWindowMessage):
     """``<symbol>@miniTicker`` (spec §4.4)."""
 
     wire_kind = "24hrMiniTicker"
     event_type: Literal["24hrMiniTicker"] = Field(alias="e")
-    event_time: EpochMs = Field(alias="E")
     close: Amount = Field(alias="c")
-    open: Amount = Field(alias="o")
-    high: Amount = Field(alias="h")
-    low: Amount = Field(alias="l")
-    volume: Amount = Field(alias="v")
-    quote_volume: Amount = Field(alias="q")
-
-    @model_validator(mode="after")
-    def _low_below_high(self) -> _MiniTickerMessage:
-        trades.check_low_high(self.low, self.high)
-        return self
 
     def to_event(self, venue: str, received_time_us: int) -> MiniTicker:
         return MiniTicker(
