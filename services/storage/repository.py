@@ -123,14 +123,6 @@ class TradeRepository:
             for r in rows
         ]
 
-    async def missing_trade_ids(
-        self, venue: str, symbol: str, first_id: int, last_id: int, max_ranges: int
-    ) -> list[tuple[int, int]]:
-        """The ranges of ids in ``first_id`` … ``last_id`` with no stored trade, ascending."""
-        return await self.missing_ids(
-            SeriesSpec.of(names.TRADE), venue, symbol, first_id, last_id, max_ranges
-        )
-
     async def missing_ids(
         self,
         series: SeriesSpec,

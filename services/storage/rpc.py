@@ -72,24 +72,6 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
             prices = await self._repository.latest_prices(symbols, venue)
         return pb.ListLatestPricesResponse(prices=[_to_pb(p) for p in prices])
 
-    async def ListMissingTradeIds(
-        self, request: pb.ListMissingTradeIdsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListMissingTradeIdsResponse:
-        symbol = parse_symbol(request.symbol)
-        venue = _venue(request.venue or names.VENUE_BINANCE)
-        if request.last_id < request.first_id or request.first_id < 0:
-            raise InvalidArgument(
-                f"ids {request.first_id}-{request.last_id}: give 0 <= first_id <= last_id"
-            )
-        with unavailable_when_database_is_down():
-            ranges = await self._repository.missing_trade_ids(
-                venue, symbol, request.first_id, request.last_id, _MAX_MISSING_RANGES
-            )
-        return pb.ListMissingTradeIdsResponse(
-            missing=[pb.IdRange(first_id=first, last_id=last) for first, last in ranges],
-            missing_count=sum(last - first + 1 for first, last in ranges),
-        )
-
     async def GetLastStoredId(
         self, request: pb.GetLastStoredIdRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLastStoredIdResponse:

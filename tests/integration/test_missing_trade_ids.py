@@ -1,4 +1,4 @@
-"""ListMissingTradeIds over gRPC against real storage: what a backfill still has to fetch."""
+"""ListMissingIds over gRPC against real storage: what a backfill still has to fetch."""
 
 from __future__ import annotations
 
@@ -39,8 +39,10 @@ async def test_missing_ids_are_listed_as_ranges_within_the_range_asked(
             stub = storage_service_pb2_grpc.StorageServiceStub(channel)
 
             async def missing(first: int, last: int) -> list[tuple[int, int]]:
-                reply = await stub.ListMissingTradeIds(
-                    pb.ListMissingTradeIdsRequest(symbol="BTCUSDT", first_id=first, last_id=last)
+                reply = await stub.ListMissingIds(
+                    pb.ListMissingIdsRequest(
+                        symbol="BTCUSDT", kind="trade", first_id=first, last_id=last
+                    )
                 )
                 assert reply.missing_count == sum(r.last_id - r.first_id + 1 for r in reply.missing)
                 return [(r.first_id, r.last_id) for r in reply.missing]

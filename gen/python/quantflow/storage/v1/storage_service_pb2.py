@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*quantflow/storage/v1/storage_service.proto\x12\x14quantflow.storage.v1\"E\n\x16GetLastStoredIdRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"*\n\x17GetLastStoredIdResponse\x12\x0f\n\x07last_id\x18\x01 \x01(\x03\"g\n\x15ListMissingIdsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x04 \x01(\x03\x12\x0f\n\x07last_id\x18\x05 \x01(\x03\"_\n\x16ListMissingIdsResponse\x12.\n\x07missing\x18\x01 \x03(\x0b\x32\x1d.quantflow.storage.v1.IdRange\x12\x15\n\rmissing_count\x18\x02 \x01(\x03\"^\n\x1aListMissingTradeIdsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x03 \x01(\x03\x12\x0f\n\x07last_id\x18\x04 \x01(\x03\",\n\x07IdRange\x12\x10\n\x08\x66irst_id\x18\x01 \x01(\x03\x12\x0f\n\x07last_id\x18\x02 \x01(\x03\"d\n\x1bListMissingTradeIdsResponse\x12.\n\x07missing\x18\x01 \x03(\x0b\x32\x1d.quantflow.storage.v1.IdRange\x12\x15\n\rmissing_count\x18\x02 \x01(\x03\"v\n\x0bLatestPrice\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x10\n\x08trade_id\x18\x04 \x01(\x03\x12\x15\n\rtrade_time_ms\x18\x05 \x01(\x03\x12\r\n\x05venue\x18\x06 \x01(\t\"6\n\x15GetLatestPriceRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"J\n\x16GetLatestPriceResponse\x12\x30\n\x05price\x18\x01 \x01(\x0b\x32!.quantflow.storage.v1.LatestPrice\"9\n\x17ListLatestPricesRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"M\n\x18ListLatestPricesResponse\x12\x31\n\x06prices\x18\x01 \x03(\x0b\x32!.quantflow.storage.v1.LatestPrice\"\x19\n\x17GetStorageStatusRequest\"\xfc\x01\n\x18GetStorageStatusResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x16\n\x0etrades_written\x18\x04 \x01(\x03\x12\x1c\n\x14\x65vents_dead_lettered\x18\x05 \x01(\x03\x12\x1a\n\x12\x61gg_trades_written\x18\x06 \x01(\x03\x12\x16\n\x0eklines_written\x18\x07 \x01(\x03\x12\x1c\n\x14\x62ook_tickers_written\x18\x08 \x01(\x03\x12\x17\n\x0ftickers_written\x18\t \x01(\x03\x32\xbc\x05\n\x0eStorageService\x12k\n\x0eGetLatestPrice\x12+.quantflow.storage.v1.GetLatestPriceRequest\x1a,.quantflow.storage.v1.GetLatestPriceResponse\x12q\n\x10ListLatestPrices\x12-.quantflow.storage.v1.ListLatestPricesRequest\x1a..quantflow.storage.v1.ListLatestPricesResponse\x12q\n\x10GetStorageStatus\x12-.quantflow.storage.v1.GetStorageStatusRequest\x1a..quantflow.storage.v1.GetStorageStatusResponse\x12z\n\x13ListMissingTradeIds\x12\x30.quantflow.storage.v1.ListMissingTradeIdsRequest\x1a\x31.quantflow.storage.v1.ListMissingTradeIdsResponse\x12k\n\x0eListMissingIds\x12+.quantflow.storage.v1.ListMissingIdsRequest\x1a,.quantflow.storage.v1.ListMissingIdsResponse\x12n\n\x0fGetLastStoredId\x12,.quantflow.storage.v1.GetLastStoredIdRequest\x1a-.quantflow.storage.v1.GetLastStoredIdResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*quantflow/storage/v1/storage_service.proto\x12\x14quantflow.storage.v1\"E\n\x16GetLastStoredIdRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"*\n\x17GetLastStoredIdResponse\x12\x0f\n\x07last_id\x18\x01 \x01(\x03\"g\n\x15ListMissingIdsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x04 \x01(\x03\x12\x0f\n\x07last_id\x18\x05 \x01(\x03\"_\n\x16ListMissingIdsResponse\x12.\n\x07missing\x18\x01 \x03(\x0b\x32\x1d.quantflow.storage.v1.IdRange\x12\x15\n\rmissing_count\x18\x02 \x01(\x03\",\n\x07IdRange\x12\x10\n\x08\x66irst_id\x18\x01 \x01(\x03\x12\x0f\n\x07last_id\x18\x02 \x01(\x03\"v\n\x0bLatestPrice\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x10\n\x08trade_id\x18\x04 \x01(\x03\x12\x15\n\rtrade_time_ms\x18\x05 \x01(\x03\x12\r\n\x05venue\x18\x06 \x01(\t\"6\n\x15GetLatestPriceRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"J\n\x16GetLatestPriceResponse\x12\x30\n\x05price\x18\x01 \x01(\x0b\x32!.quantflow.storage.v1.LatestPrice\"9\n\x17ListLatestPricesRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"M\n\x18ListLatestPricesResponse\x12\x31\n\x06prices\x18\x01 \x03(\x0b\x32!.quantflow.storage.v1.LatestPrice\"\x19\n\x17GetStorageStatusRequest\"\xfc\x01\n\x18GetStorageStatusResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x16\n\x0etrades_written\x18\x04 \x01(\x03\x12\x1c\n\x14\x65vents_dead_lettered\x18\x05 \x01(\x03\x12\x1a\n\x12\x61gg_trades_written\x18\x06 \x01(\x03\x12\x16\n\x0eklines_written\x18\x07 \x01(\x03\x12\x1c\n\x14\x62ook_tickers_written\x18\x08 \x01(\x03\x12\x17\n\x0ftickers_written\x18\t \x01(\x03\x32\xc0\x04\n\x0eStorageService\x12k\n\x0eGetLatestPrice\x12+.quantflow.storage.v1.GetLatestPriceRequest\x1a,.quantflow.storage.v1.GetLatestPriceResponse\x12q\n\x10ListLatestPrices\x12-.quantflow.storage.v1.ListLatestPricesRequest\x1a..quantflow.storage.v1.ListLatestPricesResponse\x12q\n\x10GetStorageStatus\x12-.quantflow.storage.v1.GetStorageStatusRequest\x1a..quantflow.storage.v1.GetStorageStatusResponse\x12k\n\x0eListMissingIds\x12+.quantflow.storage.v1.ListMissingIdsRequest\x1a,.quantflow.storage.v1.ListMissingIdsResponse\x12n\n\x0fGetLastStoredId\x12,.quantflow.storage.v1.GetLastStoredIdRequest\x1a-.quantflow.storage.v1.GetLastStoredIdResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,26 +39,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTMISSINGIDSREQUEST']._serialized_end=286
   _globals['_LISTMISSINGIDSRESPONSE']._serialized_start=288
   _globals['_LISTMISSINGIDSRESPONSE']._serialized_end=383
-  _globals['_LISTMISSINGTRADEIDSREQUEST']._serialized_start=385
-  _globals['_LISTMISSINGTRADEIDSREQUEST']._serialized_end=479
-  _globals['_IDRANGE']._serialized_start=481
-  _globals['_IDRANGE']._serialized_end=525
-  _globals['_LISTMISSINGTRADEIDSRESPONSE']._serialized_start=527
-  _globals['_LISTMISSINGTRADEIDSRESPONSE']._serialized_end=627
-  _globals['_LATESTPRICE']._serialized_start=629
-  _globals['_LATESTPRICE']._serialized_end=747
-  _globals['_GETLATESTPRICEREQUEST']._serialized_start=749
-  _globals['_GETLATESTPRICEREQUEST']._serialized_end=803
-  _globals['_GETLATESTPRICERESPONSE']._serialized_start=805
-  _globals['_GETLATESTPRICERESPONSE']._serialized_end=879
-  _globals['_LISTLATESTPRICESREQUEST']._serialized_start=881
-  _globals['_LISTLATESTPRICESREQUEST']._serialized_end=938
-  _globals['_LISTLATESTPRICESRESPONSE']._serialized_start=940
-  _globals['_LISTLATESTPRICESRESPONSE']._serialized_end=1017
-  _globals['_GETSTORAGESTATUSREQUEST']._serialized_start=1019
-  _globals['_GETSTORAGESTATUSREQUEST']._serialized_end=1044
-  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_start=1047
-  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_end=1299
-  _globals['_STORAGESERVICE']._serialized_start=1302
-  _globals['_STORAGESERVICE']._serialized_end=2002
+  _globals['_IDRANGE']._serialized_start=385
+  _globals['_IDRANGE']._serialized_end=429
+  _globals['_LATESTPRICE']._serialized_start=431
+  _globals['_LATESTPRICE']._serialized_end=549
+  _globals['_GETLATESTPRICEREQUEST']._serialized_start=551
+  _globals['_GETLATESTPRICEREQUEST']._serialized_end=605
+  _globals['_GETLATESTPRICERESPONSE']._serialized_start=607
+  _globals['_GETLATESTPRICERESPONSE']._serialized_end=681
+  _globals['_LISTLATESTPRICESREQUEST']._serialized_start=683
+  _globals['_LISTLATESTPRICESREQUEST']._serialized_end=740
+  _globals['_LISTLATESTPRICESRESPONSE']._serialized_start=742
+  _globals['_LISTLATESTPRICESRESPONSE']._serialized_end=819
+  _globals['_GETSTORAGESTATUSREQUEST']._serialized_start=821
+  _globals['_GETSTORAGESTATUSREQUEST']._serialized_end=846
+  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_start=849
+  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_end=1101
+  _globals['_STORAGESERVICE']._serialized_start=1104
+  _globals['_STORAGESERVICE']._serialized_end=1680
 # @@protoc_insertion_point(module_scope)

@@ -44,18 +44,6 @@ class ListMissingIdsResponse(_message.Message):
     missing_count: int
     def __init__(self, missing: _Optional[_Iterable[_Union[IdRange, _Mapping]]] = ..., missing_count: _Optional[int] = ...) -> None: ...
 
-class ListMissingTradeIdsRequest(_message.Message):
-    __slots__ = ("symbol", "venue", "first_id", "last_id")
-    SYMBOL_FIELD_NUMBER: _ClassVar[int]
-    VENUE_FIELD_NUMBER: _ClassVar[int]
-    FIRST_ID_FIELD_NUMBER: _ClassVar[int]
-    LAST_ID_FIELD_NUMBER: _ClassVar[int]
-    symbol: str
-    venue: str
-    first_id: int
-    last_id: int
-    def __init__(self, symbol: _Optional[str] = ..., venue: _Optional[str] = ..., first_id: _Optional[int] = ..., last_id: _Optional[int] = ...) -> None: ...
-
 class IdRange(_message.Message):
     __slots__ = ("first_id", "last_id")
     FIRST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -63,14 +51,6 @@ class IdRange(_message.Message):
     first_id: int
     last_id: int
     def __init__(self, first_id: _Optional[int] = ..., last_id: _Optional[int] = ...) -> None: ...
-
-class ListMissingTradeIdsResponse(_message.Message):
-    __slots__ = ("missing", "missing_count")
-    MISSING_FIELD_NUMBER: _ClassVar[int]
-    MISSING_COUNT_FIELD_NUMBER: _ClassVar[int]
-    missing: _containers.RepeatedCompositeFieldContainer[IdRange]
-    missing_count: int
-    def __init__(self, missing: _Optional[_Iterable[_Union[IdRange, _Mapping]]] = ..., missing_count: _Optional[int] = ...) -> None: ...
 
 class LatestPrice(_message.Message):
     __slots__ = ("symbol", "price", "quantity", "trade_id", "trade_time_ms", "venue")

@@ -50,11 +50,6 @@ class StorageServiceStub:
                 request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusRequest.SerializeToString,
                 response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusResponse.FromString,
                 _registered_method=True)
-        self.ListMissingTradeIds = channel.unary_unary(
-                '/quantflow.storage.v1.StorageService/ListMissingTradeIds',
-                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsRequest.SerializeToString,
-                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsResponse.FromString,
-                _registered_method=True)
         self.ListMissingIds = channel.unary_unary(
                 '/quantflow.storage.v1.StorageService/ListMissingIds',
                 request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingIdsRequest.SerializeToString,
@@ -92,17 +87,10 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListMissingTradeIds(self, request, context):
-        """The trade ids of one symbol between two ids that are not stored, as ranges (what a
-        backfill still has to fetch).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def ListMissingIds(self, request, context):
-        """The same for any stored series with consecutive ids: trades, aggregate trades (agg
-        ids) and final klines of one interval (open times, one interval apart).
+        """The ids of one stored series between two ids that are not stored, as ranges (what a
+        backfill still has to fetch): trades, aggregate trades (agg ids) and final klines of
+        one interval (open times, one interval apart).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -133,11 +121,6 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.GetStorageStatus,
                     request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusRequest.FromString,
                     response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusResponse.SerializeToString,
-            ),
-            'ListMissingTradeIds': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListMissingTradeIds,
-                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsRequest.FromString,
-                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsResponse.SerializeToString,
             ),
             'ListMissingIds': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMissingIds,
@@ -232,33 +215,6 @@ class StorageService:
             '/quantflow.storage.v1.StorageService/GetStorageStatus',
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusRequest.SerializeToString,
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetStorageStatusResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListMissingTradeIds(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/quantflow.storage.v1.StorageService/ListMissingTradeIds',
-            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsRequest.SerializeToString,
-            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListMissingTradeIdsResponse.FromString,
             options,
             channel_credentials,
             insecure,
