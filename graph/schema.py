@@ -15,6 +15,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from graph.candles import CandleQueries
 from graph.context import Context
 from graph.errors import TypedError, from_rpc_error, should_mask
 from graph.limits import limit_extensions
@@ -179,7 +180,7 @@ async def _bus_events(
 
 
 @strawberry.type
-class Query:
+class Query(CandleQueries):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
         "error when none is stored, so the rest of the query still answers."

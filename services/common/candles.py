@@ -6,13 +6,13 @@ month. A candle built from finer ones (or from trades) takes the open of its fir
 highest high, the lowest low, the close of its last, and the sums of volume, quote volume
 and trade count. A bucket with no data is absent, never a zero candle.
 
-Storage aggregates in SQL for speed (``services.storage.ohlc_queries``); :func:`aggregate`
+Storage aggregates in SQL for speed (``services.storage.candle_queries``); :func:`aggregate`
 is the same rule in Python, the reference the SQL is tested against.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -101,10 +101,19 @@ def finer_sources(interval: str) -> list[str]:
 
 
 def covered_ms(interval: str, candles: int) -> int:
-    """How much time ``candles`` stored candles of ``interval`` cover (months as 30 days):
-    what tells which stored interval covers a range best."""
-    step = 30 * _DAY_MS if interval == MONTH else kline_step_ms(interval)
+    """How much time ``candles`` stored candles of ``interval`` cover (a month as 31 days,
+    so complete months never lose to their days)."""
+    step = 31 * _DAY_MS if interval == MONTH else kline_step_ms(interval)
     return step * candles
+
+
+def choose_source(interval: str, stored: Mapping[str, int]) -> str:
+    """What ``interval`` candles are built from, given how many candles of each kline
+    interval are stored over their source range: the interval covering the most time
+    (itself, or the coarsest of equals: the fewest rows), as ``kline_<interval>``; trades
+    when no usable kline is stored."""
+    best = max(finer_sources(interval), key=lambda other: covered_ms(other, stored.get(other, 0)))
+    return names.kline_kind(best) if stored.get(best, 0) else names.TRADE
 
 
 @dataclass(frozen=True)

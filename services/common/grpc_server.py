@@ -28,6 +28,8 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
+        if handler is not None and handler.unary_stream is not None:
+            return self._streaming(handler)
         if handler is None or handler.unary_unary is None:
             return handler
         inner = handler.unary_unary
@@ -40,6 +42,24 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
         return grpc.unary_unary_rpc_method_handler(
             unary_unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    @staticmethod
+    def _streaming(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """The same for a streamed reply: an error before or between messages ends it."""
+        inner = handler.unary_stream
+
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                async for reply in inner(request, context):
+                    yield reply
+            except QuantflowError as error:
+                await context.abort(grpc.StatusCode[error.code], str(error))
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )

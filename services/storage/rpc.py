@@ -3,6 +3,8 @@ reached answers UNAVAILABLE (see database_errors), never INTERNAL."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
 from quantflow.storage.v1 import storage_service_pb2 as pb
@@ -11,6 +13,8 @@ from services.common import names
 from services.common.errors import InvalidArgument, NotFound
 from services.common.symbols import parse_symbol
 from services.storage import tables
+from services.storage.candle_queries import CandleRepository
+from services.storage.candle_rpc import indicator_chunks, ohlc_chunks
 from services.storage.consumer import MarketConsumer
 from services.storage.database_errors import unavailable_when_database_is_down
 from services.storage.repository import LatestPrice, SeriesSpec, TradeRepository
@@ -46,11 +50,16 @@ def _to_pb(price: LatestPrice) -> pb.LatestPrice:
 
 class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type: ignore[misc]
     def __init__(
-        self, repository: TradeRepository, consumer: MarketConsumer, schema_version: int
+        self,
+        repository: TradeRepository,
+        consumer: MarketConsumer,
+        schema_version: int,
+        candles: CandleRepository,
     ) -> None:
         self._repository = repository
         self._consumer = consumer
         self._schema_version = schema_version
+        self._candles = candles
 
     async def GetLatestPrice(
         self, request: pb.GetLatestPriceRequest, context: grpc.aio.ServicerContext
@@ -102,6 +111,18 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
             missing=[pb.IdRange(first_id=first, last_id=last) for first, last in ranges],
             missing_count=sum((last - first) // series.step + 1 for first, last in ranges),
         )
+
+    async def GetOhlc(
+        self, request: pb.GetOhlcRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.GetOhlcResponse]:
+        async for chunk in ohlc_chunks(self._candles, request):
+            yield chunk
+
+    async def GetIndicators(
+        self, request: pb.GetIndicatorsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.GetIndicatorsResponse]:
+        async for chunk in indicator_chunks(self._candles, request):
+            yield chunk
 
     async def GetStorageStatus(
         self, request: pb.GetStorageStatusRequest, context: grpc.aio.ServicerContext

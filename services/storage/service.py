@@ -14,6 +14,7 @@ from services.common.errors import Unavailable
 from services.common.grpc_server import start_grpc_server
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings, mask_password
+from services.storage.candle_queries import CandleRepository
 from services.storage.consumer import MarketConsumer
 from services.storage.migrations import migrate
 from services.storage.repository import TradeRepository, prepare_connection
@@ -60,7 +61,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         settings.grpc_host,
         settings.storage_grpc_port,
         lambda server: storage_service_pb2_grpc.add_StorageServiceServicer_to_server(
-            StorageServicer(repository, consumer, schema_version), server
+            StorageServicer(repository, consumer, schema_version, CandleRepository(pool)), server
         ),
         [SERVICE_NAME],
     )

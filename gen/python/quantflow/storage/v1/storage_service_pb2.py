@@ -24,37 +24,47 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*quantflow/storage/v1/storage_service.proto\x12\x14quantflow.storage.v1\"E\n\x16GetLastStoredIdRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"*\n\x17GetLastStoredIdResponse\x12\x0f\n\x07last_id\x18\x01 \x01(\x03\"g\n\x15ListMissingIdsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x04 \x01(\x03\x12\x0f\n\x07last_id\x18\x05 \x01(\x03\"_\n\x16ListMissingIdsResponse\x12.\n\x07missing\x18\x01 \x03(\x0b\x32\x1d.quantflow.storage.v1.IdRange\x12\x15\n\rmissing_count\x18\x02 \x01(\x03\",\n\x07IdRange\x12\x10\n\x08\x66irst_id\x18\x01 \x01(\x03\x12\x0f\n\x07last_id\x18\x02 \x01(\x03\"v\n\x0bLatestPrice\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x10\n\x08trade_id\x18\x04 \x01(\x03\x12\x15\n\rtrade_time_ms\x18\x05 \x01(\x03\x12\r\n\x05venue\x18\x06 \x01(\t\"6\n\x15GetLatestPriceRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"J\n\x16GetLatestPriceResponse\x12\x30\n\x05price\x18\x01 \x01(\x0b\x32!.quantflow.storage.v1.LatestPrice\"9\n\x17ListLatestPricesRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"M\n\x18ListLatestPricesResponse\x12\x31\n\x06prices\x18\x01 \x03(\x0b\x32!.quantflow.storage.v1.LatestPrice\"\x19\n\x17GetStorageStatusRequest\"\xfc\x01\n\x18GetStorageStatusResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x16\n\x0etrades_written\x18\x04 \x01(\x03\x12\x1c\n\x14\x65vents_dead_lettered\x18\x05 \x01(\x03\x12\x1a\n\x12\x61gg_trades_written\x18\x06 \x01(\x03\x12\x16\n\x0eklines_written\x18\x07 \x01(\x03\x12\x1c\n\x14\x62ook_tickers_written\x18\x08 \x01(\x03\x12\x17\n\x0ftickers_written\x18\t \x01(\x03\x32\xc0\x04\n\x0eStorageService\x12k\n\x0eGetLatestPrice\x12+.quantflow.storage.v1.GetLatestPriceRequest\x1a,.quantflow.storage.v1.GetLatestPriceResponse\x12q\n\x10ListLatestPrices\x12-.quantflow.storage.v1.ListLatestPricesRequest\x1a..quantflow.storage.v1.ListLatestPricesResponse\x12q\n\x10GetStorageStatus\x12-.quantflow.storage.v1.GetStorageStatusRequest\x1a..quantflow.storage.v1.GetStorageStatusResponse\x12k\n\x0eListMissingIds\x12+.quantflow.storage.v1.ListMissingIdsRequest\x1a,.quantflow.storage.v1.ListMissingIdsResponse\x12n\n\x0fGetLastStoredId\x12,.quantflow.storage.v1.GetLastStoredIdRequest\x1a-.quantflow.storage.v1.GetLastStoredIdResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*quantflow/storage/v1/storage_service.proto\x12\x14quantflow.storage.v1\"a\n\x0eGetOhlcRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x10\n\x08interval\x18\x03 \x01(\t\x12\x0f\n\x07\x66rom_ms\x18\x04 \x01(\x03\x12\r\n\x05to_ms\x18\x05 \x01(\x03\"\xa2\x01\n\x0fGetOhlcResponse\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\topen_time\x18\x02 \x03(\x03\x12\x0c\n\x04open\x18\x03 \x03(\t\x12\x0c\n\x04high\x18\x04 \x03(\t\x12\x0b\n\x03low\x18\x05 \x03(\t\x12\r\n\x05\x63lose\x18\x06 \x03(\t\x12\x0e\n\x06volume\x18\x07 \x03(\t\x12\x14\n\x0cquote_volume\x18\x08 \x03(\t\x12\x0e\n\x06trades\x18\t \x03(\x03\"v\n\x14GetIndicatorsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x10\n\x08interval\x18\x03 \x01(\t\x12\x0f\n\x07\x66rom_ms\x18\x04 \x01(\x03\x12\r\n\x05to_ms\x18\x05 \x01(\x03\x12\r\n\x05specs\x18\x06 \x03(\t\"q\n\x15GetIndicatorsResponse\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\topen_time\x18\x02 \x03(\x03\x12\x35\n\x06series\x18\x03 \x03(\x0b\x32%.quantflow.storage.v1.IndicatorValues\"=\n\x0fIndicatorValues\x12\x0c\n\x04spec\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\x01\"E\n\x16GetLastStoredIdRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"*\n\x17GetLastStoredIdResponse\x12\x0f\n\x07last_id\x18\x01 \x01(\x03\"g\n\x15ListMissingIdsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x04 \x01(\x03\x12\x0f\n\x07last_id\x18\x05 \x01(\x03\"_\n\x16ListMissingIdsResponse\x12.\n\x07missing\x18\x01 \x03(\x0b\x32\x1d.quantflow.storage.v1.IdRange\x12\x15\n\rmissing_count\x18\x02 \x01(\x03\",\n\x07IdRange\x12\x10\n\x08\x66irst_id\x18\x01 \x01(\x03\x12\x0f\n\x07last_id\x18\x02 \x01(\x03\"v\n\x0bLatestPrice\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x10\n\x08trade_id\x18\x04 \x01(\x03\x12\x15\n\rtrade_time_ms\x18\x05 \x01(\x03\x12\r\n\x05venue\x18\x06 \x01(\t\"6\n\x15GetLatestPriceRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"J\n\x16GetLatestPriceResponse\x12\x30\n\x05price\x18\x01 \x01(\x0b\x32!.quantflow.storage.v1.LatestPrice\"9\n\x17ListLatestPricesRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"M\n\x18ListLatestPricesResponse\x12\x31\n\x06prices\x18\x01 \x03(\x0b\x32!.quantflow.storage.v1.LatestPrice\"\x19\n\x17GetStorageStatusRequest\"\xfc\x01\n\x18GetStorageStatusResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x16\n\x0etrades_written\x18\x04 \x01(\x03\x12\x1c\n\x14\x65vents_dead_lettered\x18\x05 \x01(\x03\x12\x1a\n\x12\x61gg_trades_written\x18\x06 \x01(\x03\x12\x16\n\x0eklines_written\x18\x07 \x01(\x03\x12\x1c\n\x14\x62ook_tickers_written\x18\x08 \x01(\x03\x12\x17\n\x0ftickers_written\x18\t \x01(\x03\x32\x86\x06\n\x0eStorageService\x12k\n\x0eGetLatestPrice\x12+.quantflow.storage.v1.GetLatestPriceRequest\x1a,.quantflow.storage.v1.GetLatestPriceResponse\x12q\n\x10ListLatestPrices\x12-.quantflow.storage.v1.ListLatestPricesRequest\x1a..quantflow.storage.v1.ListLatestPricesResponse\x12q\n\x10GetStorageStatus\x12-.quantflow.storage.v1.GetStorageStatusRequest\x1a..quantflow.storage.v1.GetStorageStatusResponse\x12k\n\x0eListMissingIds\x12+.quantflow.storage.v1.ListMissingIdsRequest\x1a,.quantflow.storage.v1.ListMissingIdsResponse\x12n\n\x0fGetLastStoredId\x12,.quantflow.storage.v1.GetLastStoredIdRequest\x1a-.quantflow.storage.v1.GetLastStoredIdResponse\x12X\n\x07GetOhlc\x12$.quantflow.storage.v1.GetOhlcRequest\x1a%.quantflow.storage.v1.GetOhlcResponse0\x01\x12j\n\rGetIndicators\x12*.quantflow.storage.v1.GetIndicatorsRequest\x1a+.quantflow.storage.v1.GetIndicatorsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantflow.storage.v1.storage_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETLASTSTOREDIDREQUEST']._serialized_start=68
-  _globals['_GETLASTSTOREDIDREQUEST']._serialized_end=137
-  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_start=139
-  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_end=181
-  _globals['_LISTMISSINGIDSREQUEST']._serialized_start=183
-  _globals['_LISTMISSINGIDSREQUEST']._serialized_end=286
-  _globals['_LISTMISSINGIDSRESPONSE']._serialized_start=288
-  _globals['_LISTMISSINGIDSRESPONSE']._serialized_end=383
-  _globals['_IDRANGE']._serialized_start=385
-  _globals['_IDRANGE']._serialized_end=429
-  _globals['_LATESTPRICE']._serialized_start=431
-  _globals['_LATESTPRICE']._serialized_end=549
-  _globals['_GETLATESTPRICEREQUEST']._serialized_start=551
-  _globals['_GETLATESTPRICEREQUEST']._serialized_end=605
-  _globals['_GETLATESTPRICERESPONSE']._serialized_start=607
-  _globals['_GETLATESTPRICERESPONSE']._serialized_end=681
-  _globals['_LISTLATESTPRICESREQUEST']._serialized_start=683
-  _globals['_LISTLATESTPRICESREQUEST']._serialized_end=740
-  _globals['_LISTLATESTPRICESRESPONSE']._serialized_start=742
-  _globals['_LISTLATESTPRICESRESPONSE']._serialized_end=819
-  _globals['_GETSTORAGESTATUSREQUEST']._serialized_start=821
-  _globals['_GETSTORAGESTATUSREQUEST']._serialized_end=846
-  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_start=849
-  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_end=1101
-  _globals['_STORAGESERVICE']._serialized_start=1104
-  _globals['_STORAGESERVICE']._serialized_end=1680
+  _globals['_GETOHLCREQUEST']._serialized_start=68
+  _globals['_GETOHLCREQUEST']._serialized_end=165
+  _globals['_GETOHLCRESPONSE']._serialized_start=168
+  _globals['_GETOHLCRESPONSE']._serialized_end=330
+  _globals['_GETINDICATORSREQUEST']._serialized_start=332
+  _globals['_GETINDICATORSREQUEST']._serialized_end=450
+  _globals['_GETINDICATORSRESPONSE']._serialized_start=452
+  _globals['_GETINDICATORSRESPONSE']._serialized_end=565
+  _globals['_INDICATORVALUES']._serialized_start=567
+  _globals['_INDICATORVALUES']._serialized_end=628
+  _globals['_GETLASTSTOREDIDREQUEST']._serialized_start=630
+  _globals['_GETLASTSTOREDIDREQUEST']._serialized_end=699
+  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_start=701
+  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_end=743
+  _globals['_LISTMISSINGIDSREQUEST']._serialized_start=745
+  _globals['_LISTMISSINGIDSREQUEST']._serialized_end=848
+  _globals['_LISTMISSINGIDSRESPONSE']._serialized_start=850
+  _globals['_LISTMISSINGIDSRESPONSE']._serialized_end=945
+  _globals['_IDRANGE']._serialized_start=947
+  _globals['_IDRANGE']._serialized_end=991
+  _globals['_LATESTPRICE']._serialized_start=993
+  _globals['_LATESTPRICE']._serialized_end=1111
+  _globals['_GETLATESTPRICEREQUEST']._serialized_start=1113
+  _globals['_GETLATESTPRICEREQUEST']._serialized_end=1167
+  _globals['_GETLATESTPRICERESPONSE']._serialized_start=1169
+  _globals['_GETLATESTPRICERESPONSE']._serialized_end=1243
+  _globals['_LISTLATESTPRICESREQUEST']._serialized_start=1245
+  _globals['_LISTLATESTPRICESREQUEST']._serialized_end=1302
+  _globals['_LISTLATESTPRICESRESPONSE']._serialized_start=1304
+  _globals['_LISTLATESTPRICESRESPONSE']._serialized_end=1381
+  _globals['_GETSTORAGESTATUSREQUEST']._serialized_start=1383
+  _globals['_GETSTORAGESTATUSREQUEST']._serialized_end=1408
+  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_start=1411
+  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_end=1663
+  _globals['_STORAGESERVICE']._serialized_start=1666
+  _globals['_STORAGESERVICE']._serialized_end=2440
 # @@protoc_insertion_point(module_scope)

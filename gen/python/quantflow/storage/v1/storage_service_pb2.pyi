@@ -6,6 +6,78 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class GetOhlcRequest(_message.Message):
+    __slots__ = ("symbol", "venue", "interval", "from_ms", "to_ms")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    FROM_MS_FIELD_NUMBER: _ClassVar[int]
+    TO_MS_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    venue: str
+    interval: str
+    from_ms: int
+    to_ms: int
+    def __init__(self, symbol: _Optional[str] = ..., venue: _Optional[str] = ..., interval: _Optional[str] = ..., from_ms: _Optional[int] = ..., to_ms: _Optional[int] = ...) -> None: ...
+
+class GetOhlcResponse(_message.Message):
+    __slots__ = ("source", "open_time", "open", "high", "low", "close", "volume", "quote_volume", "trades")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    OPEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_VOLUME_FIELD_NUMBER: _ClassVar[int]
+    TRADES_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    open_time: _containers.RepeatedScalarFieldContainer[int]
+    open: _containers.RepeatedScalarFieldContainer[str]
+    high: _containers.RepeatedScalarFieldContainer[str]
+    low: _containers.RepeatedScalarFieldContainer[str]
+    close: _containers.RepeatedScalarFieldContainer[str]
+    volume: _containers.RepeatedScalarFieldContainer[str]
+    quote_volume: _containers.RepeatedScalarFieldContainer[str]
+    trades: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, source: _Optional[str] = ..., open_time: _Optional[_Iterable[int]] = ..., open: _Optional[_Iterable[str]] = ..., high: _Optional[_Iterable[str]] = ..., low: _Optional[_Iterable[str]] = ..., close: _Optional[_Iterable[str]] = ..., volume: _Optional[_Iterable[str]] = ..., quote_volume: _Optional[_Iterable[str]] = ..., trades: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetIndicatorsRequest(_message.Message):
+    __slots__ = ("symbol", "venue", "interval", "from_ms", "to_ms", "specs")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    FROM_MS_FIELD_NUMBER: _ClassVar[int]
+    TO_MS_FIELD_NUMBER: _ClassVar[int]
+    SPECS_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    venue: str
+    interval: str
+    from_ms: int
+    to_ms: int
+    specs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, symbol: _Optional[str] = ..., venue: _Optional[str] = ..., interval: _Optional[str] = ..., from_ms: _Optional[int] = ..., to_ms: _Optional[int] = ..., specs: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetIndicatorsResponse(_message.Message):
+    __slots__ = ("source", "open_time", "series")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    OPEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    open_time: _containers.RepeatedScalarFieldContainer[int]
+    series: _containers.RepeatedCompositeFieldContainer[IndicatorValues]
+    def __init__(self, source: _Optional[str] = ..., open_time: _Optional[_Iterable[int]] = ..., series: _Optional[_Iterable[_Union[IndicatorValues, _Mapping]]] = ...) -> None: ...
+
+class IndicatorValues(_message.Message):
+    __slots__ = ("spec", "name", "values")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    spec: str
+    name: str
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, spec: _Optional[str] = ..., name: _Optional[str] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+
 class GetLastStoredIdRequest(_message.Message):
     __slots__ = ("symbol", "venue", "kind")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]

@@ -60,6 +60,16 @@ class StorageServiceStub:
                 request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.SerializeToString,
                 response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.FromString,
                 _registered_method=True)
+        self.GetOhlc = channel.unary_stream(
+                '/quantflow.storage.v1.StorageService/GetOhlc',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcResponse.FromString,
+                _registered_method=True)
+        self.GetIndicators = channel.unary_stream(
+                '/quantflow.storage.v1.StorageService/GetIndicators',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -104,6 +114,27 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOhlc(self, request, context):
+        """Candles of one symbol at any Binance interval, those opening in [from_ms, to_ms), built
+        from the finest stored data covering the range: stored klines of that interval, else
+        of a finer interval that divides it, else trades (the answer's `source` says which).
+        Binance's rule: open of the first, highest high, lowest low, close of the last, sums
+        of volume, quote volume and trades; a bucket without data is absent. Streamed as
+        columnar chunks, oldest first; at least one chunk, which may be empty.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIndicators(self, request, context):
+        """Indicator series (the `ta` library's catalogue by name: "rsi(14)", "macd(12,26,9)" …)
+        over the candles GetOhlc answers, aligned with them. INVALID_ARGUMENT names an unknown
+        indicator or a bad parameter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -131,6 +162,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.GetLastStoredId,
                     request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.FromString,
                     response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.SerializeToString,
+            ),
+            'GetOhlc': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetOhlc,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcResponse.SerializeToString,
+            ),
+            'GetIndicators': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetIndicators,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +310,60 @@ class StorageService:
             '/quantflow.storage.v1.StorageService/GetLastStoredId',
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.SerializeToString,
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOhlc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/GetOhlc',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIndicators(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/GetIndicators',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsResponse.FromString,
             options,
             channel_credentials,
             insecure,
