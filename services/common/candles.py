@@ -100,20 +100,20 @@ def finer_sources(interval: str) -> list[str]:
     return [interval, *sorted(finer, key=lambda other: -kline_step_ms(other))]
 
 
-def covered_ms(interval: str, candles: int) -> int:
-    """How much time ``candles`` stored candles of ``interval`` cover (a month as 31 days,
-    so complete months never lose to their days)."""
-    step = 31 * _DAY_MS if interval == MONTH else kline_step_ms(interval)
-    return step * candles
+def covered_ms(interval: str, first_open: int, last_open: int) -> int:
+    """How much time stored ``interval`` candles cover, from the open of the first to the
+    close of the last (holes between them are not looked for: that would mean counting
+    every row, and a hole stays a hole whatever the source)."""
+    return next_open(interval, last_open) - first_open
 
 
-def choose_source(interval: str, stored: Mapping[str, int]) -> str:
-    """What ``interval`` candles are built from, given how many candles of each kline
-    interval are stored over their source range: the interval covering the most time
-    (itself, or the coarsest of equals: the fewest rows), as ``kline_<interval>``; trades
-    when no usable kline is stored."""
-    best = max(finer_sources(interval), key=lambda other: covered_ms(other, stored.get(other, 0)))
-    return names.kline_kind(best) if stored.get(best, 0) else names.TRADE
+def choose_source(interval: str, covered: Mapping[str, int]) -> str:
+    """What ``interval`` candles are built from, given how much of their source range the
+    stored klines of each interval cover (ms, see :func:`covered_ms`): the interval
+    covering the most (itself, or the coarsest of equals: the fewest rows to read), as
+    ``kline_<interval>``; trades when no usable kline is stored."""
+    best = max(finer_sources(interval), key=lambda other: covered.get(other, 0))
+    return names.kline_kind(best) if covered.get(best, 0) > 0 else names.TRADE
 
 
 @dataclass(frozen=True)

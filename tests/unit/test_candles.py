@@ -12,6 +12,7 @@ from services.common.candles import (
     aggregate,
     bucket_open,
     choose_source,
+    covered_ms,
     divides,
     finer_sources,
     first_open_from,
@@ -149,9 +150,20 @@ def test_sources_are_the_interval_itself_then_finer_ones_coarsest_first() -> Non
 
 
 def test_the_source_is_the_stored_interval_covering_most_else_trades() -> None:
+    hour, minute = 3_600_000, 60_000
+    day_ms = 24 * hour
     assert choose_source("1h", {}) == "trade"
-    assert choose_source("1h", {"1m": 1440}) == "kline_1m"
-    assert choose_source("1h", {"1h": 24, "1m": 1440}) == "kline_1h"  # equal: fewest rows
-    assert choose_source("1h", {"1h": 12, "1m": 1440}) == "kline_1m"  # 1h half stored
-    assert choose_source("1M", {"1M": 12, "1d": 366}) == "kline_1M"
-    assert choose_source("1M", {"1M": 11, "1d": 366}) == "kline_1d"
+    assert choose_source("1h", {"1m": day_ms}) == "kline_1m"
+    assert choose_source("1h", {"1h": day_ms, "1m": day_ms}) == "kline_1h"  # equal: fewest rows
+    assert choose_source("1h", {"1h": 12 * hour, "1m": day_ms}) == "kline_1m"
+    assert choose_source("1h", {"1h": day_ms, "1m": day_ms - minute}) == "kline_1h"
+
+
+def test_coverage_runs_from_the_first_open_to_the_last_close() -> None:
+    assert covered_ms("1m", ms("2022-04-08"), ms("2022-04-08T23:59")) == 86_400_000
+    assert covered_ms("1M", ms("2024-01-01"), ms("2024-02-01")) == ms("2024-03-01") - ms(
+        "2024-01-01"
+    )
+    year = covered_ms("1M", ms("2024-01-01"), ms("2024-12-01"))
+    assert choose_source("1M", {"1M": year, "1d": year}) == "kline_1M"
+    assert choose_source("1M", {"1M": year - 31 * 86_400_000, "1d": year}) == "kline_1d"
