@@ -93,9 +93,7 @@ def finer_sources(interval: str) -> list[str]:
     every strictly finer interval that divides it, coarsest first (fewest rows to read)."""
     check_interval(interval)
     finer = [
-        other
-        for other in names.KLINE_INTERVALS
-        if other != interval and divides(other, interval)
+        other for other in names.KLINE_INTERVALS if other != interval and divides(other, interval)
     ]
     return [interval, *sorted(finer, key=lambda other: -kline_step_ms(other))]
 

@@ -41,8 +41,7 @@ def candle_query(request: _CandleRequest) -> CandleQuery:
         raise InvalidArgument(str(error)) from None
     if request.from_ms >= request.to_ms:
         raise InvalidArgument(
-            f"from ({request.from_ms}) must be before to ({request.to_ms}): the range is "
-            "[from, to)"
+            f"from ({request.from_ms}) must be before to ({request.to_ms}): the range is [from, to)"
         )
     return CandleQuery(venue, symbol, interval, request.from_ms, request.to_ms)
 

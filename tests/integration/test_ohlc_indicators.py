@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from decimal import Decimal as D
 from typing import Any
 
 import asyncpg
@@ -23,8 +25,8 @@ from graph.schema import schema
 from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common.candles import Candle, aggregate
-from services.storage import service as storage_service
 from services.storage import candle_queries, candle_rpc, tables
+from services.storage import service as storage_service
 from services.storage.repository import TradeRepository, prepare_connection
 from tests.integration.helpers import running, service_settings, trade
 from tests.vision_klines import USDM_1M, USDM_5M, candles, klines, rows
@@ -61,7 +63,9 @@ async def stack(
     """The storage service with Binance's 1m klines of 2022-04-08 (USDⓈ-M BTCUSDT) stored."""
     settings = service_settings(database_url, nats_url, namespace)
     async with running(storage_service.run, settings, settings.storage_grpc_port):
-        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=prepare_connection)
+        pool = await asyncpg.create_pool(
+            database_url, min_size=1, max_size=2, init=prepare_connection
+        )
         try:
             written = await TradeRepository(pool).write(
                 tables.KLINES, klines(USDM_1M, USDM, "BTCUSDT", "1m")
@@ -75,8 +79,12 @@ async def stack(
             await pool.close()
 
 
+def _time(ms: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+
+
 def _iso(ms: int) -> str:
-    return pd.Timestamp(ms, unit="ms", tz="UTC").isoformat()
+    return _time(ms).isoformat()
 
 
 def _ohlc(interval: str, start: int = DAY, end: int = DAY + 86_400_000, symbol: str = "BTCUSDT",
@@ -89,13 +97,21 @@ def _ohlc(interval: str, start: int = DAY, end: int = DAY + 86_400_000, symbol: 
 
 
 def _as_candles(series: dict[str, Any]) -> list[Candle]:
+    columns = zip(
+        series["openTime"],
+        series["open"],
+        series["high"],
+        series["low"],
+        series["close"],
+        series["volume"],
+        series["quoteVolume"],
+        series["trades"],
+        strict=True,
+    )
     return [
-        Candle(int(t), Decimal(o), Decimal(h), Decimal(lo), Decimal(c), Decimal(v), Decimal(q), int(n))
-        for t, o, h, lo, c, v, q, n in zip(
-            series["openTime"], series["open"], series["high"], series["low"], series["close"],
-            series["volume"], series["quoteVolume"], series["trades"], strict=True,
-        )
-    ]  # fmt: skip
+        Candle(int(t), D(o), D(h), D(lo), D(c), D(v), D(q), int(n))
+        for t, o, h, lo, c, v, q, n in columns
+    ]
 
 
 async def test_stored_1m_klines_give_binances_own_5m_klines_through_graphql(stack: Stack) -> None:
@@ -130,8 +146,8 @@ async def test_the_range_is_half_open_on_open_times_and_each_candle_whole(stack:
 async def test_a_hole_stays_a_hole(stack: Stack) -> None:
     await stack.pool.execute(
         "DELETE FROM klines WHERE open_time >= $1 AND open_time < $2",
-        pd.Timestamp(DAY + 60 * MINUTE, unit="ms", tz="UTC").to_pydatetime(),
-        pd.Timestamp(DAY + 65 * MINUTE, unit="ms", tz="UTC").to_pydatetime(),
+        _time(DAY + 60 * MINUTE),
+        _time(DAY + 65 * MINUTE),
     )
     series = (await stack.query(_ohlc("5m")))["ohlc"]
     assert len(series["openTime"]) == 287
@@ -163,7 +179,7 @@ async def test_without_klines_candles_are_built_from_trades(stack: Stack) -> Non
         Decimal("99.75"),
         Decimal("100"),
         Decimal("0.004"),
-        sum(Decimal(p) * Decimal("0.001") for p in prices),
+        sum((Decimal(p) * Decimal("0.001") for p in prices), Decimal(0)),
         4,
     )
 
@@ -210,7 +226,7 @@ def _indicators(specs: Sequence[str], interval: str = "1m") -> str:
 
 
 async def test_indicators_align_with_the_candles_and_equal_ta(stack: Stack) -> None:
-    answer = (await stack.query(_indicators(["rsi(14)", "macd(12,26,9)", "obv"], "5m")))
+    answer = await stack.query(_indicators(["rsi(14)", "macd(12,26,9)", "obv"], "5m"))
     result = answer["indicators"]
     series = (await stack.query(_ohlc("5m")))["ohlc"]
     assert result["openTime"] == series["openTime"]

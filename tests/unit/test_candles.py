@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from decimal import Decimal as D
 
 import pytest
 
@@ -49,7 +50,9 @@ def test_1m_and_5m_files_aggregate_to_the_same_hours_and_day() -> None:
 
 def test_a_bucket_without_data_is_absent_and_a_partial_one_is_built_from_what_there_is() -> None:
     minutes = candles(USDM_1M)
-    holed = [c for c in minutes if not ms("2022-04-08T01:00") <= c.open_time < ms("2022-04-08T01:07")]
+    holed = [
+        c for c in minutes if not ms("2022-04-08T01:00") <= c.open_time < ms("2022-04-08T01:07")
+    ]
     five = list(aggregate("5m", holed))
     opens = [c.open_time for c in five]
     assert ms("2022-04-08T01:00") not in opens
@@ -96,12 +99,12 @@ def test_weekly_and_monthly_candles_split_daily_ones_at_their_boundaries() -> No
     ]
     weeks = list(aggregate("1w", days))
     assert [w.open_time for w in weeks] == [ms("2023-12-25"), ms("2024-01-01"), ms("2024-01-08")]
-    assert (weeks[0].open, weeks[0].close, weeks[0].trades) == (125, 131, 7)
-    assert (weeks[1].open, weeks[1].close, weeks[1].high) == (201, 207, 208)
+    assert (weeks[0].open, weeks[0].close, weeks[0].trades) == (D("125"), D("131"), 7)
+    assert (weeks[1].open, weeks[1].close, weeks[1].high) == (D("201"), D("207"), D("208"))
     months = list(aggregate("1M", days))
     assert [m.open_time for m in months] == [ms("2023-12-01"), ms("2024-01-01")]
-    assert (months[0].open, months[0].close, months[0].low) == (125, 131, 124)
-    assert (months[1].open, months[1].close, months[1].volume) == (201, 208, 8)
+    assert (months[0].open, months[0].close, months[0].low) == (D("125"), D("131"), D("124"))
+    assert (months[1].open, months[1].close, months[1].volume) == (D("201"), D("208"), D("8"))
 
 
 def test_a_range_takes_the_candles_opening_in_it_each_one_whole() -> None:

@@ -125,7 +125,7 @@ def _parameter(parameter: inspect.Parameter) -> Parameter:
 
 
 def _indicator(name: str, cls: type, order: tuple[str, ...] | None) -> Indicator:
-    signature = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    signature = list(inspect.signature(cls).parameters.values())
     inputs = tuple(p.name for p in signature if p.annotation is pd.Series)
     parameters = tuple(
         _parameter(p) for p in signature if p.annotation is not pd.Series and p.name != "fillna"
@@ -152,7 +152,9 @@ def catalogue() -> dict[str, Indicator]:
         and cls is not IndicatorMixin
         and cls.__module__ == module.__name__
     }
-    found = {snake_name(name): _indicator(snake_name(name), cls, None) for name, cls in classes.items()}
+    found = {
+        snake_name(name): _indicator(snake_name(name), cls, None) for name, cls in classes.items()
+    }
     for alias, (class_name, order) in _ALIASES.items():
         found[alias] = _indicator(alias, classes[class_name], order)
     return found

@@ -67,7 +67,5 @@ def compute(requests: Sequence[Request], candles: Candles) -> list[Series]:
     for request in requests:
         hot = _FAST.get(request.indicator.cls)
         outputs = hot(candles, request.arguments) if hot else _by_ta(request, candles)
-        results += [
-            Series(request.spec, name, outputs[name]) for name in request.indicator.outputs
-        ]
+        results += [Series(request.spec, name, outputs[name]) for name in request.indicator.outputs]
     return results
