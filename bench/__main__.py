@@ -3,7 +3,8 @@
 python -m bench                  # everything
 python -m bench --quick          # a tenth of the capture, parse/publish/store only
                                  # (the full run publishes and stores it 5 times over)
-python -m bench --only end2end   # one group: parse, publish, store, pipeline, end2end
+python -m bench --only end2end   # one group: parse, publish, store, pipeline, end2end,
+                                 # indicators, ohlc
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import platform
 import tempfile
 from pathlib import Path
 
-from bench import ceilings, data, parse, pipeline, publish, store
+from bench import ceilings, data, indicators, ohlc, parse, pipeline, publish, store
 from bench.infra import servers
 from bench.report import Result, table
 from bench.tape import write_tape
 
-GROUPS = ("parse", "publish", "store", "pipeline", "end2end")
+GROUPS = ("parse", "publish", "store", "pipeline", "end2end", "indicators", "ohlc")
 # publish and store run over the capture's trades this many times (new ids each copy).
 COPIES = 5
 # The end-to-end tape: at least 500,000 trades over 3 symbols (issue 7's target).
@@ -32,6 +33,10 @@ PACED_TRADES = 60_000
 # The JetStream ceiling with one trade per message runs over this many trades (its rate
 # is flat; the whole tape would take minutes).
 ONE_PER_MESSAGE_TRADES = 100_000
+# Indicators over this many candles (issue 8: ours >= 40x `ta` for the five together).
+INDICATOR_CANDLES = 1_000_000
+# A year of 1m klines aggregated to 1h through GraphQL (issue 8: under 1 s).
+OHLC_MINUTES = ohlc.YEAR_MINUTES
 
 
 def _arguments() -> argparse.Namespace:
@@ -59,7 +64,7 @@ async def _end_to_end(admin_url: str, nats_url: str, scratch: Path, size: int) -
 
 
 async def _io_benchmarks(
-    groups: set[str], limit: int | None, copies: int, tape_size: int
+    groups: set[str], limit: int | None, copies: int, tape_size: int, ohlc_minutes: int
 ) -> list[Result]:
     results: list[Result] = []
     trades = data.trades(limit, copies)
@@ -76,6 +81,8 @@ async def _io_benchmarks(
             results += await _end_to_end(
                 running.postgres_admin_url, running.nats_url, Path(scratch), tape_size
             )
+        if "ohlc" in groups:
+            results += await ohlc.run(running.postgres_admin_url, running.nats_url, ohlc_minutes)
     return results
 
 
@@ -87,11 +94,19 @@ def main() -> None:
     if arguments.quick:
         groups -= {"pipeline", "end2end"}
     limit, copies = (4000, 1) if arguments.quick else (None, COPIES)
+    # --quick: a tenth of the candles, a month of klines.
+    candles, minutes = (
+        (INDICATOR_CANDLES // 10, 43_200) if arguments.quick else (INDICATOR_CANDLES, OHLC_MINUTES)
+    )
     results: list[Result] = []
     if "parse" in groups:
         results += parse.run(data.raw_messages(limit))
-    if groups & {"publish", "store", "pipeline", "end2end"}:
-        results += asyncio.run(_io_benchmarks(groups, limit, copies, arguments.tape_trades))
+    if "indicators" in groups:
+        results += indicators.run(candles)
+    if groups & {"publish", "store", "pipeline", "end2end", "ohlc"}:
+        results += asyncio.run(
+            _io_benchmarks(groups, limit, copies, arguments.tape_trades, minutes)
+        )
     print(
         f"capture: {data.CAPTURE.name}; Python {platform.python_version()}; "
         f"{os.cpu_count()} CPUs; load average before: {load_before:.2f}; servers: "

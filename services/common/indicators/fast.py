@@ -29,44 +29,58 @@ Array = npt.NDArray[np.float64]
 _EXPONENT_LIMIT = 200 * math.log(10)
 # Rolling variance: windows sharing one anchor value (see _rolling_mean_std).
 _ANCHOR_EVERY = 256
+BOLLINGER_OUTPUTS = (
+    "bollinger_mavg",
+    "bollinger_hband",
+    "bollinger_lband",
+    "bollinger_wband",
+    "bollinger_pband",
+    "bollinger_hband_indicator",
+    "bollinger_lband_indicator",
+)
 
 
-def _linear_recurrence(u: Array, beta: float, start: float) -> Array:
-    """y_t = beta y_{t-1} + u_t with y_{-1} = ``start``, for 0 <= beta < 1.
+def _ewm_into(x: Array, alpha: float, lead: int) -> Array:
+    """An array of ``lead`` unset values, then y0 = x0, y_t = (1 - alpha) y_{t-1} + alpha x_t
+    for x without NaN.
 
-    In a block of L steps y_j = beta^j (beta start' + sum_{k<=j} u_k beta^-k): one cumulative
-    sum. L is as long as beta^-L stays far from overflowing, and the blocks are chained
-    through their last values (a short Python loop: a few hundred blocks a million steps).
+    With beta = 1 - alpha, in a block of L steps y_j = beta^j (beta c + sum_{k<=j} alpha x_k
+    beta^-k), c the value before the block: one cumulative sum. L is as long as beta^-L stays
+    far from overflowing, and the blocks are chained through their last values (a short
+    Python loop: a few hundred blocks a million steps). Computed in place: large temporary
+    arrays cost page faults that show at a million candles.
     """
-    n = len(u)
-    if n == 0 or beta == 0.0:
-        return u.copy()
+    n = len(x)
+    beta = 1.0 - alpha
+    if n == 0 or beta <= 0.0:
+        out = np.empty(lead + n)
+        out[lead:] = x
+        return out
     length = max(1, min(n, int(_EXPONENT_LIMIT / -math.log(beta))))
     blocks = -(-n // length)
-    work = np.zeros(blocks * length)
-    work[:n] = u
-    grid = work.reshape(blocks, length)
+    work = np.empty(lead + blocks * length)
+    grid = work[lead:].reshape(blocks, length)
     steps = np.arange(length, dtype=np.float64)
     decay = beta**steps
-    grid *= beta**-steps
+    weights = alpha * beta**-steps
+    full = n // length
+    np.multiply(x[: full * length].reshape(full, length), weights, out=grid[:full])
+    if full < blocks:
+        tail = n - full * length
+        np.multiply(x[full * length :], weights[:tail], out=grid[full, :tail])
+        grid[full, tail:] = 0.0
     np.cumsum(grid, axis=1, out=grid)
     ends = (grid[:, -1] * decay[-1]).tolist()
     carry_factor = beta**length
     carries = np.empty(blocks)
-    carry = start
+    carry = float(x[0])
     for block in range(blocks):
         carries[block] = carry
         carry = ends[block] + carry_factor * carry
-    grid += (beta * carries)[:, None]
+    carries *= beta
+    grid += carries[:, None]
     grid *= decay
-    return work[:n]
-
-
-def _ewm_from_first(x: Array, alpha: float) -> Array:
-    """y0 = x0, y_t = (1 - alpha) y_{t-1} + alpha x_t, for x without NaN."""
-    if len(x) == 0:
-        return x.copy()
-    return _linear_recurrence(alpha * x, 1.0 - alpha, float(x[0]))
+    return work[: lead + n]
 
 
 def ewm(x: Array, alpha: float, min_periods: int) -> Array:
@@ -78,8 +92,7 @@ def ewm(x: Array, alpha: float, min_periods: int) -> Array:
         if len(present) == 0:
             return np.full(len(x), np.nan)
         first = int(present[0])
-    out = np.empty(len(x))
-    out[first:] = _ewm_from_first(x[first:], alpha)
+    out = _ewm_into(x[first:], alpha, first)
     out[: first + max(min_periods, 1) - 1] = np.nan
     return out
 
@@ -91,13 +104,21 @@ def ema(close: Array, window: int) -> Array:
 
 def sma(close: Array, window: int) -> Array:
     """`ta.trend.SMAIndicator(close, window).sma_indicator()`."""
-    out = np.full(len(close), np.nan)
-    if len(close) < window:
+    n = len(close)
+    out = np.empty(n)
+    out[: window - 1] = np.nan
+    if n < window:
         return out
     # Sums of differences from the first value keep the running total small, so window
     # sums taken as differences of it lose no digits that matter.
-    running = np.concatenate(([0.0], np.cumsum(close - close[0])))
-    out[window - 1 :] = (running[window:] - running[:-window]) / window + close[0]
+    running = np.empty(n + 1)
+    running[0] = 0.0
+    np.subtract(close, close[0], out=running[1:])
+    np.cumsum(running[1:], out=running[1:])
+    sums = out[window - 1 :]
+    np.subtract(running[window:], running[:-window], out=sums)
+    sums /= window
+    sums += close[0]
     return out
 
 
@@ -106,17 +127,25 @@ def rsi(close: Array, window: int) -> Array:
     diff = np.empty(len(close))
     diff[:1] = 0.0
     np.subtract(close[1:], close[:-1], out=diff[1:])
-    average_up = ewm(np.maximum(diff, 0.0), 1.0 / window, window)
-    average_down = ewm(np.maximum(-diff, 0.0), 1.0 / window, window)
+    gains = np.maximum(diff, 0.0)
+    losses = np.subtract(gains, diff, out=diff)  # max(-diff, 0), exactly
+    average_up = ewm(gains, 1.0 / window, window)
+    average_down = ewm(losses, 1.0 / window, window)
+    # 100 - 100 / (1 + up / down), in place; 100 where the average loss is 0.
+    values = average_up
     with np.errstate(divide="ignore", invalid="ignore"):
-        values: Array = 100.0 - 100.0 / (1.0 + average_up / average_down)
+        np.divide(average_up, average_down, out=values)
+        values += 1.0
+        np.divide(100.0, values, out=values)
+        np.subtract(100.0, values, out=values)
     values[average_down == 0] = 100.0
     return values
 
 
 def macd(close: Array, window_slow: int, window_fast: int, window_sign: int) -> dict[str, Array]:
     """`ta.trend.MACD`: ``macd``, ``macd_signal`` and ``macd_diff``."""
-    line = ema(close, window_fast) - ema(close, window_slow)
+    line = ema(close, window_fast)
+    line -= ema(close, window_slow)
     signal = ewm(line, 2.0 / (window_sign + 1), window_sign)
     return {"macd": line, "macd_signal": signal, "macd_diff": line - signal}
 
@@ -130,35 +159,47 @@ def _rolling_mean_std(x: Array, window: int) -> tuple[Array, Array]:
     pandas' running update drifts by up to 1e-9 over a day. A window of equal values has a
     deviation of exactly 0, as in pandas."""
     n = len(x)
-    mean = np.full(n, np.nan)
-    std = np.full(n, np.nan)
     if n < window:
-        return mean, std
+        return np.full(n, np.nan), np.full(n, np.nan)
     count = n - window + 1
     chunks = -(-count // _ANCHOR_EVERY)
     span = _ANCHOR_EVERY + window - 1
     padded = np.empty(chunks * _ANCHOR_EVERY + window - 1)
     padded[:n] = x
     padded[n:] = x[-1]
-    rows = np.lib.stride_tricks.sliding_window_view(padded, span)[::_ANCHOR_EVERY]
-    deviations = rows - rows[:, :1]
-    sums = np.zeros((chunks, span + 1))
-    squares = np.zeros((chunks, span + 1))
+    rows = np.lib.stride_tricks.sliding_window_view(padded, span)[:: _ANCHOR_EVERY]
+    anchors = rows[:, :1].copy()
+    deviations = rows - anchors
+    sums = np.empty((chunks, span + 1))
+    squares = np.empty((chunks, span + 1))
+    sums[:, 0] = squares[:, 0] = 0.0
     np.cumsum(deviations, axis=1, out=sums[:, 1:])
-    np.cumsum(deviations * deviations, axis=1, out=squares[:, 1:])
-    first = (sums[:, window:] - sums[:, :-window]) / window
-    second = (squares[:, window:] - squares[:, :-window]) / window
-    variance = np.maximum(second - first * first, 0.0).ravel()[:count]
-    first += rows[:, :1]
-    mean[window - 1 :] = first.ravel()[:count]
-    spread = std[window - 1 :]
-    np.sqrt(variance, out=spread)
+    np.multiply(deviations, deviations, out=deviations)
+    np.cumsum(deviations, axis=1, out=squares[:, 1:])
+    # Each window's mean (less its anchor) and variance, laid out as the series: window w
+    # ends at w + window - 1.
+    mean = np.empty(window - 1 + chunks * _ANCHOR_EVERY)
+    std = np.empty(window - 1 + chunks * _ANCHOR_EVERY)
+    mean[: window - 1] = std[: window - 1] = np.nan
+    first = mean[window - 1 :].reshape(chunks, _ANCHOR_EVERY)
+    variance = std[window - 1 :].reshape(chunks, _ANCHOR_EVERY)
+    np.subtract(sums[:, window:], sums[:, :-window], out=first)
+    first /= window
+    np.subtract(squares[:, window:], squares[:, :-window], out=variance)
+    variance /= window
+    variance -= np.multiply(first, first, out=sums[:, :_ANCHOR_EVERY])
+    np.maximum(variance, 0.0, out=variance)
+    np.sqrt(variance, out=variance)
+    first += anchors
+    mean, std = mean[:n], std[:n]
     # A window of equal values has a variance of a few ulps of its anchor's distance at
     # most; no real window of prices moves by less than 1e-9 of its level.
-    suspects = np.flatnonzero(spread <= 1e-9 * np.abs(mean[window - 1 :]))
+    level = np.abs(mean[window - 1 :])
+    level *= 1e-9
+    suspects = np.flatnonzero(std[window - 1 :] <= level)
     if len(suspects):
         windows = np.lib.stride_tricks.sliding_window_view(x, window)[suspects]
-        spread[suspects[(windows == windows[:, :1]).all(axis=1)]] = 0.0
+        std[window - 1 :][suspects[(windows == windows[:, :1]).all(axis=1)]] = 0.0
     return mean, std
 
 
@@ -166,17 +207,22 @@ def bollinger(close: Array, window: int, window_dev: float) -> dict[str, Array]:
     """`ta.volatility.BollingerBands`: every output; the two crossing flags are null while
     the bands are (`ta` says 0)."""
     mavg, mstd = _rolling_mean_std(close, window)
-    hband = mavg + window_dev * mstd
-    lband = mavg - window_dev * mstd
+    hband = mstd * window_dev
+    hband += mavg
+    lband = mstd * window_dev
+    np.subtract(mavg, lband, out=lband)
     width = hband - lband
     warm_up = slice(0, min(window - 1, len(close)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        pband = (close - lband) / width
+        pband = close - lband
+        pband /= width
         pband[width == 0] = np.nan
-        wband = np.divide(width, mavg)
+        wband = np.divide(width, mavg, out=width)
         wband *= 100
-    above = (close > hband).astype(np.float64)
-    below = (close < lband).astype(np.float64)
+    above = np.empty(len(close))
+    below = np.empty(len(close))
+    np.greater(close, hband, out=above, casting="unsafe")
+    np.less(close, lband, out=below, casting="unsafe")
     above[warm_up] = np.nan
     below[warm_up] = np.nan
     return {
@@ -194,21 +240,23 @@ def true_range(high: Array, low: Array, close: Array) -> Array:
     """max(high - low, |high - previous close|, |low - previous close|); the first is
     high - low."""
     ranges = high - low
-    previous = close[:-1]
-    ranges[1:] = np.maximum(
-        ranges[1:], np.maximum(np.abs(high[1:] - previous), np.abs(low[1:] - previous))
-    )
+    later = ranges[1:]
+    gap = np.subtract(high[1:], close[:-1])
+    np.abs(gap, out=gap)
+    np.maximum(later, gap, out=later)
+    np.subtract(low[1:], close[:-1], out=gap)
+    np.abs(gap, out=gap)
+    np.maximum(later, gap, out=later)
     return ranges
 
 
 def atr(high: Array, low: Array, close: Array, window: int) -> Array:
     """`ta.volatility.AverageTrueRange(high, low, close, window).average_true_range()`,
     null (not 0) before the first full window."""
-    out = np.full(len(close), np.nan)
     if len(close) < window:
-        return out
+        return np.full(len(close), np.nan)
     ranges = true_range(high, low, close)
-    seeded = ranges[window - 1 :].copy()
-    seeded[0] = ranges[:window].mean()
-    out[window - 1 :] = _ewm_from_first(seeded, 1.0 / window)
+    ranges[window - 1] = ranges[:window].mean()
+    out = _ewm_into(ranges[window - 1 :], 1.0 / window, window - 1)
+    out[: window - 1] = np.nan
     return out
