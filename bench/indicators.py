@@ -57,10 +57,7 @@ def _theirs(c: dict[str, Array]) -> dict[str, Callable[[], Outputs]]:
 
     def bollinger() -> Outputs:
         bands = ta.volatility.BollingerBands(close, 20, 2)
-        return {
-            name: getattr(bands, name)().to_numpy()
-            for name in fast.BOLLINGER_OUTPUTS
-        }
+        return {name: getattr(bands, name)().to_numpy() for name in fast.BOLLINGER_OUTPUTS}
 
     return {
         "RSI(14)": lambda: {"rsi": ta.momentum.RSIIndicator(close, 14).rsi().to_numpy()},

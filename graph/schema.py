@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from graph.candles import CandleQueries
+from graph.columnar import ColumnarExecutionContext
 from graph.context import Context
 from graph.errors import TypedError, from_rpc_error, should_mask
 from graph.limits import limit_extensions
@@ -295,6 +296,7 @@ schema = QuantflowSchema(
     mutation=Mutation,
     subscription=Subscription,
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    execution_context_class=ColumnarExecutionContext,
     extensions=[
         *limit_extensions(),
         lambda: MaskErrors(should_mask_error=should_mask),

@@ -167,7 +167,7 @@ def _rolling_mean_std(x: Array, window: int) -> tuple[Array, Array]:
     padded = np.empty(chunks * _ANCHOR_EVERY + window - 1)
     padded[:n] = x
     padded[n:] = x[-1]
-    rows = np.lib.stride_tricks.sliding_window_view(padded, span)[:: _ANCHOR_EVERY]
+    rows = np.lib.stride_tricks.sliding_window_view(padded, span)[::_ANCHOR_EVERY]
     anchors = rows[:, :1].copy()
     deviations = rows - anchors
     sums = np.empty((chunks, span + 1))
