@@ -187,3 +187,10 @@ def test_bad_specs_are_refused_naming_the_spec(spec: str, says: str) -> None:
     with pytest.raises(BadSpec) as refused:
         parse(spec)
     assert says in str(refused.value)
+
+
+@pytest.mark.parametrize("size", [0, 1])
+def test_every_indicator_answers_no_candles_or_one(size: int) -> None:
+    c = {k: v[:size] for k, v in _columns(SPOT_1M).items()}
+    requests = [parse("sma(20)" if name == "sma" else name) for name in catalogue()]
+    assert {len(s.values) for s in compute(requests, c)} == {size}
