@@ -83,15 +83,24 @@ def _ewm_into(x: Array, alpha: float, lead: int) -> Array:
     return work[: lead + n]
 
 
+def _first_present(x: Array) -> int | None:
+    """The index of the first value that is not NaN (None if none is): looked for in
+    growing slices, as NaNs only lead a series here (MACD's warm-up) and are few."""
+    start, size = 0, 64
+    while start < len(x):
+        missing = np.isnan(x[start : start + size])
+        if not missing.all():
+            return start + int(np.argmin(missing))
+        start, size = start + size, size * 2
+    return None
+
+
 def ewm(x: Array, alpha: float, min_periods: int) -> Array:
     """pandas ``x.ewm(alpha=alpha, adjust=False, min_periods=min_periods).mean()`` for a
     series whose only NaNs lead it."""
-    first = 0
-    if len(x) and math.isnan(x[0]):
-        present = np.flatnonzero(~np.isnan(x))
-        if len(present) == 0:
-            return np.full(len(x), np.nan)
-        first = int(present[0])
+    first = _first_present(x)
+    if first is None:
+        return np.full(len(x), np.nan)
     out = _ewm_into(x[first:], alpha, first)
     out[: first + max(min_periods, 1) - 1] = np.nan
     return out
@@ -150,17 +159,18 @@ def macd(close: Array, window_slow: int, window_fast: int, window_sign: int) -> 
     return {"macd": line, "macd_signal": signal, "macd_diff": line - signal}
 
 
-def _rolling_mean_std(x: Array, window: int) -> tuple[Array, Array]:
-    """Rolling mean and population standard deviation, NaN before the window fills.
+def _rolling_mean_std(x: Array, window: int) -> tuple[Array, Array, Array]:
+    """Rolling mean and population standard deviation, NaN before the window fills, and
+    the indices of windows whose values are all equal (their deviation is exactly 0, as in
+    pandas).
 
     Window sums of x and x^2 come from cumulative sums of differences from an anchor that
     moves every 256 windows (the first value of their span), so they stay small and the
     variance keeps its digits: within 1e-10 of exact arithmetic on real candles, where
-    pandas' running update drifts by up to 1e-9 over a day. A window of equal values has a
-    deviation of exactly 0, as in pandas."""
+    pandas' running update drifts by up to 1e-9 over a day."""
     n = len(x)
     if n < window:
-        return np.full(n, np.nan), np.full(n, np.nan)
+        return np.full(n, np.nan), np.full(n, np.nan), np.empty(0, dtype=np.intp)
     count = n - window + 1
     chunks = -(-count // _ANCHOR_EVERY)
     span = _ANCHOR_EVERY + window - 1
@@ -171,11 +181,7 @@ def _rolling_mean_std(x: Array, window: int) -> tuple[Array, Array]:
     anchors = rows[:, :1].copy()
     deviations = rows - anchors
     sums = np.empty((chunks, span + 1))
-    squares = np.empty((chunks, span + 1))
-    sums[:, 0] = squares[:, 0] = 0.0
-    np.cumsum(deviations, axis=1, out=sums[:, 1:])
-    np.multiply(deviations, deviations, out=deviations)
-    np.cumsum(deviations, axis=1, out=squares[:, 1:])
+    sums[:, 0] = 0.0
     # Each window's mean (less its anchor) and variance, laid out as the series: window w
     # ends at w + window - 1.
     mean = np.empty(window - 1 + chunks * _ANCHOR_EVERY)
@@ -183,30 +189,32 @@ def _rolling_mean_std(x: Array, window: int) -> tuple[Array, Array]:
     mean[: window - 1] = std[: window - 1] = np.nan
     first = mean[window - 1 :].reshape(chunks, _ANCHOR_EVERY)
     variance = std[window - 1 :].reshape(chunks, _ANCHOR_EVERY)
+    np.cumsum(deviations, axis=1, out=sums[:, 1:])
     np.subtract(sums[:, window:], sums[:, :-window], out=first)
     first /= window
-    np.subtract(squares[:, window:], squares[:, :-window], out=variance)
+    np.multiply(deviations, deviations, out=deviations)
+    np.cumsum(deviations, axis=1, out=sums[:, 1:])  # now of the squares
+    np.subtract(sums[:, window:], sums[:, :-window], out=variance)
     variance /= window
     variance -= np.multiply(first, first, out=sums[:, :_ANCHOR_EVERY])
     np.maximum(variance, 0.0, out=variance)
+    # A window of equal values has a variance of a few ulps of its anchor's distance at
+    # most; no real window of prices moves by less than 1e-9 of its level.
+    suspects = np.flatnonzero(variance <= (1e-9 * anchors) ** 2)
+    suspects = suspects[suspects < count]
     np.sqrt(variance, out=variance)
     first += anchors
     mean, std = mean[:n], std[:n]
-    # A window of equal values has a variance of a few ulps of its anchor's distance at
-    # most; no real window of prices moves by less than 1e-9 of its level.
-    level = np.abs(mean[window - 1 :])
-    level *= 1e-9
-    suspects = np.flatnonzero(std[window - 1 :] <= level)
-    if len(suspects):
-        windows = np.lib.stride_tricks.sliding_window_view(x, window)[suspects]
-        std[window - 1 :][suspects[(windows == windows[:, :1]).all(axis=1)]] = 0.0
-    return mean, std
+    windows = np.lib.stride_tricks.sliding_window_view(x, window)[suspects]
+    flat = suspects[(windows == windows[:, :1]).all(axis=1)]
+    std[window - 1 :][flat] = 0.0
+    return mean, std, flat
 
 
 def bollinger(close: Array, window: int, window_dev: float) -> dict[str, Array]:
     """`ta.volatility.BollingerBands`: every output; the two crossing flags are null while
     the bands are (`ta` says 0)."""
-    mavg, mstd = _rolling_mean_std(close, window)
+    mavg, mstd, flat = _rolling_mean_std(close, window)
     hband = mstd * window_dev
     hband += mavg
     lband = mstd * window_dev
@@ -216,7 +224,7 @@ def bollinger(close: Array, window: int, window_dev: float) -> dict[str, Array]:
     with np.errstate(divide="ignore", invalid="ignore"):
         pband = close - lband
         pband /= width
-        pband[width == 0] = np.nan
+        pband[flat + window - 1] = np.nan  # no band: `ta` says NaN, not 0/0
         wband = np.divide(width, mavg, out=width)
         wband *= 100
     above = np.empty(len(close))
