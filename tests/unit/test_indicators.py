@@ -14,7 +14,7 @@ import ta
 
 from services.common.indicators import fast
 from services.common.indicators.catalogue import BadSpec, catalogue, parse
-from services.common.indicators.compute import Array, compute
+from services.common.indicators.compute import Array, compute, outputs
 from tests.vision_klines import SPOT_1M, USDM_1M, rows
 
 FILES = [pytest.param(SPOT_1M, id="spot-ETHUSDT"), pytest.param(USDM_1M, id="usdm-BTCUSDT")]
@@ -194,3 +194,12 @@ def test_every_indicator_answers_no_candles_or_one(size: int) -> None:
     c = {k: v[:size] for k, v in _columns(SPOT_1M).items()}
     requests = [parse("sma(20)" if name == "sma" else name) for name in catalogue()]
     assert {len(s.values) for s in compute(requests, c)} == {size}
+
+
+def test_one_spec_gives_its_outputs_by_name() -> None:
+    c = _columns(USDM_1M)
+    found = outputs("macd(12,26,9)", c)
+    assert sorted(found) == ["macd", "macd_diff", "macd_signal"]
+    assert np.array_equal(found["macd"], fast.macd(c["close"], 26, 12, 9)["macd"], equal_nan=True)
+    with pytest.raises(ValueError, match="unknown indicator"):
+        outputs("nope(3)", c)

@@ -11,7 +11,7 @@ import pandas as pd
 import ta
 
 from services.common.indicators import fast
-from services.common.indicators.catalogue import Request
+from services.common.indicators.catalogue import Request, parse
 
 Array = fast.Array
 Candles = Mapping[str, Array]  # "high", "low", "close", "volume": float64, oldest first
@@ -69,3 +69,10 @@ def compute(requests: Sequence[Request], candles: Candles) -> list[Series]:
         outputs = hot(candles, request.arguments) if hot else _by_ta(request, candles)
         results += [Series(request.spec, name, outputs[name]) for name in request.indicator.outputs]
     return results
+
+
+def outputs(spec: str, candles: Candles) -> dict[str, Array]:
+    """Every output of one spec by name (``macd(12,26,9)`` → ``macd``, ``macd_diff``,
+    ``macd_signal``): the ``compute`` the condition language takes. BadSpec (a ValueError)
+    for a spec that names no indicator or a bad parameter."""
+    return {series.name: series.values for series in compute([parse(spec)], candles)}
