@@ -65,10 +65,7 @@ class LatestPrice:
 async def prepare_connection(conn: asyncpg.Connection) -> None:
     """Per-connection staging tables: COPY lands here, then one INSERT … ON CONFLICT."""
     for table in tables.ALL:
-        await conn.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {table.staging} "
-            f"(LIKE {table.like} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
+        await conn.execute(table.staging_ddl())
 
 
 class TradeRepository:
