@@ -90,14 +90,16 @@ _FIELDS: dict[type[Event], tuple[str, ...]] = {
 }
 
 
+def to_message(event: Event) -> Message:
+    """Any market event as its ``quantflow.market.v1`` protobuf message."""
+    return _MESSAGES[type(event)](**{name: getattr(event, name) for name in _FIELDS[type(event)]})
+
+
 def encode_event(event: Event) -> bytes:
     """Any market event's protobuf bytes."""
     if type(event) is Trade:  # tens of thousands a second: the fields spelled out
         return encode_trade(event)
-    message = _MESSAGES[type(event)](
-        **{name: getattr(event, name) for name in _FIELDS[type(event)]}
-    )
-    payload: bytes = message.SerializeToString()
+    payload: bytes = to_message(event).SerializeToString()
     return payload
 
 

@@ -8,6 +8,7 @@ import grpc
 from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
+from services.common.codec import to_message
 from services.common.errors import InvalidArgument, NotFound
 from services.common.symbols import parse_symbol
 from services.storage import tables
@@ -71,6 +72,24 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
         with unavailable_when_database_is_down():
             prices = await self._repository.latest_prices(symbols, venue)
         return pb.ListLatestPricesResponse(prices=[_to_pb(p) for p in prices])
+
+    async def ListBookTickers(
+        self, request: pb.ListBookTickersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBookTickersResponse:
+        symbols = [parse_symbol(s) for s in request.symbols]
+        venue = _venue(request.venue) if request.venue else None
+        with unavailable_when_database_is_down():
+            book_tickers = await self._repository.latest_book_tickers(symbols, venue)
+        return pb.ListBookTickersResponse(book_tickers=[to_message(b) for b in book_tickers])
+
+    async def ListTickers(
+        self, request: pb.ListTickersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTickersResponse:
+        symbols = [parse_symbol(s) for s in request.symbols]
+        venue = _venue(request.venue) if request.venue else None
+        with unavailable_when_database_is_down():
+            tickers = await self._repository.latest_tickers(symbols, venue)
+        return pb.ListTickersResponse(tickers=[to_message(t) for t in tickers])
 
     async def GetLastStoredId(
         self, request: pb.GetLastStoredIdRequest, context: grpc.aio.ServicerContext

@@ -22,39 +22,49 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from quantflow.market.v1 import book_ticker_pb2 as quantflow_dot_market_dot_v1_dot_book__ticker__pb2
+from quantflow.market.v1 import ticker_pb2 as quantflow_dot_market_dot_v1_dot_ticker__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*quantflow/storage/v1/storage_service.proto\x12\x14quantflow.storage.v1\"E\n\x16GetLastStoredIdRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"*\n\x17GetLastStoredIdResponse\x12\x0f\n\x07last_id\x18\x01 \x01(\x03\"g\n\x15ListMissingIdsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x04 \x01(\x03\x12\x0f\n\x07last_id\x18\x05 \x01(\x03\"_\n\x16ListMissingIdsResponse\x12.\n\x07missing\x18\x01 \x03(\x0b\x32\x1d.quantflow.storage.v1.IdRange\x12\x15\n\rmissing_count\x18\x02 \x01(\x03\",\n\x07IdRange\x12\x10\n\x08\x66irst_id\x18\x01 \x01(\x03\x12\x0f\n\x07last_id\x18\x02 \x01(\x03\"v\n\x0bLatestPrice\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x10\n\x08trade_id\x18\x04 \x01(\x03\x12\x15\n\rtrade_time_ms\x18\x05 \x01(\x03\x12\r\n\x05venue\x18\x06 \x01(\t\"6\n\x15GetLatestPriceRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"J\n\x16GetLatestPriceResponse\x12\x30\n\x05price\x18\x01 \x01(\x0b\x32!.quantflow.storage.v1.LatestPrice\"9\n\x17ListLatestPricesRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"M\n\x18ListLatestPricesResponse\x12\x31\n\x06prices\x18\x01 \x03(\x0b\x32!.quantflow.storage.v1.LatestPrice\"\x19\n\x17GetStorageStatusRequest\"\xfc\x01\n\x18GetStorageStatusResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x16\n\x0etrades_written\x18\x04 \x01(\x03\x12\x1c\n\x14\x65vents_dead_lettered\x18\x05 \x01(\x03\x12\x1a\n\x12\x61gg_trades_written\x18\x06 \x01(\x03\x12\x16\n\x0eklines_written\x18\x07 \x01(\x03\x12\x1c\n\x14\x62ook_tickers_written\x18\x08 \x01(\x03\x12\x17\n\x0ftickers_written\x18\t \x01(\x03\x32\xc0\x04\n\x0eStorageService\x12k\n\x0eGetLatestPrice\x12+.quantflow.storage.v1.GetLatestPriceRequest\x1a,.quantflow.storage.v1.GetLatestPriceResponse\x12q\n\x10ListLatestPrices\x12-.quantflow.storage.v1.ListLatestPricesRequest\x1a..quantflow.storage.v1.ListLatestPricesResponse\x12q\n\x10GetStorageStatus\x12-.quantflow.storage.v1.GetStorageStatusRequest\x1a..quantflow.storage.v1.GetStorageStatusResponse\x12k\n\x0eListMissingIds\x12+.quantflow.storage.v1.ListMissingIdsRequest\x1a,.quantflow.storage.v1.ListMissingIdsResponse\x12n\n\x0fGetLastStoredId\x12,.quantflow.storage.v1.GetLastStoredIdRequest\x1a-.quantflow.storage.v1.GetLastStoredIdResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*quantflow/storage/v1/storage_service.proto\x12\x14quantflow.storage.v1\x1a%quantflow/market/v1/book_ticker.proto\x1a quantflow/market/v1/ticker.proto\"8\n\x16ListBookTickersRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"P\n\x17ListBookTickersResponse\x12\x35\n\x0c\x62ook_tickers\x18\x01 \x03(\x0b\x32\x1f.quantflow.market.v1.BookTicker\"4\n\x12ListTickersRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"C\n\x13ListTickersResponse\x12,\n\x07tickers\x18\x01 \x03(\x0b\x32\x1b.quantflow.market.v1.Ticker\"E\n\x16GetLastStoredIdRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"*\n\x17GetLastStoredIdResponse\x12\x0f\n\x07last_id\x18\x01 \x01(\x03\"g\n\x15ListMissingIdsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x04 \x01(\x03\x12\x0f\n\x07last_id\x18\x05 \x01(\x03\"_\n\x16ListMissingIdsResponse\x12.\n\x07missing\x18\x01 \x03(\x0b\x32\x1d.quantflow.storage.v1.IdRange\x12\x15\n\rmissing_count\x18\x02 \x01(\x03\",\n\x07IdRange\x12\x10\n\x08\x66irst_id\x18\x01 \x01(\x03\x12\x0f\n\x07last_id\x18\x02 \x01(\x03\"v\n\x0bLatestPrice\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x10\n\x08trade_id\x18\x04 \x01(\x03\x12\x15\n\rtrade_time_ms\x18\x05 \x01(\x03\x12\r\n\x05venue\x18\x06 \x01(\t\"6\n\x15GetLatestPriceRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"J\n\x16GetLatestPriceResponse\x12\x30\n\x05price\x18\x01 \x01(\x0b\x32!.quantflow.storage.v1.LatestPrice\"9\n\x17ListLatestPricesRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"M\n\x18ListLatestPricesResponse\x12\x31\n\x06prices\x18\x01 \x03(\x0b\x32!.quantflow.storage.v1.LatestPrice\"\x19\n\x17GetStorageStatusRequest\"\xfc\x01\n\x18GetStorageStatusResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x16\n\x0etrades_written\x18\x04 \x01(\x03\x12\x1c\n\x14\x65vents_dead_lettered\x18\x05 \x01(\x03\x12\x1a\n\x12\x61gg_trades_written\x18\x06 \x01(\x03\x12\x16\n\x0eklines_written\x18\x07 \x01(\x03\x12\x1c\n\x14\x62ook_tickers_written\x18\x08 \x01(\x03\x12\x17\n\x0ftickers_written\x18\t \x01(\x03\x32\x94\x06\n\x0eStorageService\x12k\n\x0eGetLatestPrice\x12+.quantflow.storage.v1.GetLatestPriceRequest\x1a,.quantflow.storage.v1.GetLatestPriceResponse\x12q\n\x10ListLatestPrices\x12-.quantflow.storage.v1.ListLatestPricesRequest\x1a..quantflow.storage.v1.ListLatestPricesResponse\x12q\n\x10GetStorageStatus\x12-.quantflow.storage.v1.GetStorageStatusRequest\x1a..quantflow.storage.v1.GetStorageStatusResponse\x12k\n\x0eListMissingIds\x12+.quantflow.storage.v1.ListMissingIdsRequest\x1a,.quantflow.storage.v1.ListMissingIdsResponse\x12n\n\x0fGetLastStoredId\x12,.quantflow.storage.v1.GetLastStoredIdRequest\x1a-.quantflow.storage.v1.GetLastStoredIdResponse\x12n\n\x0fListBookTickers\x12,.quantflow.storage.v1.ListBookTickersRequest\x1a-.quantflow.storage.v1.ListBookTickersResponse\x12\x62\n\x0bListTickers\x12(.quantflow.storage.v1.ListTickersRequest\x1a).quantflow.storage.v1.ListTickersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantflow.storage.v1.storage_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETLASTSTOREDIDREQUEST']._serialized_start=68
-  _globals['_GETLASTSTOREDIDREQUEST']._serialized_end=137
-  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_start=139
-  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_end=181
-  _globals['_LISTMISSINGIDSREQUEST']._serialized_start=183
-  _globals['_LISTMISSINGIDSREQUEST']._serialized_end=286
-  _globals['_LISTMISSINGIDSRESPONSE']._serialized_start=288
-  _globals['_LISTMISSINGIDSRESPONSE']._serialized_end=383
-  _globals['_IDRANGE']._serialized_start=385
-  _globals['_IDRANGE']._serialized_end=429
-  _globals['_LATESTPRICE']._serialized_start=431
-  _globals['_LATESTPRICE']._serialized_end=549
-  _globals['_GETLATESTPRICEREQUEST']._serialized_start=551
-  _globals['_GETLATESTPRICEREQUEST']._serialized_end=605
-  _globals['_GETLATESTPRICERESPONSE']._serialized_start=607
-  _globals['_GETLATESTPRICERESPONSE']._serialized_end=681
-  _globals['_LISTLATESTPRICESREQUEST']._serialized_start=683
-  _globals['_LISTLATESTPRICESREQUEST']._serialized_end=740
-  _globals['_LISTLATESTPRICESRESPONSE']._serialized_start=742
-  _globals['_LISTLATESTPRICESRESPONSE']._serialized_end=819
-  _globals['_GETSTORAGESTATUSREQUEST']._serialized_start=821
-  _globals['_GETSTORAGESTATUSREQUEST']._serialized_end=846
-  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_start=849
-  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_end=1101
-  _globals['_STORAGESERVICE']._serialized_start=1104
-  _globals['_STORAGESERVICE']._serialized_end=1680
+  _globals['_LISTBOOKTICKERSREQUEST']._serialized_start=141
+  _globals['_LISTBOOKTICKERSREQUEST']._serialized_end=197
+  _globals['_LISTBOOKTICKERSRESPONSE']._serialized_start=199
+  _globals['_LISTBOOKTICKERSRESPONSE']._serialized_end=279
+  _globals['_LISTTICKERSREQUEST']._serialized_start=281
+  _globals['_LISTTICKERSREQUEST']._serialized_end=333
+  _globals['_LISTTICKERSRESPONSE']._serialized_start=335
+  _globals['_LISTTICKERSRESPONSE']._serialized_end=402
+  _globals['_GETLASTSTOREDIDREQUEST']._serialized_start=404
+  _globals['_GETLASTSTOREDIDREQUEST']._serialized_end=473
+  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_start=475
+  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_end=517
+  _globals['_LISTMISSINGIDSREQUEST']._serialized_start=519
+  _globals['_LISTMISSINGIDSREQUEST']._serialized_end=622
+  _globals['_LISTMISSINGIDSRESPONSE']._serialized_start=624
+  _globals['_LISTMISSINGIDSRESPONSE']._serialized_end=719
+  _globals['_IDRANGE']._serialized_start=721
+  _globals['_IDRANGE']._serialized_end=765
+  _globals['_LATESTPRICE']._serialized_start=767
+  _globals['_LATESTPRICE']._serialized_end=885
+  _globals['_GETLATESTPRICEREQUEST']._serialized_start=887
+  _globals['_GETLATESTPRICEREQUEST']._serialized_end=941
+  _globals['_GETLATESTPRICERESPONSE']._serialized_start=943
+  _globals['_GETLATESTPRICERESPONSE']._serialized_end=1017
+  _globals['_LISTLATESTPRICESREQUEST']._serialized_start=1019
+  _globals['_LISTLATESTPRICESREQUEST']._serialized_end=1076
+  _globals['_LISTLATESTPRICESRESPONSE']._serialized_start=1078
+  _globals['_LISTLATESTPRICESRESPONSE']._serialized_end=1155
+  _globals['_GETSTORAGESTATUSREQUEST']._serialized_start=1157
+  _globals['_GETSTORAGESTATUSREQUEST']._serialized_end=1182
+  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_start=1185
+  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_end=1437
+  _globals['_STORAGESERVICE']._serialized_start=1440
+  _globals['_STORAGESERVICE']._serialized_end=2228
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,5 @@
+from quantflow.market.v1 import book_ticker_pb2 as _book_ticker_pb2
+from quantflow.market.v1 import ticker_pb2 as _ticker_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -5,6 +7,34 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ListBookTickersRequest(_message.Message):
+    __slots__ = ("symbols", "venue")
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    venue: str
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., venue: _Optional[str] = ...) -> None: ...
+
+class ListBookTickersResponse(_message.Message):
+    __slots__ = ("book_tickers",)
+    BOOK_TICKERS_FIELD_NUMBER: _ClassVar[int]
+    book_tickers: _containers.RepeatedCompositeFieldContainer[_book_ticker_pb2.BookTicker]
+    def __init__(self, book_tickers: _Optional[_Iterable[_Union[_book_ticker_pb2.BookTicker, _Mapping]]] = ...) -> None: ...
+
+class ListTickersRequest(_message.Message):
+    __slots__ = ("symbols", "venue")
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    venue: str
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., venue: _Optional[str] = ...) -> None: ...
+
+class ListTickersResponse(_message.Message):
+    __slots__ = ("tickers",)
+    TICKERS_FIELD_NUMBER: _ClassVar[int]
+    tickers: _containers.RepeatedCompositeFieldContainer[_ticker_pb2.Ticker]
+    def __init__(self, tickers: _Optional[_Iterable[_Union[_ticker_pb2.Ticker, _Mapping]]] = ...) -> None: ...
 
 class GetLastStoredIdRequest(_message.Message):
     __slots__ = ("symbol", "venue", "kind")
