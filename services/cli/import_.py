@@ -243,7 +243,7 @@ async def run_import(settings: Settings, paths: Sequence[Path], given: Given) ->
         raise ImportFailed(str(error)) from None
     checked = [path for path in files if verify_checksum(path)]
     total = sum(count_rows(path) for path in files)
-    progress = Progress(f"importing {len(files)} file{'s' * (len(files) != 1)}", total)
+    progress = Progress(f"importing {_files(len(files))}", total)
     async with database(settings) as url:
         try:
             results = await import_files(url, files, given, progress)
@@ -257,6 +257,10 @@ async def run_import(settings: Settings, paths: Sequence[Path], given: Given) ->
     new = sum(r.new for r in results)
     return [
         *(r.line() for r in results),
-        f"{len(results)} files ({len(checked)} with a matching {CHECKSUM_SUFFIX}): "
+        f"{_files(len(results))} ({len(checked)} with a matching {CHECKSUM_SUFFIX}): "
         f"{rows:,} rows, {new:,} new, {rows - new:,} already stored",
     ]
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' * (count != 1)}"

@@ -106,9 +106,10 @@ def identify(file_name: str, given: Given = Given()) -> Contents:
     if kind == KLINES and interval is None:
         missing.append("--interval")
     if missing:
+        also = " (klines: also --interval)" if kind is None else ""
         raise BadFile(
             f"{file_name}: not a standard data.binance.vision name "
-            f"(e.g. BTCUSDT-1m-2022-05-05.zip); give {' and '.join(missing)}"
+            f"(e.g. BTCUSDT-1m-2022-05-05.zip); give {' and '.join(missing)}{also}"
         )
     assert symbol is not None and kind is not None
     try:
