@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import hashlib
 import io
+import subprocess
 import zipfile
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
@@ -162,8 +163,7 @@ async def import_files(
         await migrate(conn)
     finally:
         await conn.close()
-    # Two connections: one COPYs a chunk while the next is parsed.
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2, init=prepare_connection)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1, init=prepare_connection)
     try:
         repository = TradeRepository(pool)
         return [
@@ -213,7 +213,14 @@ async def database(settings: Settings) -> AsyncIterator[str]:
             )
         yield str(postgres["url"])
         return
-    server = await asyncio.to_thread(start_postgres, settings.data_dir / "postgres")
+    pgdata = settings.data_dir / "postgres"
+    try:
+        server = await asyncio.to_thread(start_postgres, pgdata)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        raise ImportFailed(
+            f"cannot start the embedded PostgreSQL in {pgdata} ({error}); see "
+            f"{pgdata / 'server.log'}, or set QUANTFLOW_DATABASE_URL"
+        ) from None
     try:
         yield await ensure_database(server)
     finally:

@@ -5,6 +5,7 @@ a bad row is refused with the file named, and the CLI finds or starts its databa
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -283,3 +284,21 @@ async def test_cli_without_a_database_url_starts_the_embedded_one_of_the_data_di
     assert code == 0, err
     assert out.splitlines()[-1].endswith("24 rows, 0 new, 24 already stored")
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+
+
+async def test_cli_uses_the_database_of_a_running_up_from_its_run_file(
+    database_url: str, tmp_path: Path
+) -> None:
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps({"postgres": {"url": database_url, "embedded": True}}))
+    env = _env(QUANTFLOW_DATA_DIR=str(tmp_path))
+    code, out, err = await _cli(env, str(REAL_KLINES[2][0]))
+    assert code == 0, err
+    assert out.splitlines()[0].endswith("24 rows: 24 new, 0 already stored")
+    assert await _klines(database_url, "binance", "BTCUSDT", "1h") != []
+    run_file.write_text(
+        json.dumps({"postgres": {"url": "postgresql://u:***@db/x", "embedded": False}})
+    )
+    code, out, err = await _cli(env, str(REAL_KLINES[2][0]))
+    assert code == 1
+    assert "uses PostgreSQL at postgresql://u:***@db/x; set QUANTFLOW_DATABASE_URL to it" in err
