@@ -16,10 +16,13 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from graph.context import Context
+from graph.coverage import Coverage, coverage
 from graph.errors import TypedError, from_rpc_error, should_mask
+from graph.history import TradeConnection, history
 from graph.limits import limit_extensions
 from graph.market_subscriptions import MarketSubscription, Mutation, market_subscriptions
 from graph.scalars import SCALAR_MAP, Int64
+from graph.trade import Trade
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from services.common import names
 from services.common.codec import InvalidEvent, decode_message
@@ -77,21 +80,6 @@ class Price:
             trade_id=Int64(price.trade_id),
             trade_time_ms=Int64(price.trade_time_ms),
         )
-
-
-@strawberry.type(description="One trade as it arrives from the exchange.")
-class Trade:
-    venue: str
-    symbol: str
-    trade_id: Int64
-    price: str = strawberry.field(description="Decimal string.")
-    quantity: str = strawberry.field(description="Decimal string.")
-    trade_time_ms: Int64 = strawberry.field(description="Exchange time, epoch milliseconds.")
-    buyer_is_maker: bool
-
-    @strawberry.field(description="Exchange time of the trade.")
-    def trade_time(self) -> datetime:
-        return _time(self.trade_time_ms)
 
 
 @strawberry.type(
@@ -219,6 +207,12 @@ class Query:
 
     market_subscriptions: list[MarketSubscription] = strawberry.field(
         resolver=market_subscriptions, description="The Binance streams ingest captures now."
+    )
+    history: TradeConnection = strawberry.field(
+        resolver=history, description="Stored trades of one symbol in trade id order, paged."
+    )
+    coverage: Coverage = strawberry.field(
+        resolver=coverage, description="What is stored of one series, and its holes."
     )
 
 
