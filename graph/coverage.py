@@ -99,7 +99,7 @@ async def coverage(
     ] = None,
     to: Annotated[datetime | None, strawberry.argument(description="Exclusive.")] = None,
     venue: str = names.VENUE_BINANCE,
-) -> Coverage:
+) -> Coverage | None:
     first_ms, end_ms = window_ms(from_, to)
     request = storage_pb.GetCoverageRequest(
         symbol=symbol_argument(symbol),

@@ -96,7 +96,7 @@ async def history(
         str | None, strawberry.argument(description="A cursor: the page after that trade.")
     ] = None,
     venue: str = names.VENUE_BINANCE,
-) -> TradeConnection:
+) -> TradeConnection | None:
     size = _page_size(first)
     first_ms, end_ms = window_ms(from_, to)
     request = storage_pb.StreamTradesRequest(

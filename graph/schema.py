@@ -208,11 +208,15 @@ class Query:
     market_subscriptions: list[MarketSubscription] = strawberry.field(
         resolver=market_subscriptions, description="The Binance streams ingest captures now."
     )
-    history: TradeConnection = strawberry.field(
-        resolver=history, description="Stored trades of one symbol in trade id order, paged."
+    history: TradeConnection | None = strawberry.field(
+        resolver=history,
+        description="Stored trades of one symbol in trade id order, a page at a time; null "
+        "with an error when storage cannot answer.",
     )
-    coverage: Coverage = strawberry.field(
-        resolver=coverage, description="What is stored of one series, and its holes."
+    coverage: Coverage | None = strawberry.field(
+        resolver=coverage,
+        description="What is stored of one series and its holes, each with its cause; null "
+        "with an error when storage cannot answer.",
     )
 
 
