@@ -139,7 +139,7 @@ async def test_kline_holes_binance_also_lacks_are_exchange_holes_and_the_rest_mi
 
                 async def outage_known() -> bool:
                     reply = await stub.GetCoverage(request)
-                    return reply.exchange_missing_count > 0
+                    return bool(reply.exchange_missing_count > 0)
 
                 await eventually(outage_known)
                 reply = await stub.GetCoverage(request)
