@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
 from services.common import names
-from services.common.events import Event
+from services.common.events import BookTicker, Event, Ticker
 from services.common.intervals import kline_step_ms
 from services.common.trades import Trade
 from services.storage import tables
@@ -22,7 +25,7 @@ from services.storage.coverage import (
     missing_in,
 )
 from services.storage.price_cache import LatestPrice
-from services.storage.tables import Table, datetime_to_ms, ms_to_datetime
+from services.storage.tables import EPOCH, Table, datetime_to_ms, ms_to_datetime
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,7 @@ _EXPIRY = {
 async def prepare_connection(conn: asyncpg.Connection) -> None:
     """Per-connection staging tables: COPY lands here, then one INSERT … ON CONFLICT."""
     for table in tables.ALL:
-        await conn.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {table.staging} "
-            f"(LIKE {table.like} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
+        await conn.execute(table.staging_ddl())
 
 
 class TradeRepository:
@@ -143,6 +143,39 @@ class TradeRepository:
             )
             for r in rows
         ]
+
+    async def latest_book_tickers(
+        self, symbols: Sequence[str] = (), venue: str | None = None
+    ) -> list[BookTicker]:
+        """Each (venue, symbol)'s latest best bid/ask, filtered as :meth:`latest_prices`."""
+        return [
+            BookTicker(**fields)
+            for fields in await self._latest("book_tickers", tables.BOOK_TICKERS, symbols, venue)
+        ]
+
+    async def latest_tickers(
+        self, symbols: Sequence[str] = (), venue: str | None = None
+    ) -> list[Ticker]:
+        """Each (venue, symbol)'s latest 24-hour ticker, filtered as :meth:`latest_prices`."""
+        rows = await self._latest("tickers", tables.TICKERS, symbols, venue)
+        return [Ticker(**fields) for fields in rows]
+
+    async def _latest(
+        self, table: str, kind: Table, symbols: Sequence[str], venue: str | None
+    ) -> list[dict[str, Any]]:
+        """The rows of a latest-per-symbol table as event fields: numerics as the decimal
+        strings they were stored from, times (``x``) as epoch ms (``x_ms``) and
+        ``received_at`` as epoch µs."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"""SELECT {", ".join(kind.columns)} FROM {table}
+                    WHERE (cardinality($1::text[]) = 0 OR symbol = ANY($1::text[]))
+                      AND ($2::text IS NULL OR venue = $2)
+                    ORDER BY symbol, venue""",
+                list(symbols),
+                venue,
+            )
+        return [dict(_event_field(name, value) for name, value in row.items()) for row in rows]
 
     async def stored_runs(
         self,
@@ -396,3 +429,15 @@ class TradeRepository:
             )
             version = await conn.fetchval("SHOW server_version")
         return ("timescaledb" if installed else "postgresql", str(version))
+
+
+def _event_field(column: str, value: object) -> tuple[str, object]:
+    if column == "received_at":
+        if not isinstance(value, datetime):
+            return "received_time_us", 0
+        return "received_time_us", (value - EPOCH) // timedelta(microseconds=1)
+    if isinstance(value, datetime):
+        return f"{column}_ms", datetime_to_ms(value)
+    if isinstance(value, Decimal):
+        return column, str(value)
+    return column, value

@@ -10,6 +10,7 @@ import grpc
 from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
+from services.common.codec import to_message
 from services.common.errors import InvalidArgument, NotFound
 from services.common.symbols import parse_symbol
 from services.storage import tables
@@ -112,6 +113,24 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
         venue = _venue(request.venue) if request.venue else None
         prices = self._prices.list(symbols, venue)
         return pb.ListLatestPricesResponse(prices=[_to_pb(p) for p in prices])
+
+    async def ListBookTickers(
+        self, request: pb.ListBookTickersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBookTickersResponse:
+        symbols = [parse_symbol(s) for s in request.symbols]
+        venue = _venue(request.venue) if request.venue else None
+        with unavailable_when_database_is_down():
+            book_tickers = await self._repository.latest_book_tickers(symbols, venue)
+        return pb.ListBookTickersResponse(book_tickers=[to_message(b) for b in book_tickers])
+
+    async def ListTickers(
+        self, request: pb.ListTickersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTickersResponse:
+        symbols = [parse_symbol(s) for s in request.symbols]
+        venue = _venue(request.venue) if request.venue else None
+        with unavailable_when_database_is_down():
+            tickers = await self._repository.latest_tickers(symbols, venue)
+        return pb.ListTickersResponse(tickers=[to_message(t) for t in tickers])
 
     async def StreamTrades(
         self, request: pb.StreamTradesRequest, context: grpc.aio.ServicerContext

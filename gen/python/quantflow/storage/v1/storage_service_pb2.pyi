@@ -1,3 +1,5 @@
+from quantflow.market.v1 import book_ticker_pb2 as _book_ticker_pb2
+from quantflow.market.v1 import ticker_pb2 as _ticker_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -15,6 +17,34 @@ class HoleCause(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 HOLE_CAUSE_UNSPECIFIED: HoleCause
 HOLE_CAUSE_MISSING: HoleCause
 HOLE_CAUSE_EXCHANGE: HoleCause
+
+class ListBookTickersRequest(_message.Message):
+    __slots__ = ("symbols", "venue")
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    venue: str
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., venue: _Optional[str] = ...) -> None: ...
+
+class ListBookTickersResponse(_message.Message):
+    __slots__ = ("book_tickers",)
+    BOOK_TICKERS_FIELD_NUMBER: _ClassVar[int]
+    book_tickers: _containers.RepeatedCompositeFieldContainer[_book_ticker_pb2.BookTicker]
+    def __init__(self, book_tickers: _Optional[_Iterable[_Union[_book_ticker_pb2.BookTicker, _Mapping]]] = ...) -> None: ...
+
+class ListTickersRequest(_message.Message):
+    __slots__ = ("symbols", "venue")
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    venue: str
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., venue: _Optional[str] = ...) -> None: ...
+
+class ListTickersResponse(_message.Message):
+    __slots__ = ("tickers",)
+    TICKERS_FIELD_NUMBER: _ClassVar[int]
+    tickers: _containers.RepeatedCompositeFieldContainer[_ticker_pb2.Ticker]
+    def __init__(self, tickers: _Optional[_Iterable[_Union[_ticker_pb2.Ticker, _Mapping]]] = ...) -> None: ...
 
 class StreamTradesRequest(_message.Message):
     __slots__ = ("symbol", "venue", "from_ms", "to_ms", "after_trade_id", "limit")

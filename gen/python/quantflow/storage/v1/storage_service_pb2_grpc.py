@@ -60,6 +60,16 @@ class StorageServiceStub:
                 request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.SerializeToString,
                 response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.FromString,
                 _registered_method=True)
+        self.ListBookTickers = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/ListBookTickers',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersResponse.FromString,
+                _registered_method=True)
+        self.ListTickers = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/ListTickers',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersResponse.FromString,
+                _registered_method=True)
         self.StreamTrades = channel.unary_stream(
                 '/quantflow.storage.v1.StorageService/StreamTrades',
                 request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesRequest.SerializeToString,
@@ -119,6 +129,20 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBookTickers(self, request, context):
+        """The latest stored best bid/ask of every symbol (or of those asked for), per venue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTickers(self, request, context):
+        """The latest stored 24-hour statistics of every symbol (or of those asked for), per venue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StreamTrades(self, request, context):
         """Stored trades of one symbol in trade id order, in chunks of up to 5,000, paged by
         trade id (after_trade_id is the keyset cursor): what `history` and backtests read.
@@ -169,6 +193,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.GetLastStoredId,
                     request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.FromString,
                     response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.SerializeToString,
+            ),
+            'ListBookTickers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBookTickers,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersResponse.SerializeToString,
+            ),
+            'ListTickers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTickers,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersResponse.SerializeToString,
             ),
             'StreamTrades': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamTrades,
@@ -322,6 +356,60 @@ class StorageService:
             '/quantflow.storage.v1.StorageService/GetLastStoredId',
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.SerializeToString,
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBookTickers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/ListBookTickers',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTickers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/ListTickers',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersResponse.FromString,
             options,
             channel_credentials,
             insecure,
