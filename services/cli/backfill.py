@@ -32,7 +32,9 @@ from services.common.intervals import (
 )
 from services.common.names import VENUE_BINANCE
 from services.common.settings import Settings
-from services.ingest.backfill import Unfillable, fill_for, fill_range
+from services.ingest.backfill import Unfillable, fill_for, fill_range, publish_exchange_holes
+from services.ingest.gap_events import GapEventPublisher
+from services.ingest.gaps import SeriesKey
 from services.ingest.publisher import EventPublisher
 from services.ingest.rest import BinanceRest
 
@@ -267,6 +269,11 @@ async def _fetch(
                 )
             except Unfillable as error:
                 problems.append(str(error))
+                await publish_exchange_holes(
+                    GapEventPublisher(js, settings.namespace),
+                    SeriesKey(VENUE_BINANCE, symbol, kind.bus_kind),
+                    error,
+                )
     except QuantflowError as error:
         raise BackfillError(str(error)) from None
     finally:

@@ -145,6 +145,24 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from services.cli.audit import AuditError, audit, print_lines
+    from services.common.errors import InvalidArgument
+    from services.common.symbols import parse_symbol
+
+    settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
+    configure_logging("WARNING")
+    try:
+        symbol = parse_symbol(args.symbol)
+    except InvalidArgument as error:
+        raise SystemExit(f"quantflow audit: SYMBOL: {error}") from None
+    try:
+        print_lines(asyncio.run(audit(settings, symbol, args.venue)))
+    except AuditError as error:
+        raise SystemExit(f"quantflow audit: {error}") from None
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from services.cli import dev
 
@@ -252,6 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imports.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
     imports.set_defaults(handler=_import)
+
+    audit = commands.add_parser(
+        "audit", help="what is stored of a symbol: ranges and holes (with their cause) per kind"
+    )
+    audit.add_argument("symbol", help="e.g. BTCUSDT")
+    audit.add_argument("--venue", choices=VENUES, default=VENUES[0], help="binance (default)")
+    audit.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
+    audit.set_defaults(handler=_audit)
 
     dev = commands.add_parser("dev", help="contributor tasks")
     dev.add_argument(
