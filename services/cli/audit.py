@@ -12,7 +12,8 @@ import grpc
 
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
-from services.cli.backfill import BackfillError, Progress
+from services.cli.backfill import BackfillError
+from services.cli.progress import Progress
 from services.cli.up import read_run_file
 from services.common import names
 from services.common.settings import Settings
