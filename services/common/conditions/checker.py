@@ -50,6 +50,13 @@ class Condition:
     def specs(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(indicator.spec for indicator in self.indicators))
 
+    def require(self, driver: Driver) -> None:
+        """ValueError unless this condition is evaluated on ``driver``."""
+        if self.driver is not driver:
+            raise ValueError(
+                f"{self.text!r} is evaluated on {self.driver.value}, not {driver.value}"
+            )
+
 
 def parse_condition(text: str) -> Condition:
     """Parse and check ``text``; :class:`ConditionError` naming the problem and its column."""

@@ -37,7 +37,7 @@ class TradeStream:
     trade, in order (times never decreasing)."""
 
     def __init__(self, condition: Condition) -> None:
-        _require(condition, Driver.TRADES)
+        condition.require(Driver.TRADES)
         self.condition = condition
         self._measures: dict[str, _ChangeWindow | _VolumeWindows] = {}
         for compare in comparisons(condition.tree):
@@ -79,7 +79,7 @@ class CandleStream:
     def __init__(
         self, condition: Condition, compute: Compute | None = None, history: int | None = None
     ) -> None:
-        _require(condition, Driver.CANDLES)
+        condition.require(Driver.CANDLES)
         if history is not None and history < 1:
             raise ValueError(f"history must keep at least 1 candle, not {history}")
         self.condition = condition
@@ -219,10 +219,3 @@ class _VolumeWindows:
                 value = (total_qty - at_recent) / (base / self._count)
         self._recent.append((time_ms, total_qty))
         return value
-
-
-def _require(condition: Condition, driver: Driver) -> None:
-    if condition.driver is not driver:
-        raise ValueError(
-            f"{condition.text!r} is evaluated on {condition.driver.value}, not {driver.value}"
-        )

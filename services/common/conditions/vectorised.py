@@ -47,7 +47,7 @@ def evaluate_candles(
     """Whether ``condition`` holds at each candle (closed, oldest first). ``candles`` holds the
     fields the condition reads, as float arrays of one length; indicator outputs come from
     ``precomputed`` or ``compute`` (see ``indicators.indicator_columns``)."""
-    _require(condition, Driver.CANDLES)
+    condition.require(Driver.CANDLES)
     length = len(candles["close"])
     columns: dict[str, Array] = {
         name: np.asarray(candles[name], dtype=np.float64)
@@ -68,7 +68,7 @@ def evaluate_trades(
     qty: Sequence[float] | Array,
 ) -> Mask:
     """Whether ``condition`` holds at each trade (in order, times never decreasing)."""
-    _require(condition, Driver.TRADES)
+    condition.require(Driver.TRADES)
     times = np.asarray(time_ms, dtype=np.int64)
     prices = np.asarray(price, dtype=np.float64)
     quantities = np.asarray(qty, dtype=np.float64)
@@ -114,13 +114,6 @@ def volume_spike(
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = (cumulative - at_recent) / (np.where(defined, base, 1.0) / count)
     return np.where(defined, ratio, np.nan)
-
-
-def _require(condition: Condition, driver: Driver) -> None:
-    if condition.driver is not driver:
-        raise ValueError(
-            f"{condition.text!r} is evaluated on {condition.driver.value}, not {driver.value}"
-        )
 
 
 def _operands(node: Node) -> list[Operand]:
