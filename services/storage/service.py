@@ -18,6 +18,7 @@ from services.storage.consumer import MarketConsumer
 from services.storage.migrations import migrate
 from services.storage.repository import TradeRepository, prepare_connection
 from services.storage.rpc import StorageServicer
+from services.storage.storage_mode import enable
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +40,15 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     dsn = require_url(settings.database_dsn(), "QUANTFLOW_DATABASE_URL")
     conn = await _connect(dsn)
     try:
-        schema_version = await migrate(conn)
+        mode = await enable(conn)
+        schema_version = await migrate(conn, mode=mode)
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, init=prepare_connection)
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "storage")
     js = nc.jetstream()
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
-    repository = TradeRepository(pool)
+    repository = TradeRepository(pool, mode)
     consumer = MarketConsumer(
         js,
         repository,

@@ -18,6 +18,7 @@ from typing import Any
 
 from services.common.events import AggTrade, BookTicker, Event, Kline, Ticker
 from services.common.trades import Trade
+from services.storage.storage_mode import StorageMode
 
 # Integer arithmetic only: a float epoch in seconds cannot hold every millisecond exactly.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -37,18 +38,42 @@ def _received_at(received_time_us: int) -> datetime | None:
 
 @dataclass(frozen=True)
 class Table:
-    """One stored kind: ``statements`` run after the COPY into ``staging`` (a temporary
-    copy of ``like``'s columns); the row count of the first is what the batch added."""
+    """One stored kind: :meth:`statements` run after the COPY into ``staging`` (a temporary
+    copy of ``like``'s columns); the row count of the first is what the batch added.
+
+    History (``key`` given) is inserted into ``like`` where new by that key; ``latest``
+    statements follow (latest-per-symbol rows)."""
 
     name: str
     like: str
     columns: tuple[str, ...]
     row: Callable[[Any], tuple[object, ...]]
-    statements: tuple[str, ...]
+    # The exchange's identity of a history row; None: the kind keeps latest rows only.
+    key: tuple[str, ...] | None
+    # The time column of a table that is a hypertable in ``timescaledb`` mode.
+    time_column: str | None = None
+    latest: tuple[str, ...] = ()
 
     @property
     def staging(self) -> str:
         return f"{self.name}_staging"
+
+    def conflict_key(self, mode: StorageMode) -> tuple[str, ...]:
+        """The unique key in force for history rows: the exchange's identity, plus the time
+        column where the table is a hypertable (TimescaleDB requires it in every unique
+        index; an exchange id always carries the same time, so the key is as idempotent).
+        The migrations create exactly these keys (timescale/0007_hypertables.sql)."""
+        if self.key is None:
+            raise ValueError(f"{self.name} keeps latest rows only, keyed by venue and symbol")
+        if mode is StorageMode.TIMESCALEDB and self.time_column not in (None, *self.key):
+            return (*self.key, self.time_column)
+        return self.key
+
+    def statements(self, mode: StorageMode) -> tuple[str, ...]:
+        if self.key is None:
+            return self.latest
+        key = ", ".join(self.conflict_key(mode))
+        return (_insert_new(self.like, self.columns, key, self.staging), *self.latest)
 
 
 def _insert_new(table: str, columns: tuple[str, ...], key: str, staging: str) -> str:
@@ -102,8 +127,9 @@ TRADES = Table(
     "trades",
     _TRADE_COLUMNS,
     _trade_row,
-    (
-        _insert_new("trades", _TRADE_COLUMNS, "venue, symbol, trade_id", "trades_staging"),
+    key=("venue", "symbol", "trade_id"),
+    time_column="trade_time",
+    latest=(
         """INSERT INTO latest_prices (venue, symbol, trade_id, price, quantity, trade_time)
            SELECT DISTINCT ON (venue, symbol)
                venue, symbol, trade_id, price, quantity, trade_time
@@ -150,7 +176,8 @@ AGG_TRADES = Table(
     "agg_trades",
     _AGG_TRADE_COLUMNS,
     _agg_trade_row,
-    (_insert_new("agg_trades", _AGG_TRADE_COLUMNS, "venue, symbol, agg_id", "agg_trades_staging"),),
+    key=("venue", "symbol", "agg_id"),
+    time_column="trade_time",
 )
 
 _KLINE_COLUMNS = (
@@ -201,11 +228,8 @@ KLINES = Table(
     "klines",
     _KLINE_COLUMNS,
     _kline_row,
-    (
-        _insert_new(
-            "klines", _KLINE_COLUMNS, "venue, symbol, interval, open_time", "klines_staging"
-        ),
-    ),
+    key=("venue", "symbol", "interval", "open_time"),
+    time_column="open_time",
 )
 
 _BOOK_COLUMNS = (
@@ -238,7 +262,8 @@ BOOK_TICKERS = Table(
     "book_tickers",
     _BOOK_COLUMNS,
     _book_row,
-    (_upsert_latest("book_tickers", _BOOK_COLUMNS, "update_id", "book_tickers_staging"),),
+    key=None,
+    latest=(_upsert_latest("book_tickers", _BOOK_COLUMNS, "update_id", "book_tickers_staging"),),
 )
 
 _TICKER_COLUMNS = (
@@ -308,12 +333,8 @@ TICKERS = Table(
     "ticker_history",
     _TICKER_COLUMNS,
     _ticker_row,
-    (
-        _insert_new(
-            "ticker_history", _TICKER_COLUMNS, "venue, symbol, event_time", "tickers_staging"
-        ),
-        _upsert_latest("tickers", _TICKER_COLUMNS, "event_time", "tickers_staging"),
-    ),
+    key=("venue", "symbol", "event_time"),
+    latest=(_upsert_latest("tickers", _TICKER_COLUMNS, "event_time", "tickers_staging"),),
 )
 
 ALL = (TRADES, AGG_TRADES, KLINES, BOOK_TICKERS, TICKERS)

@@ -81,8 +81,7 @@ async def test_latest_prices_lists_each_symbol_once(pool: asyncpg.Pool) -> None:
     assert await repository.latest_prices(["DOGEUSDT"]) == []
 
 
-async def test_backend_reports_plain_postgresql_without_timescaledb(pool: asyncpg.Pool) -> None:
+async def test_backend_reports_the_mode_it_was_given(pool: asyncpg.Pool) -> None:
     backend, version = await TradeRepository(pool).backend()
-    installed = await pool.fetchval("SELECT count(*) FROM pg_extension WHERE extname='timescaledb'")
-    assert backend == ("timescaledb" if installed else "postgresql")
+    assert backend == "postgresql"
     assert version[:2].isdigit()

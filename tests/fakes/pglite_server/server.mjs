@@ -32,10 +32,17 @@ const COPY_DONE = 0x63 // 'c'
 const COPY_FAIL = 0x66 // 'f'
 const COPY_FROM_STDIN = /^\s*COPY\s[\s\S]*\bFROM\s+STDIN\b/i
 const COPY_BINARY = /\bFORMAT\s+binary\b|\bBINARY\b/i
+const RESET_ALL = /\b(RESET|DISCARD)\s+ALL\b/i
+// A server's defaults, which PGlite's own are not: it boots with search_path pg_catalog
+// and client_min_messages debug3, then SETs search_path for its session. RESET ALL (which
+// asyncpg's pool runs on every release) goes back to the boot values, hiding every table
+// in public and sending clients DEBUG notices; so these follow every RESET ALL.
+const SERVER_DEFAULTS = 'SET search_path TO public; SET client_min_messages TO notice'
 
 const db = await PGlite.create({ extensions: { timescaledb } })
 
 const greeting = await openSession()
+await db.exec(SERVER_DEFAULTS)
 
 // One client at a time: each connection waits for the previous one's turn to end.
 let turn = Promise.resolve()
@@ -115,9 +122,7 @@ function withoutCopyInResponse(reply) {
   return Buffer.concat(kept)
 }
 
-// Most of what DISCARD ALL does, step by step. Not DISCARD ALL itself nor RESET ALL: PGlite
-// sets search_path and client_min_messages for its session at start, and resetting them
-// hides every table in public and floods clients with DEBUG notices.
+// What DISCARD ALL does, step by step, ending with the server's defaults (see above).
 const RESET_SESSION = [
   'CLOSE ALL',
   'DEALLOCATE ALL',
@@ -126,6 +131,8 @@ const RESET_SESSION = [
   'DISCARD PLANS',
   'DISCARD SEQUENCES',
   'DISCARD TEMP',
+  'RESET ALL',
+  SERVER_DEFAULTS,
 ]
 
 async function resetSession() {
@@ -196,6 +203,9 @@ function serve(socket) {
           return
         }
         write(await run(message))
+        if (message[0] === QUERY && RESET_ALL.test(queryText(message))) {
+          await db.exec(SERVER_DEFAULTS)
+        }
       }).catch((error) => {
         process.stderr.write(`pglite server: ${error?.stack ?? error}\n`)
         socket.destroy()
