@@ -65,8 +65,9 @@ class Table:
         The migrations create exactly these keys (timescale/0007_hypertables.sql)."""
         if self.key is None:
             raise ValueError(f"{self.name} keeps latest rows only, keyed by venue and symbol")
-        if mode is StorageMode.TIMESCALEDB and self.time_column not in (None, *self.key):
-            return (*self.key, self.time_column)
+        time = self.time_column
+        if mode is StorageMode.TIMESCALEDB and time is not None and time not in self.key:
+            return (*self.key, time)
         return self.key
 
     def statements(self, mode: StorageMode) -> tuple[str, ...]:

@@ -64,12 +64,8 @@ async def schema(timescale_url: str) -> tuple[StorageMode, int]:
 
 
 @pytest_asyncio.fixture
-async def pool(
-    timescale_url: str, schema: tuple[StorageMode, int]
-) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(
-        timescale_url, min_size=1, max_size=1, init=prepare_connection
-    )
+async def pool(timescale_url: str, schema: tuple[StorageMode, int]) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(timescale_url, min_size=1, max_size=1, init=prepare_connection)
     yield pool
     await pool.close()
 
@@ -209,7 +205,7 @@ async def test_writes_through_the_storage_path_are_stored_once_even_when_compres
     # Old data is compressed by policy; a replay over compressed chunks still adds nothing.
     compressed = await pool.fetch("SELECT compress_chunk(c) FROM show_chunks('trades') AS c")
     assert compressed
-    assert await repository.write(tables.TRADES, trades[:120] + [trade(251)]) == 1
+    assert await repository.write(tables.TRADES, [*trades[:120], trade(251)]) == 1
     stored = await pool.fetchrow(
         """SELECT count(*) AS count, min(trade_id) AS first, max(trade_id) AS last
            FROM trades WHERE venue = 'binance' AND symbol = 'BTCUSDT'"""
@@ -305,7 +301,8 @@ async def test_storage_service_on_timescaledb_stores_bus_trades_and_says_so(
     async with running(storage_service.run, settings, settings.storage_grpc_port):
 
         async def stored() -> bool:
-            return (await _status(settings.storage_target)).trades_written == 300
+            status = await _status(settings.storage_target)
+            return bool(status.trades_written == 300)
 
         await eventually(stored)
         status = await _status(settings.storage_target)
