@@ -16,7 +16,7 @@ from importlib import resources
 
 import asyncpg
 
-from services.storage.storage_mode import StorageMode
+from services.storage.storage_mode import StorageMode, enable
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +82,12 @@ async def migrate(
         return current
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def prepare_schema(conn: asyncpg.Connection) -> tuple[StorageMode, int]:
+    """What everything that writes does first (the storage service, ``quantflow import``):
+    choose the mode (creating timescaledb where offered), then apply that mode's
+    migrations. Returns the mode, which :class:`~services.storage.repository.TradeRepository`
+    needs, and the schema version."""
+    mode = await enable(conn)
+    return mode, await migrate(conn, mode=mode)

@@ -15,10 +15,9 @@ from services.common.grpc_server import start_grpc_server
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings, mask_password
 from services.storage.consumer import MarketConsumer
-from services.storage.migrations import migrate
+from services.storage.migrations import prepare_schema
 from services.storage.repository import TradeRepository, prepare_connection
 from services.storage.rpc import StorageServicer
-from services.storage.storage_mode import enable
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     dsn = require_url(settings.database_dsn(), "QUANTFLOW_DATABASE_URL")
     conn = await _connect(dsn)
     try:
-        mode = await enable(conn)
-        schema_version = await migrate(conn, mode=mode)
+        mode, schema_version = await prepare_schema(conn)
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, init=prepare_connection)

@@ -25,9 +25,9 @@ from services.common.events import AggTrade, Kline
 from services.common.trades import Trade
 from services.storage import service as storage_service
 from services.storage import tables
-from services.storage.migrations import load_migrations, migrate
+from services.storage.migrations import load_migrations, prepare_schema
 from services.storage.repository import TradeRepository, prepare_connection
-from services.storage.storage_mode import StorageMode, enable
+from services.storage.storage_mode import StorageMode
 from services.storage.tables import datetime_to_ms
 from services.storage.timescale_retention import apply_retention_policies
 from tests.conftest import FIXTURES
@@ -57,8 +57,7 @@ async def schema(timescale_url: str) -> tuple[StorageMode, int]:
     """What storage does at start: the mode, then the migrations of that mode."""
     conn = await asyncpg.connect(timescale_url)
     try:
-        mode = await enable(conn)
-        return mode, await migrate(conn, mode=mode)
+        return await prepare_schema(conn)
     finally:
         await conn.close()
 
