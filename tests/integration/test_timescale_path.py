@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -126,10 +127,10 @@ def _agg_trade(agg_id: int) -> AggTrade:
     )
 
 
-def _trade_at(trade_id: int, moment: datetime) -> Trade:
+def _trade_at(trade_id: int, moment: datetime, symbol: str = "SOLUSDT") -> Trade:
     return Trade(
         venue="binance",
-        symbol="SOLUSDT",
+        symbol=symbol,
         trade_id=trade_id,
         price="150.25",
         quantity="1.5",
@@ -241,6 +242,56 @@ async def test_continuous_aggregates_give_the_hour_and_day_candles_of_1m_klines(
     )
     assert day is not None
     assert (day["open_time"], *tuple(day)[1:8]) == (DAY, *_candle(klines))
+
+
+async def test_compression_and_refresh_policies_do_their_jobs_when_run(
+    pool: asyncpg.Pool,
+) -> None:
+    # Klines of two days ago, shifted from the real day: inside the refresh window (the
+    # last 3 days) and past the compression age of trades (2 days), not of klines (14).
+    now = datetime.now(UTC)
+    start = (now - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+    shift = datetime_to_ms(start) - datetime_to_ms(DAY)
+    klines = [
+        replace(k, open_time_ms=k.open_time_ms + shift, close_time_ms=k.close_time_ms + shift)
+        for k in _eth_klines(venue="binance_usdm")[:180]
+    ]
+    repository = TradeRepository(pool, StorageMode.TIMESCALEDB)
+    await repository.write(tables.KLINES, klines)
+    five_days_ago = now - timedelta(days=5)
+    await repository.write(tables.TRADES, [_trade_at(100, five_days_ago, "ADAUSDT")])
+    jobs = {
+        (r["proc_name"], r["hypertable_name"]): r["job_id"]
+        for r in await pool.fetch(
+            "SELECT job_id, proc_name, hypertable_name FROM timescaledb_information.jobs"
+        )
+    }
+
+    await pool.execute(f"CALL run_job({jobs['policy_refresh_continuous_aggregate', 'klines_1h']})")
+    hours = await pool.fetch(
+        """SELECT open_time, open, close FROM klines_1h
+           WHERE venue = 'binance_usdm' AND symbol = 'ETHUSDT' AND open_time >= $1
+           ORDER BY open_time""",
+        start,
+    )
+    assert [r["open_time"] for r in hours] == [start + timedelta(hours=h) for h in range(3)]
+    assert (hours[0]["open"], hours[-1]["close"]) == (
+        Decimal(klines[0].open),
+        Decimal(klines[-1].close),
+    )
+
+    async def compressed() -> bool:
+        return bool(
+            await pool.fetchval(
+                """SELECT is_compressed FROM timescaledb_information.chunks
+                   WHERE hypertable_name = 'trades' AND range_start <= $1 AND range_end > $1""",
+                five_days_ago,
+            )
+        )
+
+    assert not await compressed()
+    await pool.execute(f"CALL run_job({jobs['policy_compression', 'trades']})")
+    assert await compressed()
 
 
 async def test_retention_policy_job_drops_chunks_older_than_its_length(
