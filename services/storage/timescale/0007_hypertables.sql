@@ -12,7 +12,7 @@ ALTER TABLE agg_trades ADD PRIMARY KEY (venue, symbol, agg_id, trade_time);
 
 -- Chunks of one day: a day of BTCUSDT trades is a few million rows, and retention drops
 -- whole chunks, so a day is also the granularity of expiry. The BRIN indexes of plain
--- PostgreSQL are dropped: every chunk is a time range already.
+-- PostgreSQL go: create_hypertable indexes the time column of every chunk itself.
 DROP INDEX trades_trade_time_brin;
 DROP INDEX agg_trades_trade_time_brin;
 DROP INDEX klines_open_time_brin;
@@ -44,7 +44,7 @@ SELECT add_compression_policy('klines', INTERVAL '14 days');
 -- Hourly and daily candles of the stored 1m klines, kept by TimescaleDB as they arrive
 -- (Binance's semantics: open of the first, highest high, lowest low, close of the last,
 -- sums). A refresh covers the last 3 days only, so candles whose 1m klines retention has
--- dropped stay as they were (retention_policies.py refuses to drop klines sooner).
+-- dropped stay as they were (timescale_retention.py refuses to drop klines sooner).
 CREATE MATERIALIZED VIEW klines_1h WITH (timescaledb.continuous) AS
 SELECT venue, symbol, time_bucket(INTERVAL '1 hour', open_time) AS open_time,
        first(open, open_time) AS open, max(high) AS high, min(low) AS low,
