@@ -37,7 +37,7 @@ from services.common.embedded import start_postgres
 from services.common.settings import Settings, mask_password
 from services.ingest.vision_files import BadFile, Contents, FileReader, Given, identify
 from services.storage import tables
-from services.storage.migrations import migrate
+from services.storage.migrations import prepare_schema
 from services.storage.repository import TradeRepository, prepare_connection
 
 # Rows per COPY and transaction: large enough that a commit costs little per row, small
@@ -160,12 +160,13 @@ async def import_files(
     named = [(path, identify(path.name, given)) for path in files]
     conn = await asyncpg.connect(database_url)
     try:
-        await migrate(conn)
+        # The same schema and mode as the storage service (TimescaleDB keys included).
+        mode, _ = await prepare_schema(conn)
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1, init=prepare_connection)
     try:
-        repository = TradeRepository(pool)
+        repository = TradeRepository(pool, mode)
         return [
             await _import_file(repository, path, contents, progress, chunk_rows)
             for path, contents in named

@@ -66,7 +66,7 @@ async def _details(name: str, target: str) -> tuple[str, bool]:
                     channel
                 ).GetStorageStatus(storage_service_pb2.GetStorageStatusRequest(), timeout=2)
                 return (
-                    f"{storage.backend} {storage.server_version}, schema "
+                    f"{storage.backend} mode (PostgreSQL {storage.server_version}), schema "
                     f"v{storage.schema_version}, {storage.trades_written} trades written "
                     f"({storage.agg_trades_written} aggTrades, {storage.klines_written} klines, "
                     f"{storage.book_tickers_written} book and {storage.tickers_written} ticker "

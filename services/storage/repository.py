@@ -25,6 +25,7 @@ from services.storage.coverage import (
     missing_in,
 )
 from services.storage.price_cache import LatestPrice
+from services.storage.storage_mode import StorageMode
 from services.storage.tables import EPOCH, Table, datetime_to_ms, ms_to_datetime
 
 
@@ -95,8 +96,11 @@ async def prepare_connection(conn: asyncpg.Connection) -> None:
 class TradeRepository:
     """Market events in PostgreSQL (every stored kind, trades first among them)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, mode: StorageMode = StorageMode.POSTGRESQL) -> None:
         self._pool = pool
+        # The mode storage started in (storage_mode.enable): which keys writes conflict on.
+        self.mode = mode
+        self._statements = {table.name: table.statements(mode) for table in tables.ALL}
 
     async def write_trades(self, trades: Sequence[Trade]) -> int:
         """Store a batch of trades in one transaction; returns how many were new."""
@@ -111,7 +115,7 @@ class TradeRepository:
             await conn.copy_records_to_table(
                 table.staging, records=[table.row(e) for e in events], columns=table.columns
             )
-            first, *rest = table.statements
+            first, *rest = self._statements[table.name]
             status = await conn.execute(first)
             for statement in rest:
                 await conn.execute(statement)
@@ -422,13 +426,10 @@ class TradeRepository:
         return last
 
     async def backend(self) -> tuple[str, str]:
-        """("timescaledb" or "postgresql", server_version)."""
+        """(the mode: "timescaledb" or "postgresql", server_version)."""
         async with self._pool.acquire() as conn:
-            installed = await conn.fetchval(
-                "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
-            )
             version = await conn.fetchval("SHOW server_version")
-        return ("timescaledb" if installed else "postgresql", str(version))
+        return (self.mode.value, str(version))
 
 
 def _event_field(column: str, value: object) -> tuple[str, object]:

@@ -18,12 +18,14 @@ from services.common.grpc_server import start_grpc_server
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings, mask_password
 from services.storage.consumer import MarketConsumer
-from services.storage.migrations import migrate
+from services.storage.migrations import prepare_schema
 from services.storage.price_cache import LatestPriceCache
 from services.storage.repository import TradeRepository, prepare_connection
 from services.storage.retention import RetentionPolicy, check_rollups, parse_retention
 from services.storage.retention_job import RetentionJob
 from services.storage.rpc import StorageServicer
+from services.storage.storage_mode import StorageMode
+from services.storage.timescale_retention import apply_retention_policies
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +60,19 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     dsn = require_url(settings.database_dsn(), "QUANTFLOW_DATABASE_URL")
     conn = await _connect(dsn)
     try:
-        schema_version = await migrate(conn)
+        mode, schema_version = await prepare_schema(conn)
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, init=prepare_connection)
-    repository = TradeRepository(pool)
+    repository = TradeRepository(pool, mode)
     try:
         policy = await _retention_policy(settings, repository)
+        if mode is StorageMode.TIMESCALEDB:
+            # TimescaleDB drops whole chunks of the hypertables by its own policies; the
+            # service's batched deletes keep only what has no hypertable (ticker history).
+            async with pool.acquire() as conn:
+                await apply_retention_policies(conn, policy.keep)
+            policy = RetentionPolicy({k: v for k, v in policy.keep.items() if k == names.TICKER})
         # One small read (a row per venue and symbol); from here on the consumer keeps it.
         prices = LatestPriceCache(await repository.latest_prices())
     except BaseException:
