@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from decimal import Decimal
 
 import asyncpg
 from nats.aio.client import Client as NatsClient
@@ -33,7 +34,20 @@ _FETCH = 1000
 
 
 async def copy_alone(admin_url: str, trades: Sequence[Trade]) -> Result:
-    records = [tables.TRADES.row(t) for t in trades]
+    # What a plain asyncpg user hands COPY: the column types' own Python values.
+    records = [
+        (
+            t.symbol,
+            t.trade_id,
+            Decimal(t.price),
+            Decimal(t.quantity),
+            tables.ms_to_datetime(t.trade_time_ms),
+            t.buyer_is_maker,
+            t.venue,
+            None,
+        )
+        for t in trades
+    ]
     async with fresh_database(admin_url) as url:
         conn = await asyncpg.connect(url)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Protocol
@@ -15,7 +16,7 @@ from services.common.events import Event
 from services.ingest.binance import Malformed, Skipped, parse_message
 from services.ingest.publisher import LINGER_S, EventPublisher
 from services.ingest.replay_checkpoint import ReplayPosition
-from services.ingest.sources import Source
+from services.ingest.sources import RawMessage, Source
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class IngestStats:
     received: int = 0
     dead_lettered: int = 0
     skipped: int = 0
+    malformed: int = 0
 
 
 class GapObserver(Protocol):
@@ -63,8 +65,10 @@ class IngestPipeline:
         self.gaps = gaps
         self.checkpoint = checkpoint
         # The last message fully handed over (published, dead-lettered or skipped).
-        self._handled = ReplayPosition(0, 0)
+        self._handled_message: RawMessage | None = None
         self.stats = IngestStats()
+        # What the Prometheus counters have been told of ``stats`` so far.
+        self._counted = IngestStats()
         self.finished = False
         """True once the source has ended and JetStream acknowledged all it produced."""
 
@@ -72,27 +76,33 @@ class IngestPipeline:
         """Read the source until it ends (a replay) or forever (live); publish as we go."""
         flusher = asyncio.create_task(self._flush_periodically())
         sender = asyncio.create_task(self._send_due_periodically())
+        # Per message, only plain attribute work: the Prometheus counters and the replay
+        # position are brought up to date at every flush (tens of thousands a second).
+        stats, publish, adjust, gaps = (
+            self.stats,
+            self.events.publish,
+            self.source.adjust,
+            self.gaps,
+        )
         try:
             async for message in self.source.messages():
-                self.stats.received += 1
+                stats.received += 1
                 verdict = parse_message(message.text, message.received_time_us)
                 if isinstance(verdict, Skipped):
-                    _SKIPPED.inc()
-                    self.stats.skipped += 1
+                    stats.skipped += 1
                 elif isinstance(verdict, Malformed):
-                    _MALFORMED.inc()
+                    stats.malformed += 1
                     log.warning("dead-lettering a malformed message: %s", verdict.reason)
                     if await self.dead_letters.publish(
                         message.text, verdict.reason, message.received_time_us
                     ):
-                        self.stats.dead_lettered += 1
+                        stats.dead_lettered += 1
                 else:
-                    _EVENT.inc()
-                    event = self.source.adjust(verdict, message)
-                    await self.events.publish(event)
-                    if self.gaps is not None:
-                        self.gaps.observe(event)
-                self._handled = ReplayPosition(message.pass_index, message.line)
+                    event = adjust(verdict, message)
+                    await publish(event)
+                    if gaps is not None:
+                        gaps.observe(event)
+                self._handled_message = message
             await self._flush()
             self.finished = True
         finally:
@@ -100,13 +110,25 @@ class IngestPipeline:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            self._count()
+
+    def _count(self) -> None:
+        """Move the message counters' news to Prometheus."""
+        stats, counted = self.stats, self._counted
+        malformed, skipped = stats.malformed, stats.skipped
+        events = stats.received - malformed - skipped
+        _MALFORMED.inc(malformed - counted.malformed)
+        _SKIPPED.inc(skipped - counted.skipped)
+        _EVENT.inc(events - (counted.received - counted.malformed - counted.skipped))
+        self._counted = dataclasses.replace(stats)
 
     async def _flush(self) -> None:
-        handled = self._handled
+        message = self._handled_message
+        self._count()
         await self.events.flush()
         # Everything handed over before the flush began is acknowledged now.
-        if self.checkpoint is not None and handled.line:
-            await self.checkpoint.save(handled)
+        if self.checkpoint is not None and message is not None and message.line:
+            await self.checkpoint.save(ReplayPosition(message.pass_index, message.line))
         CONNECTED.set(1 if self.source.connected else 0)
 
     async def _send_due_periodically(self) -> None:

@@ -221,7 +221,6 @@ class EventPublisher:
                 due = asyncio.get_running_loop().time() + _ACK_TIMEOUT_S
                 self._queue.extend(_Queued(rest, None, due) for rest in ready[index + 1 :])
                 raise
-        await self.send_due()
         if len(self._queue) >= self._window:
             await self.flush()
 
