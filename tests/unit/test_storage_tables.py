@@ -16,7 +16,6 @@ def test_plain_postgresql_conflicts_on_the_exchange_identity() -> None:
 
 def test_timescaledb_conflicts_on_the_identity_and_its_time() -> None:
     [insert, _] = tables.TRADES.statements(StorageMode.TIMESCALEDB)
-    assert "DISTINCT ON (venue, symbol, trade_id, trade_time)" in insert
     assert "ON CONFLICT (venue, symbol, trade_id, trade_time) DO NOTHING" in insert
     [agg] = tables.AGG_TRADES.statements(StorageMode.TIMESCALEDB)
     assert "ON CONFLICT (venue, symbol, agg_id, trade_time) DO NOTHING" in agg
