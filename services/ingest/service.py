@@ -32,7 +32,7 @@ from services.ingest.sources import (
     Source,
     source_from_settings,
 )
-from services.ingest.symbol_catalog import ExchangeSymbolCatalog
+from services.ingest.symbol_catalog import ExchangeSymbolCatalog, check_configured_symbols
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,17 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         ),
         streams=settings.streams,
     )
-    nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
+    rest = BinanceRest(settings.binance_rest_url)
+    try:
+        if isinstance(source, BinanceLiveSource):
+            # Before anything connects: Binance would take an unknown symbol and send nothing.
+            await check_configured_symbols(
+                ExchangeSymbolCatalog(rest), settings.symbols, "QUANTFLOW_SYMBOLS"
+            )
+        nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
+    except BaseException:
+        await rest.aclose()
+        raise
     js = nc.jetstream()
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
     if isinstance(source, DemoSource):
@@ -70,7 +80,6 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     dead_letters = DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE)
     publisher = EventPublisher(nc, settings.namespace, dead_letters)
     # Only the live feed has holes to fill: a replay is what was recorded, gaps included.
-    rest = BinanceRest(settings.binance_rest_url)
     gaps: GapFiller | None = None
     if isinstance(source, BinanceLiveSource):
         gaps = GapFiller(rest, publisher, GapEventPublisher(js, settings.namespace), dead_letters)

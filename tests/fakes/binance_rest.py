@@ -110,6 +110,7 @@ class _Forced:
     status: int
     retry_after_s: int
     count: int
+    endpoint: str | None
 
 
 @dataclass
@@ -149,9 +150,12 @@ class FakeBinanceRest:
             ]
         )
 
-    def fail_next(self, status: int, retry_after_s: int, count: int = 1) -> None:
-        """Answer the next ``count`` requests with ``status`` (429 or 418) and Retry-After."""
-        self._forced.append(_Forced(status, retry_after_s, count))
+    def fail_next(
+        self, status: int, retry_after_s: int, count: int = 1, endpoint: str | None = None
+    ) -> None:
+        """Answer the next ``count`` requests (of ``endpoint`` only, if given, such as
+        ``historicalTrades``) with ``status`` (429 or 418) and Retry-After."""
+        self._forced.append(_Forced(status, retry_after_s, count, endpoint))
 
     def served(self, endpoint: str) -> list[SeenRequest]:
         """Requests of one endpoint answered with 200."""
@@ -204,11 +208,10 @@ class FakeBinanceRest:
             if now < self._blocked_until:
                 self.early_requests += 1
                 response = self._refuse(418, int(self._blocked_until - now) + 1, now)
-            elif self._forced:
-                forced = self._forced[0]
+            elif forced := self._forced_for(name):
                 forced.count -= 1
                 if forced.count <= 0:
-                    self._forced.pop(0)
+                    self._forced.remove(forced)
                 response = self._refuse(forced.status, forced.retry_after_s, now)
             elif used > self.weight_limit:
                 response = self._refuse(429, (minute + 1) * 60 - int(now), now)
@@ -219,6 +222,9 @@ class FakeBinanceRest:
             return response
 
         return handle
+
+    def _forced_for(self, endpoint: str) -> _Forced | None:
+        return next((f for f in self._forced if f.endpoint in (None, endpoint)), None)
 
     def _refuse(self, status: int, retry_after_s: int, now: float) -> Response:
         self._blocked_until = max(self._blocked_until, now + retry_after_s)

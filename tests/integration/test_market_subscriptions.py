@@ -102,7 +102,8 @@ async def test_subscribe_mutation_starts_trades_of_a_new_symbol_and_unsubscribe_
             )
             assert result.data == {"unsubscribeMarketData": [{"streamName": "btcusdt@trade"}]}
             await eventually(lambda: _holds(fake.active_subscriptions() == {"btcusdt@trade"}))
-    assert rest.requests == [["ETHUSDT"]]  # checked once, before subscribing
+    # The configured symbol at start, then the new one once, before subscribing.
+    assert rest.requests == [["BTCUSDT"], ["ETHUSDT"]]
 
 
 @pytest.mark.parametrize(
