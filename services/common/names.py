@@ -221,3 +221,8 @@ def storage_trades_durable(namespace: str = "") -> str:
 def replay_checkpoint_bucket(namespace: str = "") -> str:
     """JetStream key-value bucket where replays record how far they have published."""
     return _stream(namespace, "REPLAY_CHECKPOINTS")
+
+
+def market_subscriptions_bucket(namespace: str = "") -> str:
+    """JetStream key-value bucket where ingest keeps its run-time subscription changes."""
+    return _stream(namespace, "MARKET_SUBSCRIPTIONS")

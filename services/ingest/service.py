@@ -32,6 +32,7 @@ from services.ingest.sources import (
     Source,
     source_from_settings,
 )
+from services.ingest.subscription_store import PersistedSubscriptions
 from services.ingest.symbol_catalog import ExchangeSymbolCatalog, check_configured_symbols
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,11 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     publisher = EventPublisher(nc, settings.namespace, dead_letters)
     # Only the live feed has holes to fill: a replay is what was recorded, gaps included.
     gaps: GapFiller | None = None
+    subscriptions: PersistedSubscriptions | None = None
     if isinstance(source, BinanceLiveSource):
+        # Before resuming series: the streams users added at run time have series too.
+        subscriptions = await PersistedSubscriptions.open(js, settings.namespace, source)
+        await subscriptions.restore()
         gaps = GapFiller(rest, publisher, GapEventPublisher(js, settings.namespace), dead_letters)
         await resume_trade_series(
             gaps, settings.storage_target, js, settings.namespace, source.symbols
@@ -93,7 +98,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         settings.grpc_host,
         settings.ingest_grpc_port,
         lambda server: ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
-            IngestServicer(pipeline, ExchangeSymbolCatalog(rest), gaps),
+            IngestServicer(pipeline, ExchangeSymbolCatalog(rest), gaps, subscriptions),
             server,
         ),
         [SERVICE_NAME],

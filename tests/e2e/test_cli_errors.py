@@ -15,8 +15,8 @@ import pytest
 
 from services.common.embedded import free_port
 from tests.conftest import SAMPLE_CAPTURE
-from tests.fakes.binance_exchange_info import FakeExchangeInfo
 from tests.e2e.conftest import base_env, read_run_file, wait_for_graph
+from tests.fakes.binance_exchange_info import FakeExchangeInfo
 
 pytestmark = pytest.mark.e2e
 
