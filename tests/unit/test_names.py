@@ -336,3 +336,9 @@ def test_batch_msg_id_names_the_series_and_its_first_and_last_id() -> None:
 def test_market_subscriptions_bucket_is_namespaced_like_the_streams() -> None:
     assert names.market_subscriptions_bucket() == "MARKET_SUBSCRIPTIONS"
     assert names.market_subscriptions_bucket("t1") == "T1_MARKET_SUBSCRIPTIONS"
+
+
+def test_deadletter_msg_id_names_stream_sequence_stored_time_and_event_index() -> None:
+    assert names.deadletter_msg_id("T1_MARKET", 42, 1723161255000123, 3) == (
+        "dl:T1_MARKET:42:1723161255000123:3"
+    )
