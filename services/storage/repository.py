@@ -9,7 +9,7 @@ import asyncpg
 
 from services.common import names
 from services.common.events import Event
-from services.common.intervals import kline_step_ms
+from services.common.intervals import IDS, SeriesStep
 from services.common.trades import Trade
 from services.storage import tables
 from services.storage.tables import Table, datetime_to_ms
@@ -18,23 +18,24 @@ from services.storage.tables import Table, datetime_to_ms
 @dataclass(frozen=True)
 class SeriesSpec:
     """Where a series with consecutive ids is stored: trades and aggTrades by id, final
-    klines of one interval by open time (epoch milliseconds, ``step`` apart)."""
+    klines of one interval by open time (epoch milliseconds, one ``step`` apart: the
+    interval, or for ``1M`` a calendar month)."""
 
     table: str
     key: str
-    step: int = 1
+    step: SeriesStep = IDS
     interval: str | None = None
 
     @classmethod
     def of(cls, kind: str) -> SeriesSpec:
-        """ValueError for a kind without consecutive ids (or ``kline_1M``)."""
+        """ValueError for a kind without consecutive ids."""
         if kind == names.TRADE:
             return cls("trades", "trade_id")
         if kind == names.AGGTRADE:
             return cls("agg_trades", "agg_id")
         if kind.startswith(names.KLINE_PREFIX):
             interval = kind.removeprefix(names.KLINE_PREFIX)
-            return cls("klines", "open_time", kline_step_ms(interval), interval)
+            return cls("klines", "open_time", SeriesStep.of_interval(interval), interval)
         raise ValueError(f"kind {kind!r} is not one of trade, aggtrade, kline_<interval>")
 
     @property
@@ -129,8 +130,10 @@ class TradeRepository:
         last_id: int,
         max_ranges: int,
     ) -> list[tuple[int, int]]:
-        """The ranges of ids (every ``series.step``-th) in ``first_id`` … ``last_id`` with
+        """The ranges of ids (each ``series.step`` apart) in ``first_id`` … ``last_id`` with
         no stored row, ascending."""
+        if series.step.monthly:
+            return await self._missing_months(series, venue, symbol, first_id, last_id, max_ranges)
         # The stored ids walked in key order with two sentinels just outside the range:
         # wherever the next id is more than one step ahead, the ids between are missing.
         async with self._pool.acquire() as conn:
@@ -153,9 +156,54 @@ class TradeRepository:
                 symbol,
                 first_id,
                 last_id,
-                series.step,
+                series.step.size,
                 max_ranges,
                 *([] if series.interval is None else [series.interval]),
+            )
+        return [(row["first_id"], row["last_id"]) for row in rows]
+
+    async def _missing_months(
+        self,
+        series: SeriesSpec,
+        venue: str,
+        symbol: str,
+        first_id: int,
+        last_id: int,
+        max_ranges: int,
+    ) -> list[tuple[int, int]]:
+        """:meth:`missing_ids` of monthly klines: months have no fixed length, so every
+        month of the range is listed (a few hundred at most) and those with no row kept;
+        consecutive ones make a range (a missing month's number less its rank among the
+        missing is the same throughout a run of them). In UTC, whatever the session's
+        time zone: months are Binance's UTC months."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """WITH months AS (
+                       SELECT month AT TIME ZONE 'UTC' AS open_time,
+                              extract(year FROM month) * 12 + extract(month FROM month) AS n
+                       FROM generate_series(
+                           (timestamptz 'epoch' + $3::bigint * interval '1 millisecond')
+                               AT TIME ZONE 'UTC',
+                           (timestamptz 'epoch' + $4::bigint * interval '1 millisecond')
+                               AT TIME ZONE 'UTC',
+                           interval '1 month') AS month
+                   ), missing AS (
+                       SELECT open_time, n - row_number() OVER (ORDER BY open_time) AS run
+                       FROM months
+                       WHERE NOT EXISTS (
+                           SELECT 1 FROM klines
+                           WHERE venue = $1 AND symbol = $2 AND interval = $5
+                             AND klines.open_time = months.open_time)
+                   )
+                   SELECT (extract(epoch FROM min(open_time)) * 1000)::bigint AS first_id,
+                          (extract(epoch FROM max(open_time)) * 1000)::bigint AS last_id
+                   FROM missing GROUP BY run ORDER BY first_id LIMIT $6""",
+                venue,
+                symbol,
+                first_id,
+                last_id,
+                series.interval,
+                max_ranges,
             )
         return [(row["first_id"], row["last_id"]) for row in rows]
 

@@ -26,6 +26,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -103,6 +104,40 @@ def klines_from_csv(path: Path) -> list[list[Any]]:
             [int(r[0]), *r[1:6], int(r[6]), r[7], int(r[8]), r[9], r[10], "0"]
             for r in csv.reader(handle)
         ]
+
+
+def monthly_klines(first_year: int, first_month: int, count: int) -> list[list[Any]]:
+    """``count`` consecutive ``1M`` REST kline arrays from the given UTC month on.
+
+    SYNTHETIC: no real monthly kline file is at hand (../shared/data has 1m, 5m and 1h
+    days). Open and close times follow Binance's monthly candles exactly (the 1st 00:00
+    UTC to the last millisecond of the month); prices and volumes are made up but
+    consistent (low ≤ open, close ≤ high)."""
+    klines = []
+    for n in range(count):
+        year, month = divmod(first_month - 1 + n, 12)
+        opens = datetime(first_year + year, month + 1, 1, tzinfo=UTC)
+        year, month = divmod(first_month + n, 12)
+        closes = datetime(first_year + year, month + 1, 1, tzinfo=UTC)
+        open_ms, close_ms = int(opens.timestamp()) * 1000, int(closes.timestamp()) * 1000 - 1
+        price = 20_000 + 1_000 * n
+        klines.append(
+            [
+                open_ms,
+                f"{price}.00000000",
+                f"{price + 1500}.00000000",
+                f"{price - 700}.00000000",
+                f"{price + 1000}.00000000",
+                f"{1000 + n}.50000000",
+                close_ms,
+                f"{(1000 + n) * price}.00000000",
+                500_000 + n,
+                f"{500 + n}.25000000",
+                f"{(500 + n) * price}.00000000",
+                "0",
+            ]
+        )
+    return klines
 
 
 @dataclass
