@@ -1,4 +1,4 @@
-"""Unit tests for services/ingest/market_subscriptions.py: what run-time requests change in
+"""Unit tests for SubscriptionChanges (services/ingest/market_subscriptions.py): what run-time
 the configured streams, and how that is kept."""
 
 from __future__ import annotations
