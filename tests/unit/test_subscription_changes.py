@@ -1,5 +1,5 @@
 """Unit tests for SubscriptionChanges (services/ingest/market_subscriptions.py): what run-time
-the configured streams, and how that is kept."""
+requests change in the configured streams, and how that is kept."""
 
 from __future__ import annotations
 
