@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
@@ -10,42 +9,29 @@ from datetime import UTC, datetime
 import grpc
 import strawberry
 from graphql import GraphQLError
-from nats.aio.msg import Msg
 from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from graph.arguments import kline_kind_argument, symbol_argument, venue_argument
+from graph.bus_events import bus_events
 from graph.context import Context
-from graph.errors import TypedError, from_rpc_error, should_mask
+from graph.coverage import Coverage, coverage
+from graph.errors import from_rpc_error, should_mask
+from graph.history import TradeConnection, history
 from graph.limits import limit_extensions
+from graph.market_kinds import LatestMarketQueries, LiveMarketSubscriptions
 from graph.market_subscriptions import MarketSubscription, Mutation, market_subscriptions
 from graph.scalars import SCALAR_MAP, Int64
+from graph.trade import Trade
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from services.common import names
-from services.common.codec import InvalidEvent, decode_message
-from services.common.errors import InvalidArgument
-from services.common.events import Event
 from services.common.events import Kline as KlineEvent
-from services.common.symbols import parse_symbol
 from services.common.trades import Trade as TradeEvent
 
 _RPC_TIMEOUT_S = 5.0
 
 log = logging.getLogger(__name__)
-
-
-def _symbol(value: str) -> str:
-    try:
-        return parse_symbol(value)
-    except InvalidArgument as error:
-        raise TypedError(error.code, str(error)) from None
-
-
-def _venue(value: str) -> str:
-    try:
-        return names.check_venue(value)
-    except ValueError as error:
-        raise TypedError("INVALID_ARGUMENT", str(error)) from None
 
 
 def _time(ms: int) -> datetime:
@@ -77,21 +63,6 @@ class Price:
             trade_id=Int64(price.trade_id),
             trade_time_ms=Int64(price.trade_time_ms),
         )
-
-
-@strawberry.type(description="One trade as it arrives from the exchange.")
-class Trade:
-    venue: str
-    symbol: str
-    trade_id: Int64
-    price: str = strawberry.field(description="Decimal string.")
-    quantity: str = strawberry.field(description="Decimal string.")
-    trade_time_ms: Int64 = strawberry.field(description="Exchange time, epoch milliseconds.")
-    buyer_is_maker: bool
-
-    @strawberry.field(description="Exchange time of the trade.")
-    def trade_time(self) -> datetime:
-        return _time(self.trade_time_ms)
 
 
 @strawberry.type(
@@ -136,50 +107,8 @@ class Kline:
         )
 
 
-def _kline_kind(interval: str) -> str:
-    try:
-        return names.kline_kind(interval)
-    except ValueError as error:
-        raise TypedError("INVALID_ARGUMENT", str(error)) from None
-
-
-async def _bus_events(
-    info: Info[Context, None], kind: str, symbols: list[str] | None, venue: str | None
-) -> AsyncGenerator[Event, None]:
-    """Every valid ``kind`` event of the symbols (all if none) on the venue (all if none),
-    straight from NATS; a slow client sees the newest events, not a backlog."""
-    backends = info.context.backends
-    only = _venue(venue) if venue is not None else None
-    subjects = [
-        names.kind_filter_subject(kind, only, symbol, backends.namespace)
-        for symbol in ([_symbol(s) for s in symbols] if symbols else [None])
-    ]
-    # Bus messages: one event, or a batch of a subject's events (see services.common.codec).
-    queue: asyncio.Queue[Msg] = asyncio.Queue(maxsize=10_000)
-
-    async def deliver(message: Msg) -> None:
-        if queue.full():
-            queue.get_nowait()
-        queue.put_nowait(message)
-
-    subscriptions = [await backends.nats.subscribe(s, cb=deliver) for s in subjects]
-    try:
-        while True:
-            message = await queue.get()
-            try:
-                events = decode_message(kind, message.data, message.headers)
-            except ValueError:
-                continue
-            for event in events:
-                if not isinstance(event, InvalidEvent):
-                    yield event
-    finally:
-        for subscription in subscriptions:
-            await subscription.unsubscribe()
-
-
 @strawberry.type
-class Query:
+class Query(LatestMarketQueries):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
         "error when none is stored, so the rest of the query still answers."
@@ -187,7 +116,9 @@ class Query:
     async def price(
         self, info: Info[Context, None], symbol: str, venue: str = names.VENUE_BINANCE
     ) -> Price | None:
-        request = storage_pb.GetLatestPriceRequest(symbol=_symbol(symbol), venue=_venue(venue))
+        request = storage_pb.GetLatestPriceRequest(
+            symbol=symbol_argument(symbol), venue=venue_argument(venue)
+        )
         stub = info.context.backends.storage
         try:
             reply = await stub.GetLatestPrice(request, timeout=_RPC_TIMEOUT_S)
@@ -207,8 +138,8 @@ class Query:
         venue: str | None = None,
     ) -> list[Price] | None:
         request = storage_pb.ListLatestPricesRequest(
-            symbols=[_symbol(s) for s in symbols or []],
-            venue=_venue(venue) if venue is not None else "",
+            symbols=[symbol_argument(s) for s in symbols or []],
+            venue=venue_argument(venue) if venue is not None else "",
         )
         stub = info.context.backends.storage
         try:
@@ -220,10 +151,20 @@ class Query:
     market_subscriptions: list[MarketSubscription] = strawberry.field(
         resolver=market_subscriptions, description="The Binance streams ingest captures now."
     )
+    history: TradeConnection | None = strawberry.field(
+        resolver=history,
+        description="Stored trades of one symbol in trade id order, a page at a time; null "
+        "with an error when storage cannot answer.",
+    )
+    coverage: Coverage | None = strawberry.field(
+        resolver=coverage,
+        description="What is stored of one series and its holes, each with its cause; null "
+        "with an error when storage cannot answer.",
+    )
 
 
 @strawberry.type
-class Subscription:
+class Subscription(LiveMarketSubscriptions):
     @strawberry.subscription(
         description="Every trade of the given symbols (all if none) on the given venue (all "
         "if none) as it arrives on the bus."
@@ -234,7 +175,7 @@ class Subscription:
         symbols: list[str] | None = None,
         venue: str | None = None,
     ) -> AsyncGenerator[Trade, None]:
-        async for event in _bus_events(info, names.TRADE, symbols, venue):
+        async for event in bus_events(info, names.TRADE, symbols, venue):
             if isinstance(event, TradeEvent):
                 yield Trade(
                     venue=event.venue,
@@ -258,7 +199,7 @@ class Subscription:
         symbols: list[str] | None = None,
         venue: str | None = None,
     ) -> AsyncGenerator[Kline, None]:
-        async for event in _bus_events(info, _kline_kind(interval), symbols, venue):
+        async for event in bus_events(info, kline_kind_argument(interval), symbols, venue):
             if isinstance(event, KlineEvent):
                 yield Kline.from_event(event)
 

@@ -12,7 +12,6 @@ running stack (``quantflow up``, or servers given by ``QUANTFLOW_NATS_URL`` and
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ import grpc
 
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
+from services.cli.progress import Progress
 from services.cli.up import read_run_file
 from services.common import bus, names
 from services.common.deadletter import DeadLetterPublisher
@@ -33,7 +33,9 @@ from services.common.intervals import (
 )
 from services.common.names import VENUE_BINANCE
 from services.common.settings import Settings
-from services.ingest.backfill import Unfillable, fill_for, fill_range
+from services.ingest.backfill import Unfillable, fill_for, fill_range, publish_exchange_holes
+from services.ingest.gap_events import GapEventPublisher
+from services.ingest.gaps import SeriesKey
 from services.ingest.publisher import EventPublisher
 from services.ingest.rest import BinanceRest
 
@@ -68,33 +70,6 @@ def targets(settings: Settings) -> Targets:
         f"no running QuantFlow found (no run file in {settings.data_dir.resolve()}) and "
         "QUANTFLOW_NATS_URL is not set; start `quantflow up` first, or give --data-dir"
     )
-
-
-class Progress:
-    """One stderr line, rewritten in place: ``BTCUSDT trades 4,000/9,757 (41%)``."""
-
-    def __init__(self, label: str, total: int) -> None:
-        self._label = label
-        self._total = total
-        self.done = 0
-        self._shown = 0.0
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        now = time.monotonic()
-        if now - self._shown >= 0.2 or self.done >= self._total:
-            self._shown = now
-            percent = 100 * self.done // max(self._total, 1)
-            print(
-                f"\r{self._label} {self.done:,}/{self._total:,} ({percent}%)",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def finish(self) -> None:
-        if self._shown:
-            print(file=sys.stderr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +270,11 @@ async def _fetch(
                 )
             except Unfillable as error:
                 problems.append(str(error))
+                await publish_exchange_holes(
+                    GapEventPublisher(js, settings.namespace),
+                    SeriesKey(VENUE_BINANCE, symbol, kind.bus_kind),
+                    error,
+                )
     except QuantflowError as error:
         raise BackfillError(str(error)) from None
     finally:

@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from prometheus_client import Counter
@@ -44,7 +44,13 @@ _FIRST_RETRY_S = 1.0
 
 
 class Unfillable(Exception):
-    """The exchange cannot supply (all of) a range; the message says why."""
+    """The exchange cannot supply (all of) a range; the message says why.
+    ``exchange_holes``: the id ranges (both inclusive) Binance answered for and has no
+    data in (an outage on its side), as opposed to a failure to ask."""
+
+    def __init__(self, message: str, exchange_holes: Sequence[tuple[int, int]] = ()) -> None:
+        super().__init__(message)
+        self.exchange_holes = list(exchange_holes)
 
 
 class SeriesFill(Protocol[EventT]):
@@ -52,6 +58,9 @@ class SeriesFill(Protocol[EventT]):
 
     kind: str
     step: SeriesStep
+    # Whether a page covers a fixed window of ids (klines: startTime to endTime), so an
+    # empty page proves the exchange has nothing in it; fromId pages (trades) do not.
+    windowed: bool
 
     async def page(self, rest: BinanceRest, symbol: str, from_id: int, limit: int) -> list[Any]: ...
 
@@ -70,6 +79,7 @@ class _PublishedFill:
     """What every kind shares: its events take the one publisher, like live ones."""
 
     step = IDS
+    windowed = False
 
     def __init__(self, publisher: EventPublisher) -> None:
         self._publisher = publisher
@@ -113,15 +123,16 @@ class AggTradeFill(_PublishedFill):
 
 class KlineFill(_PublishedFill):
     """Final klines of one interval, from ``/api/v3/klines?startTime=`` (spec §7.1): ids
-    are open times, one interval apart (``1M``: one calendar month). Candles that have not
-    closed yet are left out: only the WebSocket's ``x: true`` or a later fill may store
-    them."""
+    are open times, ``step`` the interval. Candles that have not closed yet are left out:
+    only the WebSocket's ``x: true`` or a later fill may store them.
+    :class:`~services.common.intervals.NoFixedStep` for ``1M``."""
 
     def __init__(self, publisher: EventPublisher, interval: str) -> None:
         super().__init__(publisher)
         self.interval = interval
         self.kind = names.kline_kind(interval)
         self.step = SeriesStep.of_interval(interval)
+        self.windowed = True
 
     async def page(self, rest: BinanceRest, symbol: str, from_id: int, limit: int) -> list[Any]:
         items = await rest.klines(
@@ -196,12 +207,24 @@ async def fill_range(
     """Fetch ids ``first_id`` … ``last_id`` (each ``series.step`` apart) page by page and
     publish each; returns how many were published; ``progress`` gets the count of ids each
     page settled. Raises :class:`Unfillable` (after publishing what it could) when the
-    exchange lacks some of them or sends items that fail validation (dead-lettered)."""
+    exchange lacks some of them (the ids it answered around are its ``exchange_holes``) or
+    sends items that fail validation (dead-lettered)."""
     step = series.step
     next_id, published, problems = first_id, 0, []
+    holes: list[tuple[int, int]] = []
     while next_id <= last_id:
         limit = min(MAX_LIMIT, step.count(next_id, last_id))
         items = await series.page(rest, symbol, next_id, limit)
+        if not items and series.windowed:
+            window_end = step.advance(next_id, limit - 1)
+            problems.append(
+                f"Binance has no {series.kind} of {symbol} in ids {next_id}-{window_end}"
+            )
+            holes.append((next_id, window_end))
+            if progress is not None:
+                progress(limit)
+            next_id = step.after(window_end)
+            continue
         if not items:
             problems.append(f"Binance has no {series.kind} of {symbol} from id {next_id}")
             break
@@ -216,8 +239,9 @@ async def fill_range(
             if event_id < next_id or event_id > last_id:
                 continue
             if event_id > page_end:
-                skipped = f"{page_end}-{step.before(event_id)}"
-                problems.append(f"Binance skipped {series.kind} ids {skipped}")
+                skipped = (page_end, step.before(event_id))
+                problems.append(f"Binance skipped {series.kind} ids {skipped[0]}-{skipped[1]}")
+                holes.append(skipped)
             await series.publish(event)
             published += 1
             page_end = step.after(event_id)
@@ -230,8 +254,20 @@ async def fill_range(
         next_id = page_end
     await series.flush()
     if problems:
-        raise Unfillable("; ".join(problems[:3]) + (" …" if len(problems) > 3 else ""))
+        reason = "; ".join(problems[:3]) + (" …" if len(problems) > 3 else "")
+        raise Unfillable(reason, _merged(holes, step))
     return published
+
+
+def _merged(holes: list[tuple[int, int]], step: SeriesStep) -> list[tuple[int, int]]:
+    """Adjacent holes (an empty window right after a skip) as one."""
+    merged: list[tuple[int, int]] = []
+    for first, last in holes:
+        if merged and step.after(merged[-1][1]) == first:
+            merged[-1] = (merged[-1][0], last)
+        else:
+            merged.append((first, last))
+    return merged
 
 
 class GapFiller:
@@ -310,6 +346,7 @@ class GapFiller:
                 )
                 self.open.settled(gap)
                 await self._events.publish(gap, GapState.UNFILLABLE, str(error))
+                await publish_exchange_holes(self._events, gap.key, error)
                 continue
             self.filled += 1
             GAPS.labels("filled").inc()
@@ -349,6 +386,15 @@ class GapFiller:
                 delay = min(delay * 2, 30.0)
             except QuantflowError as error:
                 raise Unfillable(str(error)) from error
+
+
+async def publish_exchange_holes(
+    events: GapEventPublisher, key: SeriesKey, error: Unfillable
+) -> None:
+    """Tell storage which ids Binance has no data for (GAP_STATE_EXCHANGE_HOLE), so
+    coverage reports them as the exchange's holes, not ours."""
+    for first, last in error.exchange_holes:
+        await events.publish(Gap(key, first, last), GapState.EXCHANGE_HOLE, str(error))
 
 
 def _label(gap: Gap) -> tuple[str, str, int, int]:

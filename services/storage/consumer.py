@@ -5,7 +5,10 @@ by kind, each kind written to its own table (see :mod:`services.storage.tables`)
 consumer rather than one per kind: the bundled nats-server (2.9) filters a consumer by one
 subject only, and ``kline_<interval>`` kinds share no wildcard token, so per-kind consumers
 would mean one per interval; a single fetch loop also pays its per-batch cost once for all
-kinds. In-progress klines and mini tickers are live only: acked, not stored.
+kinds. In-progress klines and mini tickers are live only: acked, not stored. Gap events
+(``market.<venue>.gap.<SYMBOL>``) share the stream: the exchange holes they report are
+stored (known outages, for coverage), the rest acked. Every committed trade batch moves
+the in-memory latest prices forward (:mod:`services.storage.price_cache`).
 
 A message holds one event or a batch of one subject's events (``market.v1.EventBatch``):
 each event is decoded, validated and stored on its own, and the message is acked once
@@ -42,7 +45,11 @@ from services.common import names
 from services.common.codec import InvalidEvent, decode_message, encode_event
 from services.common.deadletter import DeadLetterPublisher, Kept
 from services.common.events import Event
+from services.common.trades import Trade
 from services.storage import tables
+from services.storage.coverage import ExchangeHole
+from services.storage.gap_events import decode_exchange_hole
+from services.storage.price_cache import LatestPriceCache
 from services.storage.repository import TradeRepository
 from services.storage.tables import Table
 
@@ -81,8 +88,10 @@ class MarketConsumer:
         dead_letters: DeadLetterPublisher,
         batch_size: int,
         ack_wait_s: float = 30.0,
+        prices: LatestPriceCache | None = None,
     ) -> None:
         self._js = js
+        self._prices = prices
         self._repository = repository
         self._namespace = namespace
         self._dead_letters = dead_letters
@@ -153,6 +162,9 @@ class MarketConsumer:
             message = delivery.message
             try:
                 kind = names.subject_kind(message.subject, self._namespace)
+                if kind == names.GAP:
+                    delivery.hole = decode_exchange_hole(message.data)
+                    continue
                 decoded = decode_message(kind, message.data, message.headers)
             except ValueError as error:
                 await self._dead_letter(delivery, _WHOLE_MESSAGE, message.data, str(error))
@@ -173,6 +185,7 @@ class MarketConsumer:
         for table, batch in batches.values():
             for start in range(0, len(batch), self._batch_size):
                 await self._store(table, batch[start : start + self._batch_size])
+        await self._store_holes([d for d in deliveries if d.hole is not None])
         retry = [delivery.message for delivery in deliveries if delivery.retry]
         for delivery in deliveries:
             if not delivery.retry:
@@ -216,6 +229,20 @@ class MarketConsumer:
             return
         WRITTEN.labels(table.name).inc(written)
         self.written[table.name] += written
+        if table is tables.TRADES and self._prices is not None:
+            self._prices.update([event for _, _, event in batch if isinstance(event, Trade)])
+
+    async def _store_holes(self, deliveries: list[_Delivery]) -> None:
+        if not deliveries:
+            return
+        try:
+            await self._repository.record_exchange_holes(
+                [d.hole for d in deliveries if d.hole is not None]
+            )
+        except _RETRYABLE_ERRORS as error:
+            log.error("could not store %d exchange holes (%s)", len(deliveries), error)
+            for delivery in deliveries:
+                delivery.retry = True
 
     async def _dead_letter(
         self, delivery: _Delivery, index: int, payload: bytes, reason: str
@@ -261,3 +288,5 @@ class _Delivery:
 
     message: Msg
     retry: bool = False
+    # What a gap event message reports as an exchange hole, to be stored.
+    hole: ExchangeHole | None = None

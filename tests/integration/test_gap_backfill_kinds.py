@@ -8,11 +8,14 @@ import json
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+import grpc
 import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 
 from quantflow.market.v1 import gap_event_pb2
+from quantflow.storage.v1 import storage_service_pb2 as storage_pb
+from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
 from services.common.settings import Settings
 from services.ingest import service as ingest_service
@@ -182,6 +185,59 @@ async def test_final_klines_withheld_around_a_disconnect_are_backfilled_and_stor
         KLINES[605][1],
         KLINES[605][4],
     )
+
+
+async def test_klines_binance_lacks_in_a_live_gap_become_an_exchange_hole_in_coverage(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    # Minutes 600-659 are lost live; of them, 620-629 Binance's REST has no candles for
+    # either (an outage on its side), as real BTCUSDT history has dozens of.
+    withheld = OPEN_TIMES[600:660]
+    outage = OPEN_TIMES[620:630]
+    query = "SELECT count(*) FROM klines WHERE symbol = 'ETHUSDT' AND interval = '1m'"
+
+    async def all_stored() -> bool:
+        return (await _fetch(database_url, query))[0] >= len(OPEN_TIMES) - len(outage)
+
+    async with (
+        FakeBinanceServer(
+            kline_tape("ETHUSDT", "1m", KLINES), withheld_kline_open_times=withheld
+        ) as ws,
+        FakeBinanceRest(
+            klines={("ETHUSDT", "1m"): [k for k in KLINES if k[0] not in outage]}
+        ) as rest,
+    ):
+        settings = _settings(
+            namespace,
+            (database_url, nats_url),
+            ws.ws_url,
+            rest.url,
+            symbols=("ETHUSDT",),
+            streams=("kline_1m",),
+        )
+        async with (
+            running(storage_service.run, settings, settings.storage_grpc_port),
+            running(ingest_service.run, settings, settings.ingest_grpc_port),
+            grpc.aio.insecure_channel(settings.storage_target) as channel,
+        ):
+            await eventually(all_stored, timeout=90)
+            stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+            request = storage_pb.GetCoverageRequest(symbol="ETHUSDT", kind="kline_1m")
+
+            async def outage_known() -> bool:
+                return bool((await stub.GetCoverage(request)).exchange_missing_count)
+
+            await eventually(outage_known)
+            coverage = await stub.GetCoverage(request)
+    assert await _gap_events(nats_client, namespace) == [
+        ("kline_1m", withheld[0], withheld[-1], "GAP_STATE_OPENED"),
+        ("kline_1m", withheld[0], withheld[-1], "GAP_STATE_UNFILLABLE"),
+        ("kline_1m", outage[0], outage[-1], "GAP_STATE_EXCHANGE_HOLE"),
+    ]
+    assert [(h.first_id, h.last_id, h.missing, h.cause) for h in coverage.holes] == [
+        (outage[0], outage[-1], 10, storage_pb.HOLE_CAUSE_EXCHANGE)
+    ]
+    assert coverage.stored_count == len(OPEN_TIMES) - len(outage)
 
 
 async def test_calendar_months_of_klines_withheld_around_a_disconnect_are_backfilled(

@@ -60,6 +60,31 @@ class StorageServiceStub:
                 request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.SerializeToString,
                 response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.FromString,
                 _registered_method=True)
+        self.ListBookTickers = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/ListBookTickers',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersResponse.FromString,
+                _registered_method=True)
+        self.ListTickers = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/ListTickers',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersResponse.FromString,
+                _registered_method=True)
+        self.StreamTrades = channel.unary_stream(
+                '/quantflow.storage.v1.StorageService/StreamTrades',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesResponse.FromString,
+                _registered_method=True)
+        self.GetCoverage = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/GetCoverage',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageResponse.FromString,
+                _registered_method=True)
+        self.ListSeries = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/ListSeries',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -104,6 +129,43 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBookTickers(self, request, context):
+        """The latest stored best bid/ask of every symbol (or of those asked for), per venue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTickers(self, request, context):
+        """The latest stored 24-hour statistics of every symbol (or of those asked for), per venue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamTrades(self, request, context):
+        """Stored trades of one symbol in trade id order, in chunks of up to 5,000, paged by
+        trade id (after_trade_id is the keyset cursor): what `history` and backtests read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCoverage(self, request, context):
+        """What is stored of one series (trades, aggTrades, final klines of one interval) as
+        runs of consecutive ids, and the holes between them, each with its cause.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSeries(self, request, context):
+        """The series stored for one symbol on one venue: what `quantflow audit` walks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -131,6 +193,31 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.GetLastStoredId,
                     request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.FromString,
                     response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.SerializeToString,
+            ),
+            'ListBookTickers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBookTickers,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersResponse.SerializeToString,
+            ),
+            'ListTickers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTickers,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersResponse.SerializeToString,
+            ),
+            'StreamTrades': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamTrades,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesResponse.SerializeToString,
+            ),
+            'GetCoverage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCoverage,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageResponse.SerializeToString,
+            ),
+            'ListSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSeries,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +356,141 @@ class StorageService:
             '/quantflow.storage.v1.StorageService/GetLastStoredId',
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdRequest.SerializeToString,
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetLastStoredIdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBookTickers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/ListBookTickers',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListBookTickersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTickers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/ListTickers',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamTrades(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/StreamTrades',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCoverage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/GetCoverage',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/ListSeries',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

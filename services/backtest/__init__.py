@@ -1,0 +1,1 @@
+"""Backtesting: strategies, the engine, statistics, optimisation and jobs (issue 9)."""
