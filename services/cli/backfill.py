@@ -26,8 +26,9 @@ from services.common import bus, names
 from services.common.deadletter import DeadLetterPublisher
 from services.common.errors import QuantflowError
 from services.common.intervals import (
+    IDS,
+    SeriesStep,
     first_open_at_or_after,
-    kline_step_ms,
     last_open_at_or_before,
 )
 from services.common.names import VENUE_BINANCE
@@ -106,7 +107,7 @@ class Kind:
     name: str
     bus_kind: str
     label: str
-    step: int = 1
+    step: SeriesStep = IDS
 
     @property
     def interval(self) -> str | None:
@@ -120,7 +121,7 @@ class Kind:
 
 
 def parse_kind(text: str) -> Kind:
-    """``trade``, ``aggTrade`` or ``kline_<interval>`` (not ``kline_1M``)."""
+    """``trade``, ``aggTrade`` or ``kline_<interval>`` (``kline_1M``: calendar months)."""
     if text == "trade":
         return Kind(text, names.TRADE, "trades")
     if text == "aggTrade":
@@ -128,7 +129,7 @@ def parse_kind(text: str) -> Kind:
     if text.startswith("kline_"):
         interval = text.removeprefix("kline_")
         try:
-            step = kline_step_ms(interval)
+            step = SeriesStep.of_interval(interval)
         except ValueError as error:
             raise BackfillError(f"--kind {text}: {error}") from None
         return Kind(text, names.kline_kind(interval), f"{interval} klines", step)
@@ -148,7 +149,7 @@ async def resolve_range(
         if not (first.is_time and last.is_time):
             raise BackfillError("klines are backfilled by time: give --from/--to as ISO-8601")
         # Only candles that have closed: the open one is the live stream's to finish.
-        newest_closed = last_open_at_or_before(interval, now_ms) - kind.step
+        newest_closed = kind.step.before(last_open_at_or_before(interval, now_ms))
         return (
             first_open_at_or_after(interval, first.value),
             min(last_open_at_or_before(interval, last.value), newest_closed),
@@ -282,5 +283,5 @@ async def _fetch(
     return problems
 
 
-def _count(ranges: list[tuple[int, int]], step: int) -> int:
-    return sum((last - first) // step + 1 for first, last in ranges)
+def _count(ranges: list[tuple[int, int]], step: SeriesStep) -> int:
+    return sum(step.count(first, last) for first, last in ranges)

@@ -24,6 +24,7 @@ UP_FLAGS = {
     "data_dir": "--data-dir",
     "replay_loop": "--loop",
     "symbols": "--symbols",
+    "streams": "--streams",
     "log_level": "--log-level",
     "venue": "--venue",
 }
@@ -43,27 +44,33 @@ def _settings(
     return settings, {field: names.get(field, env_name(field)) for field in Settings.model_fields}
 
 
-def _up(args: argparse.Namespace) -> int:
-    from services.cli.preflight import preflight
-    from services.cli.up import Stack
-
+def up_settings(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
+    """The settings `up` runs with: its flags over the environment, and where each came from."""
     source = "demo" if args.demo else args.source
     speed = args.speed
     if source == "demo" and speed is None:
         speed = 1.0
     flags = {**UP_FLAGS, "source": "--demo" if args.demo else "--source"}
-    settings, names = _settings(
+    return _settings(
         flags,
         source=source,
         replay_speed=speed,
         data_dir=args.data_dir,
         replay_loop=args.loop,
         symbols=args.symbols,
+        streams=args.streams,
         venue=args.venue,
         log_level=args.log_level,
     )
+
+
+def _up(args: argparse.Namespace) -> int:
+    from services.cli.preflight import live_symbols_problem, preflight
+    from services.cli.up import Stack
+
+    settings, names = up_settings(args)
     configure_logging(settings.log_level)
-    problem = preflight(settings, names)
+    problem = preflight(settings, names) or live_symbols_problem(settings, names)
     if problem is not None:
         raise SystemExit(f"quantflow up: {problem}")
 
@@ -196,7 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--loop", action="store_true", default=None, help="replay the file again and again"
     )
-    up.add_argument("--symbols", default=None, help="e.g. BTCUSDT,ETHUSDT (live source)")
+    up.add_argument(
+        "--symbols",
+        default=None,
+        help="symbols captured live, e.g. BTCUSDT,ETHUSDT (default: QUANTFLOW_SYMBOLS)",
+    )
+    up.add_argument(
+        "--streams",
+        default=None,
+        help="Binance streams captured live for every symbol, e.g. trade,aggTrade,kline_1h "
+        "(default: QUANTFLOW_STREAMS, else trade,aggTrade,kline_1m)",
+    )
     up.add_argument(
         "--venue",
         choices=("auto", *VENUES),

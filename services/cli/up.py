@@ -245,6 +245,7 @@ class Stack:
             "QUANTFLOW_SOURCE": self.settings.source,
             "QUANTFLOW_VENUE": self.settings.venue,
             "QUANTFLOW_SYMBOLS": ",".join(self.settings.symbols),
+            "QUANTFLOW_STREAMS": ",".join(self.settings.streams),
             "QUANTFLOW_REPLAY_SPEED": str(self.settings.replay_speed),
             "QUANTFLOW_REPLAY_LOOP": str(self.settings.replay_loop).lower(),
             "QUANTFLOW_LOG_LEVEL": self.settings.log_level,

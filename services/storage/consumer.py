@@ -21,7 +21,9 @@ messages another storage worker on the same durable has not committed yet.
 Failures are sorted. Data errors (an event that does not decode or validate, or that
 PostgreSQL rejects as data) are dead-lettered, and acked only once the dead letter is stored:
 retrying them would fail for ever. Anything else (database or bus unavailable, timeouts) is
-nak'd and retried with exponential backoff, since it passes by itself.
+nak'd and retried with exponential backoff, since it passes by itself. A dead letter is named
+(``Nats-Msg-Id``) by its event's place on the stream, so a message redelivered because other
+events of it were not stored dead-letters its poison again without JetStream keeping it twice.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from prometheus_client import Counter, Histogram
 
 from services.common import names
 from services.common.codec import InvalidEvent, decode_message, encode_event
-from services.common.deadletter import DeadLetterPublisher
+from services.common.deadletter import DeadLetterPublisher, Kept
 from services.common.events import Event
 from services.common.trades import Trade
 from services.storage import tables
@@ -165,16 +167,16 @@ class MarketConsumer:
                     continue
                 decoded = decode_message(kind, message.data, message.headers)
             except ValueError as error:
-                await self._dead_letter(delivery, message.data, str(error))
+                await self._dead_letter(delivery, _WHOLE_MESSAGE, message.data, str(error))
                 continue
             RECEIVED.inc(len(decoded))
-            for event in decoded:
+            for index, event in enumerate(decoded):
                 if isinstance(event, InvalidEvent):
-                    await self._dead_letter(delivery, event.payload, event.reason)
+                    await self._dead_letter(delivery, index, event.payload, event.reason)
                     continue
                 table = tables.table_for(event)
                 if table is not None:
-                    batches.setdefault(table.name, (table, []))[1].append((delivery, event))
+                    batches.setdefault(table.name, (table, []))[1].append((delivery, index, event))
         return deliveries, batches
 
     async def _commit(self, deliveries: list[_Delivery], batches: _Batches) -> None:
@@ -193,7 +195,7 @@ class MarketConsumer:
         else:
             self._retry_delay_s = _RETRY_DELAY_S
 
-    async def _store(self, table: Table, batch: list[tuple[_Delivery, Event]]) -> None:
+    async def _store(self, table: Table, batch: list[_Item]) -> None:
         """Commit the batch; on a data error, split it until the bad rows are alone, so the
         good ones of the same batch are still stored. What is not committed marks its
         message for redelivery."""
@@ -201,12 +203,12 @@ class MarketConsumer:
             return
         try:
             with BATCH_SECONDS.time():
-                written = await self._repository.write(table, [event for _, event in batch])
+                written = await self._repository.write(table, [event for _, _, event in batch])
         except _DATA_ERRORS as error:
             if len(batch) == 1:
-                delivery, event = batch[0]
+                delivery, index, event = batch[0]
                 await self._dead_letter(
-                    delivery, encode_event(event), f"rejected by PostgreSQL: {error}"
+                    delivery, index, encode_event(event), f"rejected by PostgreSQL: {error}"
                 )
                 return
             middle = len(batch) // 2
@@ -222,13 +224,13 @@ class MarketConsumer:
                 error,
                 self._retry_delay_s,
             )
-            for delivery, _ in batch:
+            for delivery, _, _ in batch:
                 delivery.retry = True
             return
         WRITTEN.labels(table.name).inc(written)
         self.written[table.name] += written
         if table is tables.TRADES and self._prices is not None:
-            self._prices.update([event for _, event in batch if isinstance(event, Trade)])
+            self._prices.update([event for _, _, event in batch if isinstance(event, Trade)])
 
     async def _store_holes(self, deliveries: list[_Delivery]) -> None:
         if not deliveries:
@@ -242,14 +244,26 @@ class MarketConsumer:
             for delivery in deliveries:
                 delivery.retry = True
 
-    async def _dead_letter(self, delivery: _Delivery, payload: bytes, reason: str) -> None:
-        """Keep a poison event as a dead letter; if that fails, its message is redelivered."""
-        subject = delivery.message.subject
-        log.warning("dead-lettering an event on %s: %s", subject, reason)
-        if await self._dead_letters.publish(payload, f"{subject}: {reason}"):
+    async def _dead_letter(
+        self, delivery: _Delivery, index: int, payload: bytes, reason: str
+    ) -> None:
+        """Keep poison event ``index`` of a message as a dead letter, once however often the
+        message is delivered; if that fails, the message is redelivered."""
+        message = delivery.message
+        log.warning("dead-lettering an event on %s: %s", message.subject, reason)
+        metadata = message.metadata
+        msg_id = names.deadletter_msg_id(
+            metadata.stream,
+            metadata.sequence.stream,
+            round(metadata.timestamp.timestamp() * 1_000_000),
+            index,
+        )
+        reason = f"{message.subject}: {reason}"
+        kept = await self._dead_letters.publish_once(payload, reason, msg_id)
+        if kept is Kept.NEW:
             POISON.inc()
             self.events_dead_lettered += 1
-        else:
+        elif kept is Kept.FAILED:
             delivery.retry = True
 
     async def _back_off(self, messages: list[Msg]) -> None:
@@ -260,7 +274,11 @@ class MarketConsumer:
         self._retry_delay_s = min(self._retry_delay_s * 2, _MAX_RETRY_DELAY_S)
 
 
-_Batches = dict[str, tuple[Table, list[tuple["_Delivery", Event]]]]
+# An event to store: its message, its place in that message, the event.
+_Item = tuple["_Delivery", int, Event]
+_Batches = dict[str, tuple[Table, list[_Item]]]
+# The "index" of a message that could not be decoded at all.
+_WHOLE_MESSAGE = -1
 
 
 @dataclass(slots=True)

@@ -15,6 +15,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from services.common.intervals import SeriesStep
+
 
 @dataclass(frozen=True, slots=True)
 class Run:
@@ -42,21 +44,21 @@ class Hole:
     cause: Cause = Cause.MISSING
 
 
-def _hole(first: int, last: int, step: int, cause: Cause = Cause.MISSING) -> Hole:
-    return Hole(first, last, (last - first) // step + 1, cause)
+def _hole(first: int, last: int, step: SeriesStep, cause: Cause = Cause.MISSING) -> Hole:
+    return Hole(first, last, step.count(first, last), cause)
 
 
-def holes_between(runs: Sequence[Run], step: int) -> list[Hole]:
+def holes_between(runs: Sequence[Run], step: SeriesStep) -> list[Hole]:
     """The ids missing between consecutive runs (ascending, non-overlapping runs)."""
     return [
-        _hole(before.last_id + step, after.first_id - step, step)
+        _hole(step.after(before.last_id), step.before(after.first_id), step)
         for before, after in itertools.pairwise(runs)
-        if after.first_id > before.last_id + step
+        if after.first_id > step.after(before.last_id)
     ]
 
 
 def missing_in(
-    runs: Sequence[Run], first_id: int, last_id: int, step: int, complete: bool = True
+    runs: Sequence[Run], first_id: int, last_id: int, step: SeriesStep, complete: bool = True
 ) -> list[tuple[int, int]]:
     """The ranges of ids in ``first_id`` … ``last_id`` no run holds, ascending. ``runs``
     are the stored runs within that range; when ``complete`` is false they are only the
@@ -65,15 +67,15 @@ def missing_in(
     expected = first_id
     for run in runs:
         if run.first_id > expected:
-            missing.append((expected, run.first_id - step))
-        expected = max(expected, run.last_id + step)
+            missing.append((expected, step.before(run.first_id)))
+        expected = max(expected, step.after(run.last_id))
     if complete and expected <= last_id:
         missing.append((expected, last_id))
     return missing
 
 
 def classify(
-    holes: Sequence[Hole], exchange_holes: Sequence[tuple[int, int]], step: int
+    holes: Sequence[Hole], exchange_holes: Sequence[tuple[int, int]], step: SeriesStep
 ) -> list[Hole]:
     """``holes`` split where they meet known exchange holes (id ranges, both inclusive):
     the ids Binance has no data for become EXCHANGE holes, the rest stay MISSING."""
@@ -86,9 +88,9 @@ def classify(
                 continue
             start, end = max(first, cursor), min(last, hole.last_id)
             if start > cursor:
-                classified.append(_hole(cursor, start - step, step))
+                classified.append(_hole(cursor, step.before(start), step))
             classified.append(_hole(start, end, step, Cause.EXCHANGE))
-            cursor = end + step
+            cursor = step.after(end)
         if cursor <= hole.last_id:
             classified.append(_hole(cursor, hole.last_id, step))
     return classified

@@ -13,7 +13,7 @@ import asyncpg
 
 from services.common import names
 from services.common.events import BookTicker, Event, Ticker
-from services.common.intervals import kline_step_ms
+from services.common.intervals import IDS, SeriesStep
 from services.common.trades import Trade
 from services.storage import tables
 from services.storage.coverage import (
@@ -32,25 +32,27 @@ from services.storage.tables import EPOCH, Table, datetime_to_ms, ms_to_datetime
 @dataclass(frozen=True)
 class SeriesSpec:
     """Where a series with consecutive ids is stored: trades and aggTrades by id, final
-    klines of one interval by open time (epoch milliseconds, ``step`` apart)."""
+    klines of one interval by open time (epoch milliseconds, one ``step`` apart: the
+    interval, or for ``1M`` a calendar month)."""
 
     kind: str
     table: str
     key: str
     time_column: str
-    step: int = 1
+    step: SeriesStep = IDS
     interval: str | None = None
 
     @classmethod
     def of(cls, kind: str) -> SeriesSpec:
-        """ValueError for a kind without consecutive ids (or ``kline_1M``)."""
+        """ValueError for a kind without consecutive ids."""
         if kind == names.TRADE:
             return cls(kind, "trades", "trade_id", "trade_time")
         if kind == names.AGGTRADE:
             return cls(kind, "agg_trades", "agg_id", "trade_time")
         if kind.startswith(names.KLINE_PREFIX):
             interval = kind.removeprefix(names.KLINE_PREFIX)
-            return cls(kind, "klines", "open_time", "open_time", kline_step_ms(interval), interval)
+            step = SeriesStep.of_interval(interval)
+            return cls(kind, "klines", "open_time", "open_time", step, interval)
         raise ValueError(f"kind {kind!r} is not one of trade, aggtrade, kline_<interval>")
 
     @property
@@ -66,6 +68,19 @@ class SeriesSpec:
         if self.interval is None:
             return parameter
         return f"(timestamptz 'epoch' + {parameter}::bigint * interval '1 millisecond')"
+
+    @property
+    def run_sql(self) -> str:
+        """Gaps and islands, in SQL over rows with ``id`` and the key: a number that stays
+        the same along ids that follow each other and changes at every hole. For months
+        their number (UTC months, whatever the session's time zone) less the row's rank;
+        otherwise ``id - step × rank``."""
+        rank = f"row_number() OVER (ORDER BY {self.key})"
+        if self.step.monthly:
+            month = f"({self.key} AT TIME ZONE 'UTC')"
+            number = f"(extract(year FROM {month}) * 12 + extract(month FROM {month}))::bigint"
+            return f"{number} - {rank}"
+        return f"id - {self.step.size} * {rank}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +209,9 @@ class TradeRepository:
         """The runs of consecutive stored ids (klines: open times ``series.step`` apart),
         ascending, the first ``max_runs``: within ``ids`` (both inclusive) and/or the
         half-open window ``times_ms`` of the series' time column (None: unbounded)."""
-        # Gaps and islands: along the key, id - step * row_number() stays the same while
-        # ids follow each other, and changes at every hole; one group per run.
+        # Gaps and islands (SeriesSpec.run_sql): one group per run.
         conditions = ["venue = $1", "symbol = $2"]
-        arguments: list[object] = [venue, symbol, series.step, max_runs]
+        arguments: list[object] = [venue, symbol, max_runs]
         if series.interval is not None:
             arguments.append(series.interval)
             conditions.append(f"interval = ${len(arguments)}")
@@ -215,11 +229,11 @@ class TradeRepository:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 f"""SELECT min(id) AS first_id, max(id) AS last_id, count(*) AS count
-                    FROM (SELECT id, id - $3 * row_number() OVER (ORDER BY {series.key}) AS run
+                    FROM (SELECT id, {series.run_sql} AS run
                           FROM (SELECT {series.key}, {series.id_sql} FROM {series.table}
                                 WHERE {" AND ".join(conditions)}) AS ids
                     ) AS numbered
-                    GROUP BY run ORDER BY first_id LIMIT $4""",
+                    GROUP BY run ORDER BY first_id LIMIT $3""",
                 *arguments,
             )
         return [Run(row["first_id"], row["last_id"], row["count"]) for row in rows]
@@ -233,7 +247,7 @@ class TradeRepository:
         last_id: int,
         max_ranges: int,
     ) -> list[tuple[int, int]]:
-        """The ranges of ids (every ``series.step``-th) in ``first_id`` … ``last_id`` with
+        """The ranges of ids (each ``series.step`` apart) in ``first_id`` … ``last_id`` with
         no stored row, ascending, the first ``max_ranges``."""
         runs = await self.stored_runs(
             series, venue, symbol, ids=(first_id, last_id), max_runs=max_ranges + 1

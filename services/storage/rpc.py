@@ -220,7 +220,7 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):  # type:
             )
         return pb.ListMissingIdsResponse(
             missing=[pb.IdRange(first_id=first, last_id=last) for first, last in ranges],
-            missing_count=sum((last - first) // series.step + 1 for first, last in ranges),
+            missing_count=sum(series.step.count(first, last) for first, last in ranges),
         )
 
     async def GetOhlc(
