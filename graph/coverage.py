@@ -77,15 +77,14 @@ def bus_kind(kind: str) -> str:
         return names.TRADE
     if kind in ("aggTrade", names.AGGTRADE):
         return names.AGGTRADE
-    if kind.startswith(names.KLINE_PREFIX) and kind != names.kline_kind("1M"):
+    if kind.startswith(names.KLINE_PREFIX):
         try:
             return names.kline_kind(kind.removeprefix(names.KLINE_PREFIX))
         except ValueError as error:
             raise TypedError("INVALID_ARGUMENT", f"kind {kind!r}: {error}") from None
     raise TypedError(
         "INVALID_ARGUMENT",
-        f"kind {kind!r}: give trade, aggTrade or kline_<interval> (e.g. kline_1m; not "
-        "kline_1M, whose months have no fixed length)",
+        f"kind {kind!r}: give trade, aggTrade or kline_<interval> (e.g. kline_1m, kline_1M)",
     )
 
 

@@ -92,7 +92,7 @@ async def audit(settings: Settings, symbol: str, venue: str) -> list[str]:
             listed = await stub.ListSeries(
                 storage_pb.ListSeriesRequest(symbol=symbol, venue=venue), timeout=_TIMEOUT_S
             )
-            kinds = [k for k in listed.kinds if k != names.kline_kind("1M")]
+            kinds = list(listed.kinds)
             if not kinds:
                 return [f"{symbol} on {venue}: nothing stored"]
             progress = Progress(f"auditing {symbol}", len(kinds))
@@ -110,8 +110,6 @@ async def audit(settings: Settings, symbol: str, venue: str) -> list[str]:
                 f"storage at {target} did not answer ({error.code().name}: {error.details()}); "
                 "is `quantflow up` running?"
             ) from None
-    if names.kline_kind("1M") in listed.kinds:
-        lines.append(f"{symbol} kline_1M: stored; months have no fixed length, so no coverage")
     return lines
 
 

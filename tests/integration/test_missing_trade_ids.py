@@ -192,6 +192,9 @@ async def test_missing_monthly_klines_are_whole_calendar_months_in_any_session_t
                     last_id=_month(2024, 4),
                 )
             )
+            coverage = await stub.GetCoverage(
+                pb.GetCoverageRequest(symbol="BTCUSDT", kind="kline_1M")
+            )
             stored_only = await stub.ListMissingIds(
                 pb.ListMissingIdsRequest(
                     symbol="BTCUSDT",
@@ -209,3 +212,11 @@ async def test_missing_monthly_klines_are_whole_calendar_months_in_any_session_t
     assert [(r.first_id, r.last_id) for r in reply.missing] == expected
     assert reply.missing_count == 4
     assert list(stored_only.missing) == [] and stored_only.missing_count == 0
+    # Coverage walks the same calendar months: two runs, January and February missing.
+    assert [(r.first_id, r.last_id, r.count) for r in coverage.ranges] == [
+        (_month(2023, 11), _month(2023, 12), 2),
+        (_month(2024, 3), _month(2024, 3), 1),
+    ]
+    assert [(h.first_id, h.last_id, h.missing) for h in coverage.holes] == [
+        (_month(2024, 1), _month(2024, 2), 2)
+    ]
