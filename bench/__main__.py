@@ -3,7 +3,8 @@
 python -m bench                  # everything
 python -m bench --quick          # a tenth of the capture, parse/publish/store only
                                  # (the full run publishes and stores it 5 times over)
-python -m bench --only end2end   # one group: parse, publish, store, pipeline, end2end
+python -m bench --only end2end   # one group: parse, publish, store, pipeline, end2end,
+                                 # backtest
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import platform
 import tempfile
 from pathlib import Path
 
-from bench import ceilings, data, parse, pipeline, publish, store
+from bench import backtest, ceilings, data, parse, pipeline, publish, store
 from bench.infra import servers
 from bench.report import Result, table
 from bench.tape import write_tape
 
-GROUPS = ("parse", "publish", "store", "pipeline", "end2end")
+GROUPS = ("parse", "publish", "store", "pipeline", "end2end", "backtest")
 # publish and store run over the capture's trades this many times (new ids each copy).
 COPIES = 5
 # The end-to-end tape: at least 500,000 trades over 3 symbols (issue 7's target).
@@ -92,6 +93,8 @@ def main() -> None:
         results += parse.run(data.raw_messages(limit))
     if groups & {"publish", "store", "pipeline", "end2end"}:
         results += asyncio.run(_io_benchmarks(groups, limit, copies, arguments.tape_trades))
+    if "backtest" in groups:
+        results += backtest.run(arguments.quick)
     print(
         f"capture: {data.CAPTURE.name}; Python {platform.python_version()}; "
         f"{os.cpu_count()} CPUs; load average before: {load_before:.2f}; servers: "

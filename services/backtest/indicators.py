@@ -36,14 +36,19 @@ def sma(values: Array, window: int) -> Array:
     """Simple moving average over ``window`` bars (``ta.trend.sma_indicator``)."""
     _check_window(window)
     n = len(values)
-    out = np.full(n, np.nan)
+    out = np.empty(n)
+    out[: window - 1] = np.nan
     if n < window:
+        out[:] = np.nan
         return out
-    centred = values - values[0]
-    sums = np.cumsum(centred)
+    # Sums of values re-centred on the first one: smaller sums, smaller rounding.
+    sums = np.subtract(values, values[0])
+    np.cumsum(sums, out=sums)
     out[window - 1] = sums[window - 1]
-    out[window:] = sums[window:] - sums[:-window]
-    out[window - 1 :] = out[window - 1 :] / window + values[0]
+    np.subtract(sums[window:], sums[:-window], out=out[window:])
+    tail = out[window - 1 :]
+    tail /= window
+    tail += values[0]
     return out
 
 

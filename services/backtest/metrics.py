@@ -90,13 +90,16 @@ def compute(simulation: Simulation, bars: Bars) -> Metrics:
 
 
 def bar_returns(equity: Array, cash: float) -> Array:
-    """r[t] = e[t] / e[t−1] − 1, e[−1] = C; 0 where e[t−1] is 0 (nothing left to lose)."""
-    previous = np.empty_like(equity)
-    previous[0] = cash
-    previous[1:] = equity[:-1]
+    """r[t] = e[t] / e[t−1] − 1, e[−1] = C; 0 where e[t−1] is 0 or less (nothing left)."""
+    returns = np.empty_like(equity)
+    if len(equity) == 0:
+        return returns
+    returns[0] = equity[0] / cash
     with np.errstate(divide="ignore", invalid="ignore"):
-        returns = equity / previous - 1.0
-    returns[previous == 0] = 0.0
+        np.divide(equity[1:], equity[:-1], out=returns[1:])
+    returns -= 1.0
+    if len(equity) > 1 and equity[:-1].min() <= 0:
+        returns[1:][equity[:-1] <= 0] = 0.0
     return returns
 
 
@@ -122,7 +125,8 @@ def moments(returns: Array) -> tuple[float, float]:
     if len(returns) < 2:
         return 0.0, 0.0
     mean = float(returns.mean())
-    return mean, float(np.sqrt(np.dot(returns - mean, returns - mean) / (len(returns) - 1)))
+    deviations = returns - mean
+    return mean, float(np.sqrt(_sum_of_squares(deviations) / (len(returns) - 1)))
 
 
 def sortino(returns: Array, mean: float, periods_per_year: float) -> float | None:
@@ -130,8 +134,7 @@ def sortino(returns: Array, mean: float, periods_per_year: float) -> float | Non
     all bars (target 0). No losing bar: 0.0 if the mean return is 0, else None."""
     if len(returns) < 2:
         return 0.0
-    losses = np.minimum(returns, 0.0)
-    downside = float(np.sqrt(np.dot(losses, losses) / len(returns)))
+    downside = float(np.sqrt(_sum_of_squares(np.minimum(returns, 0.0)) / len(returns)))
     return _ratio(mean * math.sqrt(periods_per_year), downside)
 
 
@@ -141,16 +144,16 @@ def max_drawdown(equity: Array, cash: float) -> tuple[float, int]:
     recovered by the end counts up to the last bar)."""
     if len(equity) == 0:
         return 0.0, 0
-    peak = np.maximum.accumulate(np.maximum(equity, cash))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        depth = np.where(peak > 0, 1.0 - equity / peak, 0.0)
-    below = equity < peak
-    if not below.any():
-        return float(max(depth.max(), 0.0)), 0
-    # Lengths of the runs of consecutive bars below the peak.
-    edges = np.diff(np.concatenate(([0], below.view(np.int8), [0])))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return float(depth.max()), int((stops - starts).max())
+    peak = np.maximum.accumulate(equity)
+    if peak[0] < cash:
+        np.maximum(peak, cash, out=peak)
+    ratio = np.divide(equity, peak, out=peak)
+    depth = 1.0 - float(ratio.min())
+    # Bars at a peak (e ≥ peak exactly when e / peak ≥ 1: division rounds monotonically);
+    # the stretches below lie between them and after the last one.
+    at_peak = np.flatnonzero(ratio >= 1.0)
+    bounds = np.concatenate(([-1], at_peak, [len(equity)]))
+    return max(depth, 0.0), int(np.diff(bounds).max()) - 1
 
 
 def profit_factor(pnl: Array) -> float | None:
@@ -166,6 +169,12 @@ def buy_and_hold_return(close: Array) -> float:
     if len(close) == 0 or close[0] == 0:
         return 0.0
     return float(close[-1] / close[0] - 1.0)
+
+
+def _sum_of_squares(values: Array) -> float:
+    """Σ x² without a temporary, and without np.dot: waking BLAS threads on a busy machine
+    costs more than the sum."""
+    return float(np.einsum("i,i->", values, values))
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

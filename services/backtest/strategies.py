@@ -137,19 +137,23 @@ def _checked_value(strategy: str, param: Param, value: object) -> ParamValue:
 
 def crosses_above(a: Array, b: Array | float) -> Bools:
     """a[t−1] < b[t−1] and a[t] > b[t] (backtesting.lib.crossover); False on the first bar."""
-    b_now = np.broadcast_to(b, a.shape)
-    out = np.zeros(len(a), dtype=np.bool_)
-    with np.errstate(invalid="ignore"):
-        np.logical_and(a[:-1] < b_now[:-1], a[1:] > b_now[1:], out=out[1:])
-    return out
+    return _crossing(a, b, np.less, np.greater)
 
 
 def crosses_below(a: Array, b: Array | float) -> Bools:
     """a[t−1] > b[t−1] and a[t] < b[t]."""
-    b_now = np.broadcast_to(b, a.shape)
+    return _crossing(a, b, np.greater, np.less)
+
+
+def _crossing(a: Array, b: Array | float, before: np.ufunc, now: np.ufunc) -> Bools:
     out = np.zeros(len(a), dtype=np.bool_)
+    if len(a) < 2:
+        return out
+    b_all = np.broadcast_to(b, a.shape)
     with np.errstate(invalid="ignore"):
-        np.logical_and(a[:-1] > b_now[:-1], a[1:] < b_now[1:], out=out[1:])
+        side = now(a, b_all)  # a > b now (for a cross above), a < b (below)
+        was = before(a[:-1], b_all[:-1])
+    np.logical_and(was, side[1:], out=out[1:])
     return out
 
 
