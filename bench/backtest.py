@@ -43,8 +43,14 @@ def random_walk(bars: int, seed: int = 42) -> Bars:
     shocks = rng.normal(0.0, 0.0005, bars) / (1 - momentum)
     close = 30_000 * np.exp(np.cumsum(indicators.ewm(shocks, 1 - momentum, 1)))
     open_ = np.concatenate(([30_000.0], close[:-1])) * np.exp(rng.normal(0.0, 0.0002, bars))
-    return Bars.from_columns(np.arange(bars) * 60_000, open_, np.maximum(open_, close),
-                             np.minimum(open_, close), close, interval_seconds=60)
+    return Bars.from_columns(
+        np.arange(bars) * 60_000,
+        open_,
+        np.maximum(open_, close),
+        np.minimum(open_, close),
+        close,
+        interval_seconds=60,
+    )
 
 
 def _best_of(run: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, Any]:
@@ -98,7 +104,7 @@ def _numpy_reference(bars: Bars, fast: int = FAST, slow: int = SLOW) -> float:
             units, cash = cash / (price * (1 + FEE)), 0.0
         elif kind == -1 and units:
             cash, units = units * price * (1 - FEE), 0.0
-    return cash + units * close[-1]
+    return float(cash + units * close[-1])
 
 
 def _vectorbt(bars: Bars, vbt: Any) -> tuple[float, int]:
@@ -109,8 +115,12 @@ def _vectorbt(bars: Bars, vbt: Any) -> tuple[float, int]:
     entries = (fast.shift(1) < slow.shift(1)) & (fast > slow)
     exits = (fast.shift(1) > slow.shift(1)) & (fast < slow)
     portfolio = vbt.Portfolio.from_signals(
-        close, entries.shift(1, fill_value=False), exits.shift(1, fill_value=False),
-        price=pd.Series(bars.open), fees=FEE, init_cash=CASH,
+        close,
+        entries.shift(1, fill_value=False),
+        exits.shift(1, fill_value=False),
+        price=pd.Series(bars.open),
+        fees=FEE,
+        init_cash=CASH,
     )
     return float(portfolio.final_value()), int((portfolio.orders.values["side"] == 0).sum())
 
@@ -119,14 +129,23 @@ def _backtesting_py(bars: Bars, backtesting: Any, fast: int = FAST, slow: int = 
     import pandas as pd
     from backtesting.lib import crossover
 
-    frame = pd.DataFrame({"Open": bars.open, "High": bars.high, "Low": bars.low,
-                          "Close": bars.close, "Volume": bars.volume},
-                         index=pd.to_datetime(bars.time, unit="ms"))
+    frame = pd.DataFrame(
+        {
+            "Open": bars.open,
+            "High": bars.high,
+            "Low": bars.low,
+            "Close": bars.close,
+            "Volume": bars.volume,
+        },
+        index=pd.to_datetime(bars.time, unit="ms"),
+    )
 
     def sma(values: Any, window: int) -> Any:
         return pd.Series(values).rolling(window).mean().to_numpy()
 
-    class SmaCross(backtesting.Strategy):  # type: ignore[misc]
+    base: Any = backtesting.Strategy
+
+    class SmaCross(base):  # type: ignore[misc]
         def init(self) -> None:
             self.fast = self.I(sma, self.data.Close, fast)
             self.slow = self.I(sma, self.data.Close, slow)
@@ -159,20 +178,48 @@ def _single(size: int, quick: bool) -> list[Result]:
     bars = random_walk(size)
     results = []
     seconds, (equity, entries) = _best_of(lambda: _ours(bars))
-    results.append(Result("backtest", f"ours: sma_cross, {size:,} bars (+ metrics)", size,
-                          seconds, f"{entries} entries; indicators, signals, curve, metrics"))
+    results.append(
+        Result(
+            "backtest",
+            f"ours: sma_cross, {size:,} bars (+ metrics)",
+            size,
+            seconds,
+            f"{entries} entries; indicators, signals, curve, metrics",
+        )
+    )
     seconds, bare = _best_of(lambda: _ours(bars, curve=False))
     _check("ours, final equity only", bare[0], equity)
-    results.append(Result("backtest", "ours: the same, final equity only", size, seconds,
-                          "no equity curve, no metrics"))
+    results.append(
+        Result(
+            "backtest",
+            "ours: the same, final equity only",
+            size,
+            seconds,
+            "no equity curve, no metrics",
+        )
+    )
     seconds, reference = _best_of(lambda: _numpy_reference(bars))
     _check("numpy reference", reference, equity)
-    results.append(Result("backtest", "plain numpy reference (final equity only)", size,
-                          seconds, "cumsum SMAs + loop over crossings"))
+    results.append(
+        Result(
+            "backtest",
+            "plain numpy reference (final equity only)",
+            size,
+            seconds,
+            "cumsum SMAs + loop over crossings",
+        )
+    )
     vbt = None if quick else _optional("vectorbt")
     if vbt is None:
-        results.append(Result("backtest", "vectorbt", 0, 0.0,
-                              "skipped: --quick" if quick else "not installed (compare extra)"))
+        results.append(
+            Result(
+                "backtest",
+                "vectorbt",
+                0,
+                0.0,
+                "skipped: --quick" if quick else "not installed (compare extra)",
+            )
+        )
     else:
         compile_started = time.perf_counter()
         _vectorbt(bars, vbt)
@@ -180,8 +227,15 @@ def _single(size: int, quick: bool) -> list[Result]:
         seconds, (vbt_equity, vbt_entries) = _best_of(lambda: _vectorbt(bars, vbt))
         _check("vectorbt", vbt_equity, equity)
         assert vbt_entries == entries, (vbt_entries, entries)
-        results.append(Result("backtest", "vectorbt from_signals (warm)", size, seconds,
-                              f"first call {compiled:.1f} s (numba)"))
+        results.append(
+            Result(
+                "backtest",
+                "vectorbt from_signals (warm)",
+                size,
+                seconds,
+                f"first call {compiled:.1f} s (numba)",
+            )
+        )
     backtesting = _optional("backtesting")
     if backtesting is None:
         results.append(Result("backtest", "backtesting.py", 0, 0.0, "not installed"))
@@ -192,8 +246,15 @@ def _single(size: int, quick: bool) -> list[Result]:
         bt_equity = _backtesting_py(part, backtesting)
         seconds = time.perf_counter() - started
         _check("backtesting.py", bt_equity, _ours(part)[0])
-        results.append(Result("backtest", f"backtesting.py on the first {piece:,} bars", piece,
-                              seconds, f"rate is linear: ×{size / piece:.0f} for {size:,}"))
+        results.append(
+            Result(
+                "backtest",
+                f"backtesting.py on the first {piece:,} bars",
+                piece,
+                seconds,
+                f"rate is linear: ×{size / piece:.0f} for {size:,}",
+            )
+        )
     return results
 
 
@@ -203,34 +264,61 @@ def _grid(size: int, quick: bool) -> list[Result]:
     pairs = [(int(p["fast"]), int(p["slow"])) for p in grid(GRID) if p["fast"] < p["slow"]]
     results = []
     seconds, table = _best_of(
-        lambda: search(bars, get("sma_cross"), Settings(cash=CASH, fee_rate=FEE), grid(GRID),
-                       objective="sharpe", constraints=constraint)
+        lambda: search(
+            bars,
+            get("sma_cross"),
+            Settings(cash=CASH, fee_rate=FEE),
+            grid(GRID),
+            objective="sharpe",
+            constraints=constraint,
+        )
     )
     assert len(table.rows) == len(pairs) == 90
-    results.append(Result("backtest", f"ours: grid of 90 sets, {size:,} bars (+ metrics)", 90,
-                          seconds, "each SMA computed once"))
-    by_params = {(int(r.params["fast"]), int(r.params["slow"])): r.final_equity
-                 for r in table.rows}
+    results.append(
+        Result(
+            "backtest",
+            f"ours: grid of 90 sets, {size:,} bars (+ metrics)",
+            90,
+            seconds,
+            "each SMA computed once",
+        )
+    )
+    by_params = {(int(r.params["fast"]), int(r.params["slow"])): r.final_equity for r in table.rows}
     seconds, equities = _best_of(lambda: [_numpy_reference(bars, f, s) for f, s in pairs])
     for pair, value in zip(pairs, equities, strict=True):
         _check(f"numpy reference {pair}", value, by_params[pair])
-    results.append(Result("backtest", "plain numpy reference, grid", 90, seconds,
-                          "SMAs recomputed per set"))
+    results.append(
+        Result("backtest", "plain numpy reference, grid", 90, seconds, "SMAs recomputed per set")
+    )
     vbt = None if quick else _optional("vectorbt")
     if vbt is not None:
         seconds, equities = _best_of(lambda: _vectorbt_grid(bars, vbt, pairs), repeats=2)
         for pair, value in zip(pairs, equities, strict=True):
             _check(f"vectorbt {pair}", value, by_params[pair])
-        results.append(Result("backtest", "vectorbt: 90 columns in one from_signals", 90,
-                              seconds, "MA.run over the window lists"))
+        results.append(
+            Result(
+                "backtest",
+                "vectorbt: 90 columns in one from_signals",
+                90,
+                seconds,
+                "MA.run over the window lists",
+            )
+        )
     backtesting = _optional("backtesting")
     if backtesting is not None:
         tried = pairs[:2] if quick else pairs[:3]
         started = time.perf_counter()
         for fast, slow in tried:
             _backtesting_py(bars, backtesting, fast, slow)
-        results.append(Result("backtest", f"backtesting.py: {len(tried)} of the sets", len(tried),
-                              time.perf_counter() - started, "a few sets; rate per set"))
+        results.append(
+            Result(
+                "backtest",
+                f"backtesting.py: {len(tried)} of the sets",
+                len(tried),
+                time.perf_counter() - started,
+                "a few sets; rate per set",
+            )
+        )
     return results
 
 
@@ -246,8 +334,12 @@ def _vectorbt_grid(bars: Bars, vbt: Any, pairs: list[tuple[int, int]]) -> list[f
     entries[2:] = (fast[:-2] < slow[:-2]) & (fast[1:-1] > slow[1:-1])
     exits[2:] = (fast[:-2] > slow[:-2]) & (fast[1:-1] < slow[1:-1])
     portfolio = vbt.Portfolio.from_signals(
-        close, pd.DataFrame(entries), pd.DataFrame(exits),
-        price=pd.Series(bars.open), fees=FEE, init_cash=CASH,
+        close,
+        pd.DataFrame(entries),
+        pd.DataFrame(exits),
+        price=pd.Series(bars.open),
+        fees=FEE,
+        init_cash=CASH,
     )
     return [float(v) for v in portfolio.final_value().to_numpy()]
 
@@ -275,11 +367,19 @@ print(done - started - (made - started), status)
 def _cold(size: int) -> list[Result]:
     """A fresh interpreter: imports and the first run (random-walk making excluded), and the
     process's peak resident memory (Linux's VmHWM)."""
-    output = subprocess.run([sys.executable, "-c", _COLD, str(size)], check=True,
-                            capture_output=True, text=True).stdout.split()
+    output = subprocess.run(
+        [sys.executable, "-c", _COLD, str(size)], check=True, capture_output=True, text=True
+    ).stdout.split()
     seconds, peak_kb = float(output[0]), int(output[1])
-    return [Result("backtest", f"cold: fresh process, imports + first run, {size:,} bars",
-                   size, seconds, f"process peak RSS {peak_kb / 1024:.0f} MB (data included)")]
+    return [
+        Result(
+            "backtest",
+            f"cold: fresh process, imports + first run, {size:,} bars",
+            size,
+            seconds,
+            f"process peak RSS {peak_kb / 1024:.0f} MB (data included)",
+        )
+    ]
 
 
 def _memory(size: int) -> list[Result]:
@@ -290,11 +390,19 @@ def _memory(size: int) -> list[Result]:
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    bars_mb = sum(c.nbytes for c in (bars.time, bars.open, bars.high, bars.low, bars.close,
-                                     bars.volume)) / 2**20
-    return [Result("backtest", f"peak memory of one run, {size:,} bars", size, seconds,
-                   f"{peak / 2**20:.0f} MB allocated at peak (tracemalloc; bars {bars_mb:.0f} "
-                   "MB more)")]
+    bars_mb = (
+        sum(c.nbytes for c in (bars.time, bars.open, bars.high, bars.low, bars.close, bars.volume))
+        / 2**20
+    )
+    return [
+        Result(
+            "backtest",
+            f"peak memory of one run, {size:,} bars",
+            size,
+            seconds,
+            f"{peak / 2**20:.0f} MB allocated at peak (tracemalloc; bars {bars_mb:.0f} MB more)",
+        )
+    ]
 
 
 def run(quick: bool) -> list[Result]:

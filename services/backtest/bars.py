@@ -38,8 +38,10 @@ class Bars:
     interval_seconds: float
 
     def __post_init__(self) -> None:
-        lengths = {len(column) for column in (self.time, self.open, self.high, self.low,
-                                               self.close, self.volume)}
+        lengths = {
+            len(column)
+            for column in (self.time, self.open, self.high, self.low, self.close, self.volume)
+        }
         if len(lengths) != 1:
             raise ValueError(f"bar columns differ in length: {sorted(lengths)}")
         if self.interval_seconds <= 0:
@@ -55,8 +57,12 @@ class Bars:
     def slice(self, start: int, stop: int) -> Bars:
         """Bars [start, stop) — views, no copies."""
         return Bars(
-            self.time[start:stop], self.open[start:stop], self.high[start:stop],
-            self.low[start:stop], self.close[start:stop], self.volume[start:stop],
+            self.time[start:stop],
+            self.open[start:stop],
+            self.high[start:stop],
+            self.low[start:stop],
+            self.close[start:stop],
+            self.volume[start:stop],
             self.interval_seconds,
         )
 
@@ -72,12 +78,23 @@ class Bars:
         *,
         interval_seconds: float,
     ) -> Bars:
-        prices = [np.ascontiguousarray(column, dtype=np.float64)
-                  for column in (open, high, low, close)]
-        volumes = (np.zeros(len(prices[3])) if volume is None
-                   else np.ascontiguousarray(volume, dtype=np.float64))
-        return cls(np.ascontiguousarray(time, dtype=np.int64), *prices, volumes,
-                   interval_seconds=interval_seconds)
+        prices = [
+            np.ascontiguousarray(column, dtype=np.float64) for column in (open, high, low, close)
+        ]
+        volumes = (
+            np.zeros(len(prices[3]))
+            if volume is None
+            else np.ascontiguousarray(volume, dtype=np.float64)
+        )
+        return cls(
+            np.ascontiguousarray(time, dtype=np.int64),
+            prices[0],
+            prices[1],
+            prices[2],
+            prices[3],
+            volumes,
+            interval_seconds=interval_seconds,
+        )
 
 
 @dataclass(eq=False)

@@ -90,15 +90,15 @@ class Settings:
     def __post_init__(self) -> None:
         _require(math.isfinite(self.cash) and self.cash > 0, "cash", self.cash, "> 0")
         _require(0 <= self.fee_rate < 1, "feeRate", self.fee_rate, "in [0, 1)")
-        _require(0 <= self.slippage_bps < 10_000, "slippageBps", self.slippage_bps,
-                 "in [0, 10000)")
+        _require(0 <= self.slippage_bps < 10_000, "slippageBps", self.slippage_bps, "in [0, 10000)")
         _require(0 < self.position_size <= 1, "positionSize", self.position_size, "in (0, 1]")
-        for name, value, upper in (("stopLoss", self.stop_loss, 1.0),
-                                   ("takeProfit", self.take_profit, math.inf),
-                                   ("trailingStop", self.trailing_stop, 1.0)):
+        for name, value, upper in (
+            ("stopLoss", self.stop_loss, 1.0),
+            ("takeProfit", self.take_profit, math.inf),
+            ("trailingStop", self.trailing_stop, 1.0),
+        ):
             if value is not None:
-                _require(0 < value < upper, name, value,
-                         "in (0, 1)" if upper == 1.0 else "> 0")
+                _require(0 < value < upper, name, value, "in (0, 1)" if upper == 1.0 else "> 0")
 
     @property
     def has_stops(self) -> bool:
@@ -132,7 +132,8 @@ class Trades:
 
     @property
     def closed(self) -> Bools:
-        return self.exit_reason != ExitReason.OPEN
+        closed: Bools = self.exit_reason != ExitReason.OPEN
+        return closed
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,8 +192,11 @@ def simulate(
     clash = entries & exits
     if clash.any():
         entries, exits = entries & ~clash, exits & ~clash
-    legs = _legs_with_stops(bars, entries, exits, settings) if settings.has_stops else \
-        _legs(bars, entries, exits, settings)
+    legs = (
+        _legs_with_stops(bars, entries, exits, settings)
+        if settings.has_stops
+        else _legs(bars, entries, exits, settings)
+    )
     return _money(bars, legs, settings, curve)
 
 
@@ -262,8 +266,7 @@ def _legs_with_stops(bars: Bars, entries: Bools, exits: Bools, settings: Setting
         entry_bar, entry_price = _one_fill(bars, signal_bar, settings.fill)
         closing_signals = short_signals if side == 1 else long_signals
         following = np.searchsorted(closing_signals, signal_bar, side="right")
-        close_signal = (int(closing_signals[following])
-                        if following < len(closing_signals) else None)
+        close_signal = int(closing_signals[following]) if following < len(closing_signals) else None
         if close_signal is not None and close_signal > last_signal:
             close_signal = None
         first_checked = entry_bar if settings.fill is Fill.NEXT_OPEN else entry_bar + 1
@@ -275,19 +278,23 @@ def _legs_with_stops(bars: Bars, entries: Bools, exits: Bools, settings: Setting
             earliest = stop_bar
             continue
         if close_signal is None:
-            rows.append((side, entry_bar, entry_price, n - 1, float(bars.close[-1]),
-                         ExitReason.OPEN))
+            rows.append(
+                (side, entry_bar, entry_price, n - 1, float(bars.close[-1]), ExitReason.OPEN)
+            )
             break
         exit_bar, exit_price = _one_fill(bars, close_signal, settings.fill)
         rows.append((side, entry_bar, entry_price, exit_bar, exit_price, ExitReason.SIGNAL))
         earliest = close_signal + 1
         if both_ways:
             pending = (-side, close_signal)
-    columns = list(zip(*rows, strict=True)) if rows else [[]] * 6
+    columns: list[tuple[float, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 6
     return _Legs(
-        np.asarray(columns[0], dtype=np.int8), np.asarray(columns[1], dtype=np.int64),
-        np.asarray(columns[2], dtype=np.float64), np.asarray(columns[3], dtype=np.int64),
-        np.asarray(columns[4], dtype=np.float64), np.asarray(columns[5], dtype=np.int8),
+        np.asarray(columns[0], dtype=np.int8),
+        np.asarray(columns[1], dtype=np.int64),
+        np.asarray(columns[2], dtype=np.float64),
+        np.asarray(columns[3], dtype=np.int64),
+        np.asarray(columns[4], dtype=np.float64),
+        np.asarray(columns[5], dtype=np.int8),
     )
 
 
@@ -349,9 +356,11 @@ def _first_stop(
         return None
     if loss_hit[first_hit]:
         stop_level = float(level if isinstance(level, float) else level[first_hit])
-        reason = (ExitReason.TRAILING_STOP
-                  if trailing is not None and trailing[first_hit] > loss_level
-                  else ExitReason.STOP_LOSS)
+        reason = (
+            ExitReason.TRAILING_STOP
+            if trailing is not None and trailing[first_hit] > loss_level
+            else ExitReason.STOP_LOSS
+        )
         fill = min(float(opening[first_hit]), stop_level)
     else:
         reason = ExitReason.TAKE_PROFIT
@@ -370,8 +379,9 @@ def _money(bars: Bars, legs: _Legs, settings: Settings, curve: bool) -> Simulati
     is_open = legs.exit_reason == ExitReason.OPEN
     exit_price[is_open] = legs.exit_price[is_open]  # marked at the close, no slippage
     exit_fee = np.where(is_open, 0.0, fee)
-    growth = 1.0 + d * share * (exit_price * (1.0 - d * exit_fee) - entry_price * (1.0 + d * fee)) \
-        / (entry_price * (1.0 + fee))
+    growth = 1.0 + d * share * (
+        exit_price * (1.0 - d * exit_fee) - entry_price * (1.0 + d * fee)
+    ) / (entry_price * (1.0 + fee))
     before = np.empty(len(growth) + 1)
     before[0] = settings.cash
     np.cumprod(growth, out=before[1:])
@@ -380,8 +390,15 @@ def _money(bars: Bars, legs: _Legs, settings: Settings, curve: bool) -> Simulati
     size = share * start_equity / (entry_price * (1.0 + fee))
     pnl = before[1:] - start_equity
     trades = Trades(
-        legs.direction, legs.entry_bar, legs.exit_bar, entry_price, exit_price, size, pnl,
-        pnl / (share * start_equity), legs.exit_reason,
+        legs.direction,
+        legs.entry_bar,
+        legs.exit_bar,
+        entry_price,
+        exit_price,
+        size,
+        pnl,
+        pnl / (share * start_equity),
+        legs.exit_reason,
     )
     final = float(before[-1])
     if not curve:
@@ -392,8 +409,13 @@ def _money(bars: Bars, legs: _Legs, settings: Settings, curve: bool) -> Simulati
 
 
 def _curve(
-    bars: Bars, legs: _Legs, is_open: Bools, cash_during: Array, units_during: Array,
-    cash_after: Array, cash: float,
+    bars: Bars,
+    legs: _Legs,
+    is_open: Bools,
+    cash_during: Array,
+    units_during: Array,
+    cash_after: Array,
+    cash: float,
 ) -> tuple[Array, Array]:
     """Equity and units at every bar's close: the state after the last fill at or before
     that bar (fills in time order: entry 0, exit 0, entry 1, ...; an open trade's end is

@@ -82,7 +82,7 @@ def compute(simulation: Simulation, bars: Bars) -> Metrics:
         profit_factor=profit_factor(pnl),
         expectancy=float(pnl.mean()) if len(pnl) else 0.0,
         average_trade=float(trade_returns.mean()) if len(pnl) else 0.0,
-        trades=int(len(pnl)),
+        trades=len(pnl),
         entries=simulation.entries,
         exposure=float(np.count_nonzero(simulation.units) / len(bars)),
         buy_and_hold_return=buy_and_hold_return(bars.close),

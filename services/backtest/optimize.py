@@ -39,13 +39,24 @@ Progress = Callable[[int, int], None]
 
 # Objectives (GraphQL names) and whether more is better.
 OBJECTIVES: dict[str, bool] = {
-    "totalReturn": True, "cagr": True, "sharpe": True, "sortino": True, "calmar": True,
-    "profitFactor": True, "winRate": True, "expectancy": True, "averageTrade": True,
-    "maxDrawdown": False, "volatility": False,
+    "totalReturn": True,
+    "cagr": True,
+    "sharpe": True,
+    "sortino": True,
+    "calmar": True,
+    "profitFactor": True,
+    "winRate": True,
+    "expectancy": True,
+    "averageTrade": True,
+    "maxDrawdown": False,
+    "volatility": False,
 }
 _FIELDS = {
-    "totalReturn": "total_return", "profitFactor": "profit_factor", "winRate": "win_rate",
-    "averageTrade": "average_trade", "maxDrawdown": "max_drawdown",
+    "totalReturn": "total_return",
+    "profitFactor": "profit_factor",
+    "winRate": "win_rate",
+    "averageTrade": "average_trade",
+    "maxDrawdown": "max_drawdown",
 }
 
 
@@ -72,7 +83,7 @@ class ParamRange:
     def values(self) -> list[float]:
         if self.step is None:
             raise InvalidArgument(f"a grid needs a step for {self.name}")
-        count = int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+        count = math.floor((self.stop - self.start) / self.step + 1e-9) + 1
         return [_tidy(self.start + index * self.step) for index in range(count)]
 
 
@@ -102,16 +113,16 @@ class Constraint:
         return cls(_operand(left), relation, _operand(right))
 
     def holds(self, params: Mapping[str, ParamValue]) -> bool:
-        return RELATIONS[self.relation](self._value(self.left, params),
-                                        self._value(self.right, params))
+        return RELATIONS[self.relation](
+            self._value(self.left, params), self._value(self.right, params)
+        )
 
     @staticmethod
     def _value(operand: str | float, params: Mapping[str, ParamValue]) -> float:
         if isinstance(operand, str):
             if operand not in params:
                 raise InvalidArgument(
-                    f"constraint names {operand!r}, which is no parameter "
-                    f"({', '.join(params)})"
+                    f"constraint names {operand!r}, which is no parameter ({', '.join(params)})"
                 )
             return float(params[operand])
         return operand
@@ -188,9 +199,7 @@ def _draw(rng: np.random.Generator, item: ParamRange, kind: str) -> float:
 def score_of(metrics: Metrics, objective: str) -> float | None:
     """The objective's value, signed so that more is better (None: no finite value)."""
     if objective not in OBJECTIVES:
-        raise InvalidArgument(
-            f"unknown objective {objective!r}; one of {', '.join(OBJECTIVES)}"
-        )
+        raise InvalidArgument(f"unknown objective {objective!r}; one of {', '.join(OBJECTIVES)}")
     value = getattr(metrics, _FIELDS.get(objective, objective))
     if value is None:
         return None
@@ -216,8 +225,7 @@ class _Evaluator:
             self._signals[key] = self.strategy.signals(self.indicators, params)
         return self._signals[key]
 
-    def run(self, params: dict[str, ParamValue], start: int, stop: int,
-            objective: str) -> Row:
+    def run(self, params: dict[str, ParamValue], start: int, stop: int, objective: str) -> Row:
         entries, exits = self.signals(params)
         window = self.bars.slice(start, stop)
         result = simulate(window, entries[start:stop], exits[start:stop], self.settings)
@@ -361,8 +369,9 @@ def walk_forward(
         done += 1
         if progress is not None:
             progress(done, total)
-        results.append(Fold((train_start, test_start), (test_start, test_stop), best, tested,
-                            table))
+        results.append(
+            Fold((train_start, test_start), (test_start, test_stop), best, tested, table)
+        )
     return WalkForwardResult(objective, results, _efficiency(results, settings.cash), skipped)
 
 

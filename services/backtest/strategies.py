@@ -56,9 +56,14 @@ class Strategy(Protocol):
     """What a strategy is. A user strategy is any class with these attributes (instantiated
     without arguments when loaded from the entry point)."""
 
-    name: str
-    description: str
-    params: tuple[Param, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def params(self) -> tuple[Param, ...]: ...
 
     def signals(self, indicators: Indicators, params: Params) -> Signals:
         """Entries and exits over ``indicators.bars``, given checked ``params``."""
@@ -68,8 +73,12 @@ class Strategy(Protocol):
 # "fast < slow": a relation between two parameters that every parameter set must satisfy.
 Requirement = tuple[str, str, str]
 RELATIONS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "!=": operator.ne, "==": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "!=": operator.ne,
+    "==": operator.eq,
 }
 
 
@@ -126,8 +135,7 @@ def _checked_value(strategy: str, param: Param, value: object) -> ParamValue:
         value = float(value)
     if not param.min <= value <= param.max:
         raise InvalidArgument(
-            f"{strategy} parameter {param.name} must lie in [{param.min}, {param.max}], "
-            f"got {value}"
+            f"{strategy} parameter {param.name} must lie in [{param.min}, {param.max}], got {value}"
         )
     return value
 
@@ -263,8 +271,7 @@ BUILTINS: tuple[BuiltinStrategy, ...] = (
     ),
     BuiltinStrategy(
         "macd_cross",
-        "Long when the MACD line crosses above its signal line; out when it crosses back "
-        "below.",
+        "Long when the MACD line crosses above its signal line; out when it crosses back below.",
         (
             _int("fast", 12, 1, _PERIOD_MAX, "span of the fast EMA"),
             _int("slow", 26, 2, _PERIOD_MAX, "span of the slow EMA"),
@@ -319,22 +326,28 @@ def registry() -> dict[str, Strategy]:
     a warning naming it — one broken plug-in must not hide the others.
     """
     strategies = builtins()
-    for entry_point in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
-                              key=lambda point: point.name):
+    for entry_point in sorted(
+        importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda point: point.name
+    ):
         try:
             loaded = entry_point.load()
             strategy = loaded() if isinstance(loaded, type) else loaded
         except Exception:
-            log.warning("strategy entry point %s failed to load", entry_point.value,
-                        exc_info=True)
+            log.warning("strategy entry point %s failed to load", entry_point.value, exc_info=True)
             continue
         if not isinstance(strategy, Strategy):
-            log.warning("strategy entry point %s is not a strategy (needs name, description, "
-                        "params and signals)", entry_point.value)
+            log.warning(
+                "strategy entry point %s is not a strategy (needs name, description, "
+                "params and signals)",
+                entry_point.value,
+            )
             continue
         if strategy.name in strategies:
-            log.warning("strategy entry point %s: the name %s is taken; skipped",
-                        entry_point.value, strategy.name)
+            log.warning(
+                "strategy entry point %s: the name %s is taken; skipped",
+                entry_point.value,
+                strategy.name,
+            )
             continue
         strategies[strategy.name] = strategy
     return strategies

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,17 +40,35 @@ def random_walk(bars: int, seed: int, *, step: float = 0.002, start: float = 100
     open_ = np.concatenate(([start], close[:-1])) * np.exp(rng.normal(0.0, step / 4, bars))
     high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0.0, step / 2, bars)))
     low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0.0, step / 2, bars)))
-    return Bars.from_columns(np.arange(bars) * 60_000, open_, high, low, close,
-                             rng.uniform(1, 10, bars), interval_seconds=60)
+    return Bars.from_columns(
+        np.arange(bars) * 60_000,
+        open_,
+        high,
+        low,
+        close,
+        rng.uniform(1, 10, bars),
+        interval_seconds=60,
+    )
 
 
-def bars_from_closes(closes: list[float], opens: list[float] | None = None,
-                     highs: list[float] | None = None, lows: list[float] | None = None,
-                     *, interval_seconds: float = 86_400) -> Bars:
+def bars_from_closes(
+    closes: Sequence[float],
+    opens: Sequence[float] | None = None,
+    highs: Sequence[float] | None = None,
+    lows: Sequence[float] | None = None,
+    *,
+    interval_seconds: float = 86_400,
+) -> Bars:
     """Small hand-made bars: opens default to the closes, highs/lows to max/min(open, close)."""
     close = np.asarray(closes, dtype=np.float64)
     open_ = close.copy() if opens is None else np.asarray(opens, dtype=np.float64)
     high = np.maximum(open_, close) if highs is None else np.asarray(highs, dtype=np.float64)
     low = np.minimum(open_, close) if lows is None else np.asarray(lows, dtype=np.float64)
-    return Bars.from_columns(np.arange(len(close)) * 86_400_000, open_, high, low, close,
-                             interval_seconds=interval_seconds)
+    return Bars.from_columns(
+        np.arange(len(close)) * 86_400_000,
+        open_,
+        high,
+        low,
+        close,
+        interval_seconds=interval_seconds,
+    )

@@ -40,47 +40,66 @@ Reference = Callable[[Any, Any, Any], dict[str, Any]]
 CASES: dict[str, tuple[dict[str, float], Reference, tuple[str, str], tuple[str, str]]] = {
     "sma_cross": (
         {"fast": 10, "slow": 30},
-        lambda c, h, l: {"fast": ta.trend.sma_indicator(c, 10),
-                         "slow": ta.trend.sma_indicator(c, 30)},
-        ("fast", "slow"), ("slow", "fast"),
+        lambda c, hi, lo: {
+            "fast": ta.trend.sma_indicator(c, 10),
+            "slow": ta.trend.sma_indicator(c, 30),
+        },
+        ("fast", "slow"),
+        ("slow", "fast"),
     ),
     "ema_cross": (
         {"fast": 12, "slow": 26},
-        lambda c, h, l: {"fast": ta.trend.ema_indicator(c, 12),
-                         "slow": ta.trend.ema_indicator(c, 26)},
-        ("fast", "slow"), ("slow", "fast"),
+        lambda c, hi, lo: {
+            "fast": ta.trend.ema_indicator(c, 12),
+            "slow": ta.trend.ema_indicator(c, 26),
+        },
+        ("fast", "slow"),
+        ("slow", "fast"),
     ),
     "rsi_reversion": (
         {"period": 14, "lower": 30, "upper": 70},
-        lambda c, h, l: {"rsi": ta.momentum.rsi(c, 14), "lower": 30.0, "upper": 70.0},
-        ("rsi", "lower"), ("upper", "rsi"),
+        lambda c, hi, lo: {"rsi": ta.momentum.rsi(c, 14), "lower": 30.0, "upper": 70.0},
+        ("rsi", "lower"),
+        ("upper", "rsi"),
     ),
     "macd_cross": (
         {"fast": 12, "slow": 26, "signal": 9},
-        lambda c, h, l: {"macd": ta.trend.macd(c, 26, 12), "signal":
-                         ta.trend.macd_signal(c, 26, 12, 9)},
-        ("macd", "signal"), ("signal", "macd"),
+        lambda c, hi, lo: {
+            "macd": ta.trend.macd(c, 26, 12),
+            "signal": ta.trend.macd_signal(c, 26, 12, 9),
+        },
+        ("macd", "signal"),
+        ("signal", "macd"),
     ),
     "bollinger_reversion": (
         {"period": 20, "std": 2.0},
-        lambda c, h, l: {"close": c, "lower": ta.volatility.bollinger_lband(c, 20, 2),
-                         "middle": ta.volatility.bollinger_mavg(c, 20)},
-        ("lower", "close"), ("close", "middle"),
+        lambda c, hi, lo: {
+            "close": c,
+            "lower": ta.volatility.bollinger_lband(c, 20, 2),
+            "middle": ta.volatility.bollinger_mavg(c, 20),
+        },
+        ("lower", "close"),
+        ("close", "middle"),
     ),
     "bollinger_breakout": (
         {"period": 20, "std": 2.0},
-        lambda c, h, l: {"close": c, "upper": ta.volatility.bollinger_hband(c, 20, 2),
-                         "middle": ta.volatility.bollinger_mavg(c, 20)},
-        ("close", "upper"), ("middle", "close"),
+        lambda c, hi, lo: {
+            "close": c,
+            "upper": ta.volatility.bollinger_hband(c, 20, 2),
+            "middle": ta.volatility.bollinger_mavg(c, 20),
+        },
+        ("close", "upper"),
+        ("middle", "close"),
     ),
     "donchian_breakout": (
         {"entry_period": 20, "exit_period": 10},
-        lambda c, h, l: {
+        lambda c, hi, lo: {
             "close": c,
-            "upper": ta.volatility.donchian_channel_hband(h, l, c, 20).shift(1),
-            "lower": ta.volatility.donchian_channel_lband(h, l, c, 10).shift(1),
+            "upper": ta.volatility.donchian_channel_hband(hi, lo, c, 20).shift(1),
+            "lower": ta.volatility.donchian_channel_lband(hi, lo, c, 10).shift(1),
         },
-        ("close", "upper"), ("lower", "close"),
+        ("close", "upper"),
+        ("lower", "close"),
     ),
 }
 
@@ -102,8 +121,16 @@ def _ours(bars: Bars, strategy: str, fill: Fill) -> tuple[float, int]:
 
 def _frame(bars: Bars) -> Any:
     index = pd.to_datetime(bars.time, unit="ms")
-    return pd.DataFrame({"Open": bars.open, "High": bars.high, "Low": bars.low,
-                         "Close": bars.close, "Volume": bars.volume}, index=index)
+    return pd.DataFrame(
+        {
+            "Open": bars.open,
+            "High": bars.high,
+            "Low": bars.low,
+            "Close": bars.close,
+            "Volume": bars.volume,
+        },
+        index=index,
+    )
 
 
 def _backtesting_py(bars: Bars, strategy: str, fill: Fill) -> tuple[float, int]:
@@ -120,16 +147,24 @@ def _backtesting_py(bars: Bars, strategy: str, fill: Fill) -> tuple[float, int]:
         frame = pd.concat([frame, extra])
     _, reference, entry_pair, exit_pair = CASES[strategy]
 
-    class Reference(backtesting.Strategy):  # type: ignore[misc]
+    base: Any = backtesting.Strategy
+
+    class Reference(base):  # type: ignore[misc]
         entered = 0
 
         def init(self) -> None:
-            c, h, l = (pd.Series(self.data[k], index=self.data.index)
-                       for k in ("Close", "High", "Low"))
+            c, hi, lo = (
+                pd.Series(self.data[k], index=self.data.index) for k in ("Close", "High", "Low")
+            )
             # Attributes, not a dict: backtesting.py slices the indicators it finds there.
-            for name, values in reference(c, h, l).items():
-                setattr(self, f"line_{name}", values if isinstance(values, float)
-                        else self.I(lambda v=values: np.asarray(v), name=name))
+            for name, values in reference(c, hi, lo).items():
+                setattr(
+                    self,
+                    f"line_{name}",
+                    values
+                    if isinstance(values, float)
+                    else self.I(lambda v=values: np.asarray(v), name=name),
+                )
             self.was_long = False
 
         def next(self) -> None:
@@ -145,8 +180,13 @@ def _backtesting_py(bars: Bars, strategy: str, fill: Fill) -> tuple[float, int]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        test = backtesting.Backtest(frame, Reference, cash=CASH * BT_CASH_SCALE, commission=FEE,
-                                    trade_on_close=fill is Fill.CLOSE)
+        test = backtesting.Backtest(
+            frame,
+            Reference,
+            cash=CASH * BT_CASH_SCALE,
+            commission=FEE,
+            trade_on_close=fill is Fill.CLOSE,
+        )
         stats = test.run()
     return float(stats["Equity Final [$]"]) / BT_CASH_SCALE, Reference.entered
 
@@ -170,8 +210,9 @@ def _vectorbt(bars: Bars, strategy: str, fill: Fill) -> tuple[float, int]:
         entries, exits = np.roll(entries, 1), np.roll(exits, 1)
         entries[0] = exits[0] = False
         price = bars.open
-    portfolio = vbt.Portfolio.from_signals(close, entries, exits, price=pd.Series(price),
-                                           fees=FEE, init_cash=CASH)
+    portfolio = vbt.Portfolio.from_signals(
+        close, entries, exits, price=pd.Series(price), fees=FEE, init_cash=CASH
+    )
     buys = int((portfolio.orders.values["side"] == 0).sum())
     return float(portfolio.final_value()), buys
 

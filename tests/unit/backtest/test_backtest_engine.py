@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -114,16 +116,19 @@ STOP_OPENS = [100, 100, 99, 100, 100, 100]
 STOP_CLOSES = [100, 100, 99, 100, 100, 100]
 
 
-def _stopped(highs: list[float], lows: list[float], opens: list[float] | None = None,
-             **settings: object) -> engine.Simulation:
+def _stopped(
+    highs: Sequence[float],
+    lows: Sequence[float],
+    opens: Sequence[float] | None = None,
+    **settings: object,
+) -> engine.Simulation:
     bars = bars_from_closes(STOP_CLOSES, opens or STOP_OPENS, highs, lows)
     options = {"cash": 1000.0, "fee_rate": 0.0, **settings}
     return simulate(bars, _flags(6, 0), _flags(6), Settings(**options))  # type: ignore[arg-type]
 
 
 def test_stop_loss_fills_at_its_level_on_the_first_bar_whose_low_reaches_it() -> None:
-    result = _stopped([100, 101, 99, 100, 100, 100], [100, 95, 89, 100, 100, 100],
-                      stop_loss=0.1)
+    result = _stopped([100, 101, 99, 100, 100, 100], [100, 95, 89, 100, 100, 100], stop_loss=0.1)
     assert result.trades.exit_bar.tolist() == [2]
     assert result.trades.exit_price[0] == pytest.approx(90)
     assert result.trades.exit_reason.tolist() == [ExitReason.STOP_LOSS]
@@ -131,22 +136,26 @@ def test_stop_loss_fills_at_its_level_on_the_first_bar_whose_low_reaches_it() ->
 
 
 def test_a_gap_through_the_stop_fills_at_the_open() -> None:
-    result = _stopped([100, 101, 85, 100, 100, 100], [100, 95, 80, 100, 100, 100],
-                      [100, 100, 85, 100, 100, 100], stop_loss=0.1)
+    result = _stopped(
+        [100, 101, 85, 100, 100, 100],
+        [100, 95, 80, 100, 100, 100],
+        [100, 100, 85, 100, 100, 100],
+        stop_loss=0.1,
+    )
     assert result.trades.exit_price[0] == pytest.approx(85)
 
 
 def test_take_profit_fills_at_its_level() -> None:
-    result = _stopped([100, 105, 99, 111, 100, 100], [100, 99, 98, 99, 100, 100],
-                      take_profit=0.1)
+    result = _stopped([100, 105, 99, 111, 100, 100], [100, 99, 98, 99, 100, 100], take_profit=0.1)
     assert result.trades.exit_bar.tolist() == [3]
     assert result.trades.exit_price[0] == pytest.approx(110)
     assert result.trades.exit_reason.tolist() == [ExitReason.TAKE_PROFIT]
 
 
 def test_stop_loss_and_take_profit_in_one_bar_assume_the_loss() -> None:
-    result = _stopped([100, 100, 120, 100, 100, 100], [100, 99, 80, 100, 100, 100],
-                      stop_loss=0.1, take_profit=0.1)
+    result = _stopped(
+        [100, 100, 120, 100, 100, 100], [100, 99, 80, 100, 100, 100], stop_loss=0.1, take_profit=0.1
+    )
     assert result.trades.exit_reason.tolist() == [ExitReason.STOP_LOSS]
     assert result.trades.exit_price[0] == pytest.approx(90)
 
@@ -154,8 +163,12 @@ def test_stop_loss_and_take_profit_in_one_bar_assume_the_loss() -> None:
 def test_trailing_stop_follows_the_highs_of_earlier_bars_only() -> None:
     # Peak before bar 2 is 120 (level 108; its low 109 holds although its own high is 125);
     # before bar 3 it is 125 (level 112.5), reached by bar 3's low.
-    result = _stopped([100, 120, 125, 114, 100, 100], [100, 105, 109, 110, 100, 100],
-                      [100, 100, 110, 113, 100, 100], trailing_stop=0.1)
+    result = _stopped(
+        [100, 120, 125, 114, 100, 100],
+        [100, 105, 109, 110, 100, 100],
+        [100, 100, 110, 113, 100, 100],
+        trailing_stop=0.1,
+    )
     assert result.trades.exit_bar.tolist() == [3]
     assert result.trades.exit_price[0] == pytest.approx(112.5)
     assert result.trades.exit_reason.tolist() == [ExitReason.TRAILING_STOP]
@@ -180,8 +193,12 @@ def test_after_a_stop_only_a_signal_at_or_after_the_stop_bar_enters_again() -> N
 
 def test_short_stop_loss_triggers_on_the_high() -> None:
     bars = bars_from_closes([100] * 5, [100] * 5, [100, 100, 111, 100, 100], [100] * 5)
-    result = simulate(bars, _flags(5), _flags(5, 0),
-                      Settings(fee_rate=0.0, stop_loss=0.1, direction=Direction.LONG_SHORT))
+    result = simulate(
+        bars,
+        _flags(5),
+        _flags(5, 0),
+        Settings(fee_rate=0.0, stop_loss=0.1, direction=Direction.LONG_SHORT),
+    )
     assert result.trades.direction.tolist() == [-1]
     assert result.trades.exit_price[0] == pytest.approx(110)
     assert result.final_equity == pytest.approx(9000)
@@ -199,16 +216,28 @@ def test_the_trade_loop_without_stops_matches_the_vectorised_path(
     settings = Settings(fill=fill, direction=direction)
     fast = engine._legs(bars, entries, exits, settings)
     looped = engine._legs_with_stops(bars, entries, exits, settings)
-    for column in ("direction", "entry_bar", "entry_price", "exit_bar", "exit_price",
-                   "exit_reason"):
+    for column in (
+        "direction",
+        "entry_bar",
+        "entry_price",
+        "exit_bar",
+        "exit_price",
+        "exit_reason",
+    ):
         np.testing.assert_array_equal(getattr(fast, column), getattr(looped, column))
 
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("cash", 0.0, "cash"), ("fee_rate", -0.1, "feeRate"), ("position_size", 1.5, "positionSize"),
-     ("slippage_bps", -1.0, "slippageBps"), ("stop_loss", 1.0, "stopLoss"),
-     ("take_profit", 0.0, "takeProfit"), ("trailing_stop", 2.0, "trailingStop")],
+    [
+        ("cash", 0.0, "cash"),
+        ("fee_rate", -0.1, "feeRate"),
+        ("position_size", 1.5, "positionSize"),
+        ("slippage_bps", -1.0, "slippageBps"),
+        ("stop_loss", 1.0, "stopLoss"),
+        ("take_profit", 0.0, "takeProfit"),
+        ("trailing_stop", 2.0, "trailingStop"),
+    ],
 )
 def test_bad_settings_name_the_field(field: str, value: float, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):

@@ -17,23 +17,43 @@ ta = pytest.importorskip("ta", reason="install the test extra: pip install -e '.
 
 Pair = tuple[Callable[[Bars], Any], Callable[[Any, Any, Any], Any]]
 PAIRS: dict[str, Pair] = {
-    "sma 30": (lambda b: indicators.sma(b.close, 30), lambda c, h, l: ta.trend.sma_indicator(c, 30)),
-    "ema 12": (lambda b: indicators.ema(b.close, 12), lambda c, h, l: ta.trend.ema_indicator(c, 12)),
-    "ema 200": (lambda b: indicators.ema(b.close, 200),
-                lambda c, h, l: ta.trend.ema_indicator(c, 200)),
-    "rsi 14": (lambda b: indicators.rsi(b.close, 14), lambda c, h, l: ta.momentum.rsi(c, 14)),
-    "macd": (lambda b: indicators.macd(b.close, 12, 26, 9)[0],
-             lambda c, h, l: ta.trend.macd(c, 26, 12)),
-    "macd signal": (lambda b: indicators.macd(b.close, 12, 26, 9)[1],
-                    lambda c, h, l: ta.trend.macd_signal(c, 26, 12, 9)),
-    "bollinger low": (lambda b: indicators.bollinger(b.close, 20, 2.0)[0],
-                      lambda c, h, l: ta.volatility.bollinger_lband(c, 20, 2)),
-    "bollinger high": (lambda b: indicators.bollinger(b.close, 20, 2.0)[2],
-                       lambda c, h, l: ta.volatility.bollinger_hband(c, 20, 2)),
-    "donchian high": (lambda b: indicators.donchian(b.high, b.low, 20)[1],
-                      lambda c, h, l: ta.volatility.donchian_channel_hband(h, l, c, 20)),
-    "donchian low": (lambda b: indicators.donchian(b.high, b.low, 7)[0],
-                     lambda c, h, l: ta.volatility.donchian_channel_lband(h, l, c, 7)),
+    "sma 30": (
+        lambda b: indicators.sma(b.close, 30),
+        lambda c, hi, lo: ta.trend.sma_indicator(c, 30),
+    ),
+    "ema 12": (
+        lambda b: indicators.ema(b.close, 12),
+        lambda c, hi, lo: ta.trend.ema_indicator(c, 12),
+    ),
+    "ema 200": (
+        lambda b: indicators.ema(b.close, 200),
+        lambda c, hi, lo: ta.trend.ema_indicator(c, 200),
+    ),
+    "rsi 14": (lambda b: indicators.rsi(b.close, 14), lambda c, hi, lo: ta.momentum.rsi(c, 14)),
+    "macd": (
+        lambda b: indicators.macd(b.close, 12, 26, 9)[0],
+        lambda c, hi, lo: ta.trend.macd(c, 26, 12),
+    ),
+    "macd signal": (
+        lambda b: indicators.macd(b.close, 12, 26, 9)[1],
+        lambda c, hi, lo: ta.trend.macd_signal(c, 26, 12, 9),
+    ),
+    "bollinger low": (
+        lambda b: indicators.bollinger(b.close, 20, 2.0)[0],
+        lambda c, hi, lo: ta.volatility.bollinger_lband(c, 20, 2),
+    ),
+    "bollinger high": (
+        lambda b: indicators.bollinger(b.close, 20, 2.0)[2],
+        lambda c, hi, lo: ta.volatility.bollinger_hband(c, 20, 2),
+    ),
+    "donchian high": (
+        lambda b: indicators.donchian(b.high, b.low, 20)[1],
+        lambda c, hi, lo: ta.volatility.donchian_channel_hband(hi, lo, c, 20),
+    ),
+    "donchian low": (
+        lambda b: indicators.donchian(b.high, b.low, 7)[0],
+        lambda c, hi, lo: ta.volatility.donchian_channel_lband(hi, lo, c, 7),
+    ),
 }
 
 
@@ -42,8 +62,9 @@ PAIRS: dict[str, Pair] = {
 def test_indicator_equals_ta(name: str, source: str) -> None:
     bars = random_walk(20_000, 9) if source == "random" else real_bars(source)
     ours, theirs = PAIRS[name]
-    expected = np.asarray(theirs(*(pd.Series(x) for x in (bars.close, bars.high, bars.low))),
-                          dtype=np.float64)
+    expected = np.asarray(
+        theirs(*(pd.Series(x) for x in (bars.close, bars.high, bars.low))), dtype=np.float64
+    )
     got = ours(bars)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     # MACD is a difference of two close EMAs: compare it at the scale of the prices.

@@ -9,22 +9,29 @@ from hypothesis import strategies as st
 
 from services.backtest.bars import Bars, Indicators
 from services.backtest.engine import Direction, Fill, Settings, simulate
-from services.backtest.strategies import BUILTINS, resolve_params
+from services.backtest.strategies import BUILTINS, BuiltinStrategy, resolve_params
 from tests.unit.backtest.market import random_walk
 
-SMALL = {"sma_cross": {"fast": 3, "slow": 8}, "ema_cross": {"fast": 3, "slow": 8},
-         "rsi_reversion": {"period": 5, "lower": 40, "upper": 60},
-         "macd_cross": {"fast": 3, "slow": 8, "signal": 4},
-         "bollinger_reversion": {"period": 6, "std": 1.0},
-         "bollinger_breakout": {"period": 6, "std": 1.0},
-         "donchian_breakout": {"entry_period": 5, "exit_period": 3}}
+SMALL: dict[str, dict[str, float]] = {
+    "sma_cross": {"fast": 3, "slow": 8},
+    "ema_cross": {"fast": 3, "slow": 8},
+    "rsi_reversion": {"period": 5, "lower": 40, "upper": 60},
+    "macd_cross": {"fast": 3, "slow": 8, "signal": 4},
+    "bollinger_reversion": {"period": 6, "std": 1.0},
+    "bollinger_breakout": {"period": 6, "std": 1.0},
+    "donchian_breakout": {"entry_period": 5, "exit_period": 3},
+}
 
 
 def _altered_after(bars: Bars, t: int, seed: int) -> Bars:
     other = random_walk(len(bars), seed, step=0.02)
     columns = []
-    for mine, theirs in ((bars.open, other.open), (bars.high, other.high),
-                         (bars.low, other.low), (bars.close, other.close)):
+    for mine, theirs in (
+        (bars.open, other.open),
+        (bars.high, other.high),
+        (bars.low, other.low),
+        (bars.close, other.close),
+    ):
         column = mine.copy()
         column[t + 1 :] = theirs[t + 1 :]
         columns.append(column)
@@ -42,17 +49,22 @@ def _altered_after(bars: Bars, t: int, seed: int) -> Bars:
     stops=st.sampled_from([{}, {"stop_loss": 0.01}, {"take_profit": 0.01, "trailing_stop": 0.005}]),
 )
 def test_changing_bars_after_t_changes_nothing_up_to_t(
-    seed: int, size: int, cut: float, strategy: object, fill: Fill, direction: Direction,
+    seed: int,
+    size: int,
+    cut: float,
+    strategy: BuiltinStrategy,
+    fill: Fill,
+    direction: Direction,
     stops: dict[str, float],
 ) -> None:
     bars = random_walk(size, seed, step=0.01)
     t = min(size - 1, int(cut * size))
     altered = _altered_after(bars, t, seed + 1)
     trading = Settings(fill=fill, direction=direction, **stops)
-    params = resolve_params(strategy, SMALL[strategy.name])  # type: ignore[attr-defined]
+    params = resolve_params(strategy, SMALL[strategy.name])
     runs = []
     for version in (bars, altered):
-        entries, exits = strategy.signals(Indicators(version), params)  # type: ignore[attr-defined]
+        entries, exits = strategy.signals(Indicators(version), params)
         runs.append((entries, exits, simulate(version, entries, exits, trading)))
     (entries_a, exits_a, a), (entries_b, exits_b, b) = runs
     assert np.array_equal(entries_a[: t + 1], entries_b[: t + 1])

@@ -14,16 +14,26 @@ from tests.unit.backtest.market import bars_from_closes
 DAYS = 365.0  # daily bars: P = 365
 
 
-def _measure(closes: list[float], entries: list[int], exits: list[int],
-             times: list[int] | None = None) -> metrics.Metrics:
+def _measure(
+    closes: list[float], entries: list[int], exits: list[int], times: list[int] | None = None
+) -> metrics.Metrics:
     bars = bars_from_closes(closes)
     if times is not None:
-        bars = type(bars)(np.asarray(times, dtype=np.int64), bars.open, bars.high, bars.low,
-                          bars.close, bars.volume, bars.interval_seconds)
+        bars = type(bars)(
+            np.asarray(times, dtype=np.int64),
+            bars.open,
+            bars.high,
+            bars.low,
+            bars.close,
+            bars.volume,
+            bars.interval_seconds,
+        )
     n = len(closes)
     flags = [np.zeros(n, dtype=np.bool_) for _ in range(2)]
     flags[0][entries], flags[1][exits] = True, True
-    result = simulate(bars, *flags, Settings(cash=1000.0, fee_rate=0.0, fill=Fill.CLOSE))
+    result = simulate(
+        bars, flags[0], flags[1], Settings(cash=1000.0, fee_rate=0.0, fill=Fill.CLOSE)
+    )
     return metrics.compute(result, bars)
 
 

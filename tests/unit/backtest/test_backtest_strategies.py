@@ -18,8 +18,15 @@ from services.backtest.strategies import crosses_above, crosses_below, resolve_p
 from services.common.errors import InvalidArgument
 from tests.unit.backtest.market import random_walk
 
-BUILTIN_NAMES = {"sma_cross", "ema_cross", "rsi_reversion", "macd_cross", "bollinger_reversion",
-                 "bollinger_breakout", "donchian_breakout"}
+BUILTIN_NAMES = {
+    "sma_cross",
+    "ema_cross",
+    "rsi_reversion",
+    "macd_cross",
+    "bollinger_reversion",
+    "bollinger_breakout",
+    "donchian_breakout",
+}
 
 
 def test_every_builtin_of_the_issue_is_there_with_a_schema() -> None:
@@ -75,7 +82,7 @@ def test_an_unknown_strategy_names_the_known_ones() -> None:
 
 
 PLUGIN = textwrap.dedent(
-    '''
+    """
     import numpy as np
     from services.backtest.strategies import Param, Signals
 
@@ -94,7 +101,7 @@ PLUGIN = textwrap.dedent(
 
     class Broken:
         pass
-    '''
+    """
 )
 
 
