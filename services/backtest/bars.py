@@ -110,7 +110,12 @@ class Indicators:
         return self._memo[key]  # type: ignore[return-value]
 
     def sma(self, window: int) -> Array:
-        return self._remember(("sma", window), lambda: indicators.sma(self.bars.close, window))
+        close = self.bars.close
+        sums = self._remember(("running sums",), lambda: indicators.running_sums(close))
+        first = float(close[0]) if len(close) else 0.0
+        return self._remember(
+            ("sma", window), lambda: indicators.sma_from_sums(sums, first, window)
+        )
 
     def ema(self, window: int) -> Array:
         return self._remember(("ema", window), lambda: indicators.ema(self.bars.close, window))

@@ -138,19 +138,36 @@ class Trades:
 
 @dataclass(frozen=True, eq=False)
 class Simulation:
-    """What a run produced: equity at each bar's close, the units held then (signed), the
-    trades. ``equity`` and ``units`` are empty when the run was asked for the final equity
-    only (the optimiser's fast path)."""
+    """What a run produced: equity at each bar's close, the trades, and (on demand) the
+    units held at each close. ``equity`` and ``units`` are empty when the run was asked for
+    the final equity only."""
 
     settings: Settings
     final_equity: float
     trades: Trades
     equity: Array
-    units: Array
+    # Units (signed) of each stretch of bars between fills, and each stretch's length.
+    unit_steps: tuple[Array, Ints]
 
     @property
     def entries(self) -> int:
         return len(self.trades)
+
+    @property
+    def units(self) -> Array:
+        """Units held at each bar's close: + long, − short, 0 flat."""
+        held: Array = np.repeat(*self.unit_steps)
+        return held
+
+    @property
+    def bars_exposed(self) -> int:
+        """Bars closing with a position open: each trade holds from its entry bar up to,
+        not including, its exit bar (an open trade: to the last bar)."""
+        if len(self.trades) == 0:
+            return 0
+        trades = self.trades
+        ends = np.where(trades.closed, trades.exit_bar, trades.exit_bar + 1)
+        return int((ends - trades.entry_bar).sum())
 
 
 @dataclass(frozen=True, eq=False)
@@ -402,10 +419,12 @@ def _money(bars: Bars, legs: _Legs, settings: Settings, curve: bool) -> Simulati
     )
     final = float(before[-1])
     if not curve:
-        return Simulation(settings, final, trades, np.empty(0), np.empty(0))
+        return Simulation(
+            settings, final, trades, np.empty(0), (np.empty(0), np.empty(0, np.int64))
+        )
     cash_during = start_equity - d * size * entry_price * (1.0 + d * fee)
-    equity, units = _curve(bars, legs, is_open, cash_during, d * size, before[1:], settings.cash)
-    return Simulation(settings, final, trades, equity, units)
+    equity, steps = _curve(bars, legs, is_open, cash_during, d * size, before[1:], settings.cash)
+    return Simulation(settings, final, trades, equity, steps)
 
 
 def _curve(
@@ -416,10 +435,10 @@ def _curve(
     units_during: Array,
     cash_after: Array,
     cash: float,
-) -> tuple[Array, Array]:
-    """Equity and units at every bar's close: the state after the last fill at or before
-    that bar (fills in time order: entry 0, exit 0, entry 1, ...; an open trade's end is
-    no fill)."""
+) -> tuple[Array, tuple[Array, Ints]]:
+    """Equity at every bar's close, and the units of each stretch between fills. A bar's
+    state is the one after the last fill at or before it (fills in time order: entry 0,
+    exit 0, entry 1, ...; an open trade's end is no fill)."""
     n = len(bars)
     count = len(legs.entry_bar)
     event_bar = np.empty(2 * count, dtype=np.int64)
@@ -437,7 +456,8 @@ def _curve(
         np.not_equal(event_bar[1:], event_bar[:-1], out=last_of_bar[:-1])
     bounds = np.concatenate(([0], event_bar[last_of_bar], [n]))
     held = np.diff(bounds)  # bars each state lasts
-    units = np.repeat(np.concatenate(([0.0], event_units[last_of_bar])), held)
-    equity = np.repeat(np.concatenate(([cash], event_cash[last_of_bar])), held)
-    equity += units * bars.close
-    return equity, units
+    units = np.concatenate(([0.0], event_units[last_of_bar]))
+    equity = np.repeat(units, held)
+    equity *= bars.close
+    equity += np.repeat(np.concatenate(([cash], event_cash[last_of_bar])), held)
+    return equity, (units, held)

@@ -34,21 +34,32 @@ def _nan_head(values: Array, count: int) -> Array:
 
 def sma(values: Array, window: int) -> Array:
     """Simple moving average over ``window`` bars (``ta.trend.sma_indicator``)."""
+    return sma_from_sums(running_sums(values), float(values[0]) if len(values) else 0.0, window)
+
+
+def running_sums(values: Array) -> Array:
+    """Cumulative sums of the values re-centred on the first one (smaller sums, smaller
+    rounding): what every SMA of ``values`` is computed from, so several share one pass."""
+    if len(values) == 0:
+        return np.empty(0)
+    sums = np.subtract(values, values[0])
+    return np.cumsum(sums, out=sums)
+
+
+def sma_from_sums(sums: Array, first: float, window: int) -> Array:
+    """The ``window``-bar SMA from :func:`running_sums` of values whose first is ``first``."""
     _check_window(window)
-    n = len(values)
+    n = len(sums)
     out = np.empty(n)
     out[: window - 1] = np.nan
     if n < window:
         out[:] = np.nan
         return out
-    # Sums of values re-centred on the first one: smaller sums, smaller rounding.
-    sums = np.subtract(values, values[0])
-    np.cumsum(sums, out=sums)
     out[window - 1] = sums[window - 1]
     np.subtract(sums[window:], sums[:-window], out=out[window:])
     tail = out[window - 1 :]
     tail /= window
-    tail += values[0]
+    tail += first
     return out
 
 

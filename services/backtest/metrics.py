@@ -84,7 +84,7 @@ def compute(simulation: Simulation, bars: Bars) -> Metrics:
         average_trade=float(trade_returns.mean()) if len(pnl) else 0.0,
         trades=len(pnl),
         entries=simulation.entries,
-        exposure=float(np.count_nonzero(simulation.units) / len(bars)),
+        exposure=simulation.bars_exposed / len(bars),
         buy_and_hold_return=buy_and_hold_return(bars.close),
     )
 

@@ -247,3 +247,16 @@ def test_bad_settings_name_the_field(field: str, value: float, message: str) -> 
 def test_signals_of_the_wrong_length_are_refused() -> None:
     with pytest.raises(InvalidArgument, match="one value per bar"):
         simulate(bars_from_closes(CLOSES), _flags(4), _flags(5))
+
+
+@pytest.mark.parametrize("fill", list(Fill))
+@pytest.mark.parametrize("direction", list(Direction))
+@pytest.mark.parametrize("stops", [{}, {"stop_loss": 0.002, "trailing_stop": 0.003}])
+def test_bars_exposed_counts_the_bars_closing_with_units_held(
+    fill: Fill, direction: Direction, stops: dict[str, float]
+) -> None:
+    bars = random_walk(3_000, 12)
+    rng = np.random.default_rng(6)
+    entries, exits = rng.random(3_000) < 0.02, rng.random(3_000) < 0.02
+    result = simulate(bars, entries, exits, Settings(fill=fill, direction=direction, **stops))
+    assert result.bars_exposed == np.count_nonzero(result.units) > 0
