@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from services.backtest.bars import Bars, Indicators
-from services.backtest.engine import Fill, Settings, simulate
+from services.backtest.engine import Direction, Fill, Settings, simulate
 from services.backtest.strategies import get
 from tests.unit.backtest.market import REAL_KLINES, random_walk, real_bars
 
@@ -243,3 +243,46 @@ def test_final_equity_and_entries_agree_with_vectorbt(
     assert entries == reference_entries
     assert entries > 0, "a comparison without trades would prove nothing"
     assert equity == pytest.approx(reference_equity, rel=TOLERANCE, abs=0)
+
+
+VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    # our Settings fields, vectorbt's from_signals arguments
+    "slippage 5 bps": ({"slippage_bps": 5.0}, {"slippage": 5e-4}),
+    "half the equity": ({"position_size": 0.5}, {"size": 0.5, "size_type": "percent"}),
+    "long and short": ({"direction": Direction.LONG_SHORT}, {"direction": "both"}),
+    "long and short, slippage": (
+        {"direction": Direction.LONG_SHORT, "slippage_bps": 5.0},
+        {"direction": "both", "slippage": 5e-4},
+    ),
+}
+
+
+@pytest.mark.parametrize("fill", list(Fill))
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("dataset", ["BTCUSDT-5m-2022-04", "random-walk-seed-1"])
+def test_slippage_position_size_and_long_short_agree_with_vectorbt(
+    dataset: str, variant: str, fill: Fill
+) -> None:
+    vbt = pytest.importorskip(
+        "vectorbt", reason="vectorbt is in the compare extra only (pip install -e '.[compare]')"
+    )
+    ours, theirs = VARIANTS[variant]
+    bars = _bars(dataset)
+    entries, exits = get("sma_cross").signals(Indicators(bars), CASES["sma_cross"][0])
+    result = simulate(bars, entries, exits, Settings(cash=CASH, fee_rate=FEE, fill=fill, **ours))
+    price = bars.close
+    if fill is Fill.NEXT_OPEN:
+        entries, exits = np.roll(entries, 1), np.roll(exits, 1)
+        entries[0] = exits[0] = False
+        price = bars.open
+    portfolio = vbt.Portfolio.from_signals(
+        pd.Series(bars.close),
+        entries,
+        exits,
+        price=pd.Series(price),
+        fees=FEE,
+        init_cash=CASH,
+        **theirs,
+    )
+    assert result.final_equity == pytest.approx(float(portfolio.final_value()), rel=TOLERANCE)
+    np.testing.assert_allclose(result.equity, portfolio.value().to_numpy(), rtol=TOLERANCE)
