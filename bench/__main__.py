@@ -3,8 +3,8 @@
 python -m bench                  # everything
 python -m bench --quick          # a tenth of the capture, parse/publish/store only
                                  # (the full run publishes and stores it 5 times over)
-python -m bench --only end2end   # one group: parse, publish, store, pipeline, end2end,
-                                 # backtest
+python -m bench --only end2end   # one group: parse, publish, store, import, coverage,
+                                 # pipeline, end2end, indicators, ohlc, backtest
 """
 
 from __future__ import annotations
@@ -17,12 +17,35 @@ import platform
 import tempfile
 from pathlib import Path
 
-from bench import backtest, ceilings, data, parse, pipeline, publish, store
+from bench import (
+    backtest,
+    ceilings,
+    coverage,
+    data,
+    indicators,
+    ohlc,
+    parse,
+    pipeline,
+    publish,
+    store,
+    vision_import,
+)
 from bench.infra import servers
 from bench.report import Result, table
 from bench.tape import write_tape
 
-GROUPS = ("parse", "publish", "store", "pipeline", "end2end", "backtest")
+GROUPS = (
+    "parse",
+    "publish",
+    "store",
+    "import",
+    "coverage",
+    "pipeline",
+    "end2end",
+    "indicators",
+    "ohlc",
+    "backtest",
+)
 # publish and store run over the capture's trades this many times (new ids each copy).
 COPIES = 5
 # The end-to-end tape: at least 500,000 trades over 3 symbols (issue 7's target).
@@ -33,6 +56,15 @@ PACED_TRADES = 60_000
 # The JetStream ceiling with one trade per message runs over this many trades (its rate
 # is flat; the whole tape would take minutes).
 ONE_PER_MESSAGE_TRADES = 100_000
+# `quantflow import` of a month of 1m klines (quick: three days).
+IMPORT_DAYS = 31
+# Coverage and history run over a stored series of this many trades (quick: a tenth).
+COVERAGE_TRADES = 2_000_000
+# Indicators over this many candles (issue 8: ours >= 40x `ta` for the five together;
+# quick: a tenth).
+INDICATOR_CANDLES = 1_000_000
+# A year of 1m klines aggregated to 1h through GraphQL (issue 8: under 1 s; quick: a month).
+OHLC_MINUTES = ohlc.YEAR_MINUTES
 
 
 def _arguments() -> argparse.Namespace:
@@ -60,7 +92,7 @@ async def _end_to_end(admin_url: str, nats_url: str, scratch: Path, size: int) -
 
 
 async def _io_benchmarks(
-    groups: set[str], limit: int | None, copies: int, tape_size: int
+    groups: set[str], limit: int | None, copies: int, tape_size: int, import_days: int
 ) -> list[Result]:
     results: list[Result] = []
     trades = data.trades(limit, copies)
@@ -69,6 +101,16 @@ async def _io_benchmarks(
             results += await publish.run(running.nats_url, trades)
         if "store" in groups:
             results += await store.run(running.postgres_admin_url, trades)
+        if "import" in groups:
+            results += await vision_import.run(
+                running.postgres_admin_url, Path(scratch), import_days
+            )
+        if "coverage" in groups:
+            size = COVERAGE_TRADES // 10 if limit is not None else COVERAGE_TRADES
+            results += await coverage.run(running.postgres_admin_url, size)
+        if "ohlc" in groups:
+            minutes = OHLC_MINUTES // 12 if limit is not None else OHLC_MINUTES
+            results += await ohlc.run(running.postgres_admin_url, running.nats_url, minutes)
         if "pipeline" in groups:
             results += await pipeline.run(
                 running.postgres_admin_url, running.nats_url, Path(scratch)
@@ -88,11 +130,16 @@ def main() -> None:
     if arguments.quick:
         groups -= {"pipeline", "end2end"}
     limit, copies = (4000, 1) if arguments.quick else (None, COPIES)
+    import_days = 3 if arguments.quick else IMPORT_DAYS
     results: list[Result] = []
     if "parse" in groups:
         results += parse.run(data.raw_messages(limit))
-    if groups & {"publish", "store", "pipeline", "end2end"}:
-        results += asyncio.run(_io_benchmarks(groups, limit, copies, arguments.tape_trades))
+    if "indicators" in groups:
+        results += indicators.run(INDICATOR_CANDLES // 10 if arguments.quick else INDICATOR_CANDLES)
+    if groups & {"publish", "store", "import", "coverage", "pipeline", "end2end", "ohlc"}:
+        results += asyncio.run(
+            _io_benchmarks(groups, limit, copies, arguments.tape_trades, import_days)
+        )
     if "backtest" in groups:
         results += backtest.run(arguments.quick)
     print(

@@ -142,3 +142,7 @@ def limit_extensions() -> list[Callable[[], SchemaExtension]]:
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: AddValidationRules([_MaxCostRule]),
     ]
+
+
+# The most items one page of a connection (`history(first:)`) may ask for.
+MAX_PAGE_SIZE = 1_000

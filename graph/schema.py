@@ -15,12 +15,17 @@ from strawberry.types import ExecutionContext, Info
 
 from graph.arguments import kline_kind_argument, symbol_argument, venue_argument
 from graph.bus_events import bus_events
+from graph.candles import CandleQueries
+from graph.columnar import ColumnarExecutionContext
 from graph.context import Context
+from graph.coverage import Coverage, coverage
 from graph.errors import from_rpc_error, should_mask
+from graph.history import TradeConnection, history
 from graph.limits import limit_extensions
 from graph.market_kinds import LatestMarketQueries, LiveMarketSubscriptions
 from graph.market_subscriptions import MarketSubscription, Mutation, market_subscriptions
 from graph.scalars import SCALAR_MAP, Int64
+from graph.trade import Trade
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from services.common import names
 from services.common.events import Kline as KlineEvent
@@ -60,21 +65,6 @@ class Price:
             trade_id=Int64(price.trade_id),
             trade_time_ms=Int64(price.trade_time_ms),
         )
-
-
-@strawberry.type(description="One trade as it arrives from the exchange.")
-class Trade:
-    venue: str
-    symbol: str
-    trade_id: Int64
-    price: str = strawberry.field(description="Decimal string.")
-    quantity: str = strawberry.field(description="Decimal string.")
-    trade_time_ms: Int64 = strawberry.field(description="Exchange time, epoch milliseconds.")
-    buyer_is_maker: bool
-
-    @strawberry.field(description="Exchange time of the trade.")
-    def trade_time(self) -> datetime:
-        return _time(self.trade_time_ms)
 
 
 @strawberry.type(
@@ -120,7 +110,7 @@ class Kline:
 
 
 @strawberry.type
-class Query(LatestMarketQueries):
+class Query(LatestMarketQueries, CandleQueries):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
         "error when none is stored, so the rest of the query still answers."
@@ -162,6 +152,16 @@ class Query(LatestMarketQueries):
 
     market_subscriptions: list[MarketSubscription] = strawberry.field(
         resolver=market_subscriptions, description="The Binance streams ingest captures now."
+    )
+    history: TradeConnection | None = strawberry.field(
+        resolver=history,
+        description="Stored trades of one symbol in trade id order, a page at a time; null "
+        "with an error when storage cannot answer.",
+    )
+    coverage: Coverage | None = strawberry.field(
+        resolver=coverage,
+        description="What is stored of one series and its holes, each with its cause; null "
+        "with an error when storage cannot answer.",
     )
 
 
@@ -237,6 +237,7 @@ schema = QuantflowSchema(
     mutation=Mutation,
     subscription=Subscription,
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    execution_context_class=ColumnarExecutionContext,
     extensions=[
         *limit_extensions(),
         lambda: MaskErrors(should_mask_error=should_mask),

@@ -92,4 +92,12 @@ async def nats_client(nats_url: str, namespace: str) -> AsyncIterator[NatsClient
             await js.delete_stream(stream)
         except NotFoundError:
             pass
+    for bucket in (
+        names.market_subscriptions_bucket(namespace),
+        names.replay_checkpoint_bucket(namespace),
+    ):
+        try:
+            await js.delete_key_value(bucket)
+        except NotFoundError:
+            pass
     await nc.close()

@@ -1,5 +1,5 @@
-"""Backtests: strategies, the simulation engine, statistics and parameter search.
+"""Backtesting: strategies, the engine, statistics, optimisation and jobs (issue 9).
 
 The pure core — ``bars``, ``indicators``, ``strategies``, ``engine``, ``metrics``,
-``optimize`` — imports numpy and nothing of grpc, nats or asyncpg.
+``optimize``, ``declarative`` — imports numpy and nothing of grpc, nats or asyncpg.
 """

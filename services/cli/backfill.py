@@ -12,7 +12,6 @@ running stack (``quantflow up``, or servers given by ``QUANTFLOW_NATS_URL`` and
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,18 +20,22 @@ import grpc
 
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
+from services.cli.progress import Progress
 from services.cli.up import read_run_file
 from services.common import bus, names
 from services.common.deadletter import DeadLetterPublisher
 from services.common.errors import QuantflowError
 from services.common.intervals import (
+    IDS,
+    SeriesStep,
     first_open_at_or_after,
-    kline_step_ms,
     last_open_at_or_before,
 )
 from services.common.names import VENUE_BINANCE
 from services.common.settings import Settings
-from services.ingest.backfill import Unfillable, fill_for, fill_range
+from services.ingest.backfill import Unfillable, fill_for, fill_range, publish_exchange_holes
+from services.ingest.gap_events import GapEventPublisher
+from services.ingest.gaps import SeriesKey
 from services.ingest.publisher import EventPublisher
 from services.ingest.rest import BinanceRest
 
@@ -67,33 +70,6 @@ def targets(settings: Settings) -> Targets:
         f"no running QuantFlow found (no run file in {settings.data_dir.resolve()}) and "
         "QUANTFLOW_NATS_URL is not set; start `quantflow up` first, or give --data-dir"
     )
-
-
-class Progress:
-    """One stderr line, rewritten in place: ``BTCUSDT trades 4,000/9,757 (41%)``."""
-
-    def __init__(self, label: str, total: int) -> None:
-        self._label = label
-        self._total = total
-        self.done = 0
-        self._shown = 0.0
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        now = time.monotonic()
-        if now - self._shown >= 0.2 or self.done >= self._total:
-            self._shown = now
-            percent = 100 * self.done // max(self._total, 1)
-            print(
-                f"\r{self._label} {self.done:,}/{self._total:,} ({percent}%)",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def finish(self) -> None:
-        if self._shown:
-            print(file=sys.stderr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +107,7 @@ class Kind:
     name: str
     bus_kind: str
     label: str
-    step: int = 1
+    step: SeriesStep = IDS
 
     @property
     def interval(self) -> str | None:
@@ -145,7 +121,7 @@ class Kind:
 
 
 def parse_kind(text: str) -> Kind:
-    """``trade``, ``aggTrade`` or ``kline_<interval>`` (not ``kline_1M``)."""
+    """``trade``, ``aggTrade`` or ``kline_<interval>`` (``kline_1M``: calendar months)."""
     if text == "trade":
         return Kind(text, names.TRADE, "trades")
     if text == "aggTrade":
@@ -153,7 +129,7 @@ def parse_kind(text: str) -> Kind:
     if text.startswith("kline_"):
         interval = text.removeprefix("kline_")
         try:
-            step = kline_step_ms(interval)
+            step = SeriesStep.of_interval(interval)
         except ValueError as error:
             raise BackfillError(f"--kind {text}: {error}") from None
         return Kind(text, names.kline_kind(interval), f"{interval} klines", step)
@@ -173,7 +149,7 @@ async def resolve_range(
         if not (first.is_time and last.is_time):
             raise BackfillError("klines are backfilled by time: give --from/--to as ISO-8601")
         # Only candles that have closed: the open one is the live stream's to finish.
-        newest_closed = last_open_at_or_before(interval, now_ms) - kind.step
+        newest_closed = kind.step.before(last_open_at_or_before(interval, now_ms))
         return (
             first_open_at_or_after(interval, first.value),
             min(last_open_at_or_before(interval, last.value), newest_closed),
@@ -294,6 +270,11 @@ async def _fetch(
                 )
             except Unfillable as error:
                 problems.append(str(error))
+                await publish_exchange_holes(
+                    GapEventPublisher(js, settings.namespace),
+                    SeriesKey(VENUE_BINANCE, symbol, kind.bus_kind),
+                    error,
+                )
     except QuantflowError as error:
         raise BackfillError(str(error)) from None
     finally:
@@ -302,5 +283,5 @@ async def _fetch(
     return problems
 
 
-def _count(ranges: list[tuple[int, int]], step: int) -> int:
-    return sum((last - first) // step + 1 for first, last in ranges)
+def _count(ranges: list[tuple[int, int]], step: SeriesStep) -> int:
+    return sum(step.count(first, last) for first, last in ranges)

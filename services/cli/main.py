@@ -24,6 +24,7 @@ UP_FLAGS = {
     "data_dir": "--data-dir",
     "replay_loop": "--loop",
     "symbols": "--symbols",
+    "streams": "--streams",
     "log_level": "--log-level",
     "venue": "--venue",
 }
@@ -43,27 +44,33 @@ def _settings(
     return settings, {field: names.get(field, env_name(field)) for field in Settings.model_fields}
 
 
-def _up(args: argparse.Namespace) -> int:
-    from services.cli.preflight import preflight
-    from services.cli.up import Stack
-
+def up_settings(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
+    """The settings `up` runs with: its flags over the environment, and where each came from."""
     source = "demo" if args.demo else args.source
     speed = args.speed
     if source == "demo" and speed is None:
         speed = 1.0
     flags = {**UP_FLAGS, "source": "--demo" if args.demo else "--source"}
-    settings, names = _settings(
+    return _settings(
         flags,
         source=source,
         replay_speed=speed,
         data_dir=args.data_dir,
         replay_loop=args.loop,
         symbols=args.symbols,
+        streams=args.streams,
         venue=args.venue,
         log_level=args.log_level,
     )
+
+
+def _up(args: argparse.Namespace) -> int:
+    from services.cli.preflight import live_symbols_problem, preflight
+    from services.cli.up import Stack
+
+    settings, names = up_settings(args)
     configure_logging(settings.log_level)
-    problem = preflight(settings, names)
+    problem = preflight(settings, names) or live_symbols_problem(settings, names)
     if problem is not None:
         raise SystemExit(f"quantflow up: {problem}")
 
@@ -122,6 +129,47 @@ def _backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.cli.import_ import ImportFailed, run_import
+    from services.ingest.vision_files import Given
+
+    settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
+    configure_logging("WARNING")
+    given = Given(args.symbol, args.kind, args.interval, args.venue)
+    try:
+        lines = asyncio.run(run_import(settings, [Path(p) for p in args.paths], given))
+    except ImportFailed as error:
+        raise SystemExit(f"quantflow import: {error}") from None
+    except KeyboardInterrupt:
+        print(
+            "\nquantflow import: interrupted; run the same command again to import the rest",
+            file=sys.stderr,
+        )
+        return 130
+    print("\n".join(lines))
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from services.cli.audit import AuditError, audit, print_lines
+    from services.common.errors import InvalidArgument
+    from services.common.symbols import parse_symbol
+
+    settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
+    configure_logging("WARNING")
+    try:
+        symbol = parse_symbol(args.symbol)
+    except InvalidArgument as error:
+        raise SystemExit(f"quantflow audit: SYMBOL: {error}") from None
+    try:
+        print_lines(asyncio.run(audit(settings, symbol, args.venue)))
+    except AuditError as error:
+        raise SystemExit(f"quantflow audit: {error}") from None
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from services.cli import dev
 
@@ -155,7 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--loop", action="store_true", default=None, help="replay the file again and again"
     )
-    up.add_argument("--symbols", default=None, help="e.g. BTCUSDT,ETHUSDT (live source)")
+    up.add_argument(
+        "--symbols",
+        default=None,
+        help="symbols captured live, e.g. BTCUSDT,ETHUSDT (default: QUANTFLOW_SYMBOLS)",
+    )
+    up.add_argument(
+        "--streams",
+        default=None,
+        help="Binance streams captured live for every symbol, e.g. trade,aggTrade,kline_1h "
+        "(default: QUANTFLOW_STREAMS, else trade,aggTrade,kline_1m)",
+    )
     up.add_argument(
         "--venue",
         choices=("auto", *VENUES),
@@ -203,6 +261,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
     backfill.set_defaults(handler=_backfill)
+
+    imports = commands.add_parser(
+        "import",
+        help="load data.binance.vision files (klines, aggTrades, trades; .zip or .csv)",
+    )
+    imports.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files, or directories to search for them"
+    )
+    imports.add_argument("--symbol", default=None, help="e.g. BTCUSDT (default: the file name)")
+    imports.add_argument(
+        "--kind",
+        choices=("klines", "aggTrades", "trades"),
+        default=None,
+        help="what the files hold (default: the file name)",
+    )
+    imports.add_argument(
+        "--interval", default=None, help="klines' interval, e.g. 1m (default: the file name)"
+    )
+    imports.add_argument(
+        "--venue",
+        choices=VENUES,
+        default=None,
+        help="binance (spot) or binance_usdm (USDⓈ-M futures); default: told by the layout",
+    )
+    imports.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
+    imports.set_defaults(handler=_import)
+
+    audit = commands.add_parser(
+        "audit", help="what is stored of a symbol: ranges and holes (with their cause) per kind"
+    )
+    audit.add_argument("symbol", help="e.g. BTCUSDT")
+    audit.add_argument("--venue", choices=VENUES, default=VENUES[0], help="binance (default)")
+    audit.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
+    audit.set_defaults(handler=_audit)
 
     dev = commands.add_parser("dev", help="contributor tasks")
     dev.add_argument(

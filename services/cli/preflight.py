@@ -7,14 +7,21 @@ of them. Each check returns one line naming the cause and the flag or variable t
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from services.cli.probe import unreachable_reason
+from services.common.errors import InvalidArgument
 from services.common.settings import Settings, mask_password
 from services.ingest.recordings import detect_recording_layout
+from services.ingest.rest import BinanceRest
+from services.ingest.symbol_catalog import ExchangeSymbolCatalog, check_configured_symbols
+
+# The symbol check asks Binance once: a slow or refusing exchange must not hold `up` long.
+_SYMBOL_CHECK_TIMEOUT_S = 5.0
 
 # Ports `up` honours when set (others it picks itself), with the component they belong to.
 COMPONENT_PORTS = {
@@ -125,4 +132,35 @@ def preflight(settings: Settings, names: Mapping[str, str]) -> str | None:
         problem = check(settings, names)
         if problem is not None:
             return problem
+    return None
+
+
+def live_symbols_problem(settings: Settings, names: Mapping[str, str]) -> str | None:
+    """With the live source: the symbols Binance does not have or does not trade, named
+    with the flag or variable they came from; None if all trade, or if Binance's
+    exchangeInfo cannot be reached (a warning says so, and `up` goes on: offline, the
+    capture's status tells the rest). Apart from :func:`preflight`, which asks no network."""
+    if settings.source != "binance":
+        return None
+
+    async def check() -> None:
+        rest = BinanceRest(
+            settings.binance_rest_url,
+            timeout_s=_SYMBOL_CHECK_TIMEOUT_S,
+            max_wait_s=_SYMBOL_CHECK_TIMEOUT_S,
+        )
+        try:
+            await check_configured_symbols(
+                ExchangeSymbolCatalog(rest),
+                settings.symbols,
+                names["symbols"],
+                timeout_s=_SYMBOL_CHECK_TIMEOUT_S,
+            )
+        finally:
+            await rest.aclose()
+
+    try:
+        asyncio.run(check())
+    except InvalidArgument as error:
+        return str(error)
     return None

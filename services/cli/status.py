@@ -66,15 +66,22 @@ async def _details(name: str, target: str) -> tuple[str, bool]:
                     channel
                 ).GetStorageStatus(storage_service_pb2.GetStorageStatusRequest(), timeout=2)
                 return (
-                    f"{storage.backend} {storage.server_version}, schema "
+                    f"{storage.backend} mode (PostgreSQL {storage.server_version}), schema "
                     f"v{storage.schema_version}, {storage.trades_written} trades written "
                     f"({storage.agg_trades_written} aggTrades, {storage.klines_written} klines, "
                     f"{storage.book_tickers_written} book and {storage.tickers_written} ticker "
-                    f"updates), {storage.events_dead_lettered} dead-lettered"
+                    f"updates), {storage.events_dead_lettered} dead-lettered" + _retention(storage)
                 ), True
     except grpc.aio.AioRpcError as error:
         return f"({error.code().name})", False
     return "", True
+
+
+def _retention(storage: storage_service_pb2.GetStorageStatusResponse) -> str:
+    if not storage.retention:
+        return ""
+    expired = sum(storage.rows_expired.values())
+    return f", retention {storage.retention} ({storage.retention_mode}: {expired} rows expired)"
 
 
 async def reachable(url: str) -> bool:

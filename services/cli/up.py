@@ -179,7 +179,8 @@ class Server:
             await asyncio.to_thread(self.handle.stop)
 
 
-async def _ensure_database(server: EmbeddedPostgres) -> str:
+async def ensure_database(server: EmbeddedPostgres) -> str:
+    """The DSN of QuantFlow's database on ``server``, created if missing."""
     conn = await asyncpg.connect(server.dsn("postgres"))
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE_NAME)
@@ -217,7 +218,7 @@ class Stack:
             self.postgres = Server("postgres", lambda port: start_postgres(pgdata, port))
             await self._start_server(self.postgres, f"see {pgdata / 'server.log'}")
             assert isinstance(self.postgres.handle, EmbeddedPostgres)
-            self.database_url = await _ensure_database(self.postgres.handle)
+            self.database_url = await ensure_database(self.postgres.handle)
 
     async def _start_server(self, server: Server, hint: str) -> None:
         try:
@@ -244,6 +245,7 @@ class Stack:
             "QUANTFLOW_SOURCE": self.settings.source,
             "QUANTFLOW_VENUE": self.settings.venue,
             "QUANTFLOW_SYMBOLS": ",".join(self.settings.symbols),
+            "QUANTFLOW_STREAMS": ",".join(self.settings.streams),
             "QUANTFLOW_REPLAY_SPEED": str(self.settings.replay_speed),
             "QUANTFLOW_REPLAY_LOOP": str(self.settings.replay_loop).lower(),
             "QUANTFLOW_LOG_LEVEL": self.settings.log_level,

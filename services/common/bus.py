@@ -56,6 +56,10 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     await js.update_stream(config)
 
 
+# Dead letters are kept a week.
+DEADLETTER_MAX_AGE_S = 7 * 24 * 3600.0
+
+
 async def ensure_streams(js: JetStreamContext, namespace: str, market_max_age_s: float) -> None:
     """Create (or bring up to date) the MARKET and DEADLETTER streams."""
     await _ensure_stream(
@@ -77,6 +81,10 @@ async def ensure_streams(js: JetStreamContext, namespace: str, market_max_age_s:
             subjects=names.deadletter_subjects(namespace),
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
-            max_age=7 * 24 * 3600.0,
+            max_age=DEADLETTER_MAX_AGE_S,
+            # A market message can be redelivered for as long as the stream keeps it; the
+            # dead letters of its events, named by it, are then kept once (they are few, so
+            # a long window costs little).
+            duplicate_window=min(market_max_age_s, DEADLETTER_MAX_AGE_S),
         ),
     )

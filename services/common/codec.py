@@ -16,7 +16,7 @@ from quantflow.market.v1 import (
     ticker_pb2,
     trade_pb2,
 )
-from services.common import names
+from services.common import names, trades
 from services.common.events import AggTrade, BookTicker, Event, Kline, MiniTicker, Ticker
 from services.common.trades import Trade, validate_trade
 
@@ -49,16 +49,17 @@ def decode_trade(payload: bytes, now_ms: int | None = None) -> Trade:
         raise ValueError(f"not a quantflow.market.v1.Trade: {error}") from error
     if not message.symbol or not message.price or not message.quantity:
         raise ValueError("Trade event lacks symbol, price or quantity")
+    # Positional: keywords double the cost of building a frozen dataclass, per trade.
     trade = Trade(
-        venue=message.venue,
-        symbol=message.symbol,
-        trade_id=message.trade_id,
-        price=message.price,
-        quantity=message.quantity,
-        trade_time_ms=message.trade_time_ms,
-        event_time_ms=message.event_time_ms,
-        buyer_is_maker=message.buyer_is_maker,
-        received_time_us=message.received_time_us,
+        message.venue,
+        message.symbol,
+        message.trade_id,
+        message.price,
+        message.quantity,
+        message.trade_time_ms,
+        message.event_time_ms,
+        message.buyer_is_maker,
+        message.received_time_us,
     )
     return validate_trade(trade, now_ms)
 
@@ -159,7 +160,9 @@ def decode_message(
         batch = event_batch_pb2.EventBatch.FromString(payload)
     except Exception as error:  # protobuf raises its own DecodeError
         raise ValueError(f"not a quantflow.market.v1.EventBatch: {error}") from error
-    return [_decoded(kind, event, now_ms) for event in batch.events]
+    # One clock reading bounds every event of the message.
+    now = trades.now_ms() if now_ms is None else now_ms
+    return [_decoded(kind, event, now) for event in batch.events]
 
 
 def _decoded(kind: str, payload: bytes, now_ms: int | None) -> Event | InvalidEvent:

@@ -4,7 +4,7 @@ services and one interceptor that turns QuantFlow errors into status codes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,21 +28,47 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
-        inner = handler.unary_unary
+        if handler.unary_unary is not None:
+            return _mapped_unary(handler)
+        if handler.unary_stream is not None:
+            return _mapped_stream(handler)
+        return handler
 
-        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            try:
-                return await inner(request, context)
-            except QuantflowError as error:
-                await context.abort(grpc.StatusCode[error.code], str(error))
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary_unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+def _mapped_unary(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    inner = handler.unary_unary
+
+    async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await inner(request, context)
+        except QuantflowError as error:
+            await context.abort(grpc.StatusCode[error.code], str(error))
+
+    return grpc.unary_unary_rpc_method_handler(
+        unary_unary,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _mapped_stream(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """The same for server-streaming methods: an error before or between messages."""
+    inner = handler.unary_stream
+
+    async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            async for reply in inner(request, context):
+                yield reply
+        except QuantflowError as error:
+            await context.abort(grpc.StatusCode[error.code], str(error))
+
+    return grpc.unary_stream_rpc_method_handler(
+        unary_stream,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 @dataclass

@@ -207,6 +207,13 @@ def deadletter_subject(source: str, namespace: str = "") -> str:
     return _subject(namespace, "deadletter", source)
 
 
+def deadletter_msg_id(stream: str, stream_sequence: int, stored_us: int, index: int) -> str:
+    """The ``Nats-Msg-Id`` of the dead letter of event ``index`` (from 0; -1: the whole
+    message) of the message at ``stream_sequence`` of ``stream``, stored at ``stored_us``
+    (epoch µs; it tells apart a stream deleted and created again, whose sequences restart)."""
+    return f"dl:{stream}:{stream_sequence}:{stored_us}:{index}"
+
+
 def storage_market_durable(namespace: str = "") -> str:
     """Durable pull consumer through which storage reads every market event."""
     return f"{namespace}_storage_market" if namespace else "storage_market"
@@ -221,3 +228,8 @@ def storage_trades_durable(namespace: str = "") -> str:
 def replay_checkpoint_bucket(namespace: str = "") -> str:
     """JetStream key-value bucket where replays record how far they have published."""
     return _stream(namespace, "REPLAY_CHECKPOINTS")
+
+
+def market_subscriptions_bucket(namespace: str = "") -> str:
+    """JetStream key-value bucket where ingest keeps its run-time subscription changes."""
+    return _stream(namespace, "MARKET_SUBSCRIPTIONS")

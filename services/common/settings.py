@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     # A batch not acked this long after delivery (its storage died) is delivered again.
     storage_ack_wait_s: float = Field(default=30.0, ge=1.0)
     storage_target: str = "127.0.0.1:7101"
+    # How long each kind is kept, e.g. "trade=7d,aggtrade=30d,kline_1m=365d" (unnamed
+    # kinds: forever); checked and applied by storage (services/storage/retention.py).
+    retention: str = ""
+    retention_every_s: float = Field(default=3600.0, gt=0)
+    retention_batch_size: int = Field(default=10_000, ge=1, le=1_000_000)
     # Where graph reaches ingest (run-time subscriptions).
     ingest_target: str = "127.0.0.1:7102"
 

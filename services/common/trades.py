@@ -70,10 +70,8 @@ MAX_FRACTION_DIGITS = 18
 MAX_TRADE_ID = 2**63 - 1  # PostgreSQL bigint and protobuf int64
 
 _DECIMAL_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
-_PLAIN_DECIMAL_RE = re.compile(
-    rf"[0-9]{{1,{MAX_INTEGER_DIGITS}}}(?:\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?"
-)
 _VENUE_RE = re.compile(r"[a-z0-9_]{1,30}")
+_COMMON_VENUES = frozenset({"binance", "binance_usdm"})
 
 
 def now_ms() -> int:
@@ -87,12 +85,26 @@ def _preview(text: str) -> str:
 
 def check_decimal(text: str) -> str:
     """``text`` if it is a plain positive decimal within the digit caps; else ValueError."""
-    if _PLAIN_DECIMAL_RE.fullmatch(text) and text.strip("0."):
-        return text  # the common case in one match; what is wrong with others is told below
+    if _is_plain_positive(text):
+        return text  # the common case, quickly; what is wrong with others is told below
     whole, fraction = _decimal_digits(text, signed=False)
     if not (whole + fraction).strip("0"):
         raise ValueError(f"{_preview(text)} must be greater than zero")
     return text
+
+
+def _is_plain_positive(text: str) -> bool:
+    """1 to 20 ASCII digits, optionally a point and 1 to 18 more, not all zeros. String
+    methods rather than a regex: half the time, and every trade's price and quantity is
+    checked on both sides of the bus. ASCII first: ``str.isdigit`` alone takes "²"."""
+    whole, dot, fraction = text.partition(".")
+    return (
+        text.isascii()
+        and whole.isdigit()
+        and len(whole) <= MAX_INTEGER_DIGITS
+        and (not dot or (fraction.isdigit() and len(fraction) <= MAX_FRACTION_DIGITS))
+        and text.strip("0.") != ""
+    )
 
 
 def check_non_negative_decimal(text: str) -> str:
@@ -189,6 +201,8 @@ _canonical_symbol = functools.lru_cache(maxsize=4096)(parse_symbol)
 
 
 def check_venue(text: str) -> str:
+    if text in _COMMON_VENUES:  # every event is checked: the usual answer without a regex
+        return text
     if not _VENUE_RE.fullmatch(text):
         raise ValueError(f"{_preview(text)} is not a venue such as binance")
     return text

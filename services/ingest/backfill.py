@@ -5,7 +5,7 @@ nothing.
 
 Generic over the kind of series: :class:`SeriesFill` says how to fetch a page of a kind
 from REST, parse an item, and publish the event: :class:`TradeFill`, :class:`AggTradeFill`
-and :class:`KlineFill` (ids = open times, step = the interval).
+and :class:`KlineFill` (ids = open times, stepping by the interval, ``1M`` by month).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from prometheus_client import Counter
@@ -23,7 +23,7 @@ from services.common import names
 from services.common.deadletter import DeadLetterPublisher
 from services.common.errors import QuantflowError, Unavailable
 from services.common.events import AggTrade, Event, Kline
-from services.common.intervals import kline_step_ms
+from services.common.intervals import IDS, SeriesStep
 from services.common.trades import Trade
 from services.ingest.binance import Malformed
 from services.ingest.gap_events import GapEventPublisher, GapState
@@ -44,14 +44,23 @@ _FIRST_RETRY_S = 1.0
 
 
 class Unfillable(Exception):
-    """The exchange cannot supply (all of) a range; the message says why."""
+    """The exchange cannot supply (all of) a range; the message says why.
+    ``exchange_holes``: the id ranges (both inclusive) Binance answered for and has no
+    data in (an outage on its side), as opposed to a failure to ask."""
+
+    def __init__(self, message: str, exchange_holes: Sequence[tuple[int, int]] = ()) -> None:
+        super().__init__(message)
+        self.exchange_holes = list(exchange_holes)
 
 
 class SeriesFill(Protocol[EventT]):
-    """One kind of series, as far as backfilling it goes: its ids grow by ``step``."""
+    """One kind of series, as far as backfilling it goes: its ids follow ``step``."""
 
     kind: str
-    step: int
+    step: SeriesStep
+    # Whether a page covers a fixed window of ids (klines: startTime to endTime), so an
+    # empty page proves the exchange has nothing in it; fromId pages (trades) do not.
+    windowed: bool
 
     async def page(self, rest: BinanceRest, symbol: str, from_id: int, limit: int) -> list[Any]: ...
 
@@ -69,7 +78,8 @@ class SeriesFill(Protocol[EventT]):
 class _PublishedFill:
     """What every kind shares: its events take the one publisher, like live ones."""
 
-    step = 1
+    step = IDS
+    windowed = False
 
     def __init__(self, publisher: EventPublisher) -> None:
         self._publisher = publisher
@@ -121,11 +131,12 @@ class KlineFill(_PublishedFill):
         super().__init__(publisher)
         self.interval = interval
         self.kind = names.kline_kind(interval)
-        self.step = kline_step_ms(interval)
+        self.step = SeriesStep.of_interval(interval)
+        self.windowed = True
 
     async def page(self, rest: BinanceRest, symbol: str, from_id: int, limit: int) -> list[Any]:
         items = await rest.klines(
-            symbol, self.interval, from_id, from_id + (limit - 1) * self.step, limit
+            symbol, self.interval, from_id, self.step.advance(from_id, limit - 1), limit
         )
         now = _now_us() // 1000
         return [item for item in items if not _still_open(item, now)]
@@ -148,32 +159,32 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-def series_of(event: Event) -> tuple[SeriesKey, int, int] | None:
+def series_of(event: Event) -> tuple[SeriesKey, int, SeriesStep] | None:
     """The gap-checked series ``event`` belongs to, its id in it and the series' step; None
-    for what has no consecutive ids (tickers, book tickers, in-progress and monthly
-    klines)."""
+    for what has no consecutive ids (tickers, book tickers, in-progress klines)."""
     if isinstance(event, Trade):
-        return SeriesKey(event.venue, event.symbol, names.TRADE), event.trade_id, 1
+        return SeriesKey(event.venue, event.symbol, names.TRADE), event.trade_id, IDS
     if isinstance(event, AggTrade):
-        return SeriesKey(event.venue, event.symbol, names.AGGTRADE), event.agg_id, 1
-    if isinstance(event, Kline) and event.closed and event.interval != "1M":
+        return SeriesKey(event.venue, event.symbol, names.AGGTRADE), event.agg_id, IDS
+    if isinstance(event, Kline) and event.closed:
         key = SeriesKey(event.venue, event.symbol, event.kind)
-        return key, event.open_time_ms, kline_step_ms(event.interval)
+        return key, event.open_time_ms, SeriesStep.of_interval(event.interval)
     return None
 
 
-def step_of(kind: str) -> int | None:
-    """How far apart a gap-checked kind's ids are; None for a kind that is not gap-checked."""
+def step_of(kind: str) -> SeriesStep | None:
+    """How a gap-checked kind's ids follow each other; None for a kind that is not
+    gap-checked."""
     if kind in (names.TRADE, names.AGGTRADE):
-        return 1
-    if kind.startswith(names.KLINE_PREFIX) and kind != names.kline_kind("1M"):
-        return kline_step_ms(kind.removeprefix(names.KLINE_PREFIX))
+        return IDS
+    if kind.startswith(names.KLINE_PREFIX):
+        return SeriesStep.of_interval(kind.removeprefix(names.KLINE_PREFIX))
     return None
 
 
 def fill_for(kind: str, publisher: EventPublisher) -> SeriesFill[Any]:
     """The fill of one bus kind (``trade``, ``aggtrade``, ``kline_<interval>``); ValueError
-    (NoFixedStep for ``kline_1M``) for a kind that cannot be filled."""
+    for a kind that cannot be filled."""
     if kind == names.TRADE:
         return TradeFill(publisher)
     if kind == names.AGGTRADE:
@@ -193,15 +204,27 @@ async def fill_range(
     last_id: int,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Fetch ids ``first_id`` … ``last_id`` (every ``series.step``-th) page by page and
+    """Fetch ids ``first_id`` … ``last_id`` (each ``series.step`` apart) page by page and
     publish each; returns how many were published; ``progress`` gets the count of ids each
     page settled. Raises :class:`Unfillable` (after publishing what it could) when the
-    exchange lacks some of them or sends items that fail validation (dead-lettered)."""
+    exchange lacks some of them (the ids it answered around are its ``exchange_holes``) or
+    sends items that fail validation (dead-lettered)."""
     step = series.step
     next_id, published, problems = first_id, 0, []
+    holes: list[tuple[int, int]] = []
     while next_id <= last_id:
-        limit = min(MAX_LIMIT, (last_id - next_id) // step + 1)
+        limit = min(MAX_LIMIT, step.count(next_id, last_id))
         items = await series.page(rest, symbol, next_id, limit)
+        if not items and series.windowed:
+            window_end = step.advance(next_id, limit - 1)
+            problems.append(
+                f"Binance has no {series.kind} of {symbol} in ids {next_id}-{window_end}"
+            )
+            holes.append((next_id, window_end))
+            if progress is not None:
+                progress(limit)
+            next_id = step.after(window_end)
+            continue
         if not items:
             problems.append(f"Binance has no {series.kind} of {symbol} from id {next_id}")
             break
@@ -216,21 +239,35 @@ async def fill_range(
             if event_id < next_id or event_id > last_id:
                 continue
             if event_id > page_end:
-                problems.append(f"Binance skipped {series.kind} ids {page_end}-{event_id - step}")
+                skipped = (page_end, step.before(event_id))
+                problems.append(f"Binance skipped {series.kind} ids {skipped[0]}-{skipped[1]}")
+                holes.append(skipped)
             await series.publish(event)
             published += 1
-            page_end = event_id + step
+            page_end = step.after(event_id)
         if page_end == next_id:  # nothing usable: asking again would get the same page
             if not problems:
                 problems.append(f"Binance has no {series.kind} of {symbol} in the range")
             break
         if progress is not None:
-            progress((page_end - next_id) // step)
+            progress(step.count(next_id, step.before(page_end)))
         next_id = page_end
     await series.flush()
     if problems:
-        raise Unfillable("; ".join(problems[:3]) + (" …" if len(problems) > 3 else ""))
+        reason = "; ".join(problems[:3]) + (" …" if len(problems) > 3 else "")
+        raise Unfillable(reason, _merged(holes, step))
     return published
+
+
+def _merged(holes: list[tuple[int, int]], step: SeriesStep) -> list[tuple[int, int]]:
+    """Adjacent holes (an empty window right after a skip) as one."""
+    merged: list[tuple[int, int]] = []
+    for first, last in holes:
+        if merged and step.after(merged[-1][1]) == first:
+            merged[-1] = (merged[-1][0], last)
+        else:
+            merged.append((first, last))
+    return merged
 
 
 class GapFiller:
@@ -309,6 +346,7 @@ class GapFiller:
                 )
                 self.open.settled(gap)
                 await self._events.publish(gap, GapState.UNFILLABLE, str(error))
+                await publish_exchange_holes(self._events, gap.key, error)
                 continue
             self.filled += 1
             GAPS.labels("filled").inc()
@@ -323,7 +361,8 @@ class GapFiller:
 
         def advance(count: int) -> None:
             nonlocal first
-            first += count * series.step  # a retry after an outage starts after the last page
+            # A retry after an outage starts after the last page.
+            first = series.step.advance(first, count)
 
         attempt = 0
         while True:
@@ -347,6 +386,15 @@ class GapFiller:
                 delay = min(delay * 2, 30.0)
             except QuantflowError as error:
                 raise Unfillable(str(error)) from error
+
+
+async def publish_exchange_holes(
+    events: GapEventPublisher, key: SeriesKey, error: Unfillable
+) -> None:
+    """Tell storage which ids Binance has no data for (GAP_STATE_EXCHANGE_HOLE), so
+    coverage reports them as the exchange's holes, not ours."""
+    for first, last in error.exchange_holes:
+        await events.publish(Gap(key, first, last), GapState.EXCHANGE_HOLE, str(error))
 
 
 def _label(gap: Gap) -> tuple[str, str, int, int]:

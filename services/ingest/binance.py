@@ -450,16 +450,17 @@ def _valid_trade(data: dict[str, Any], now: int, received_time_us: int) -> Trade
         trade_ms = trades.normalise_epoch_ms(trade_time, now)
     except ValueError:
         return None
+    # Positional: keywords double the cost of building a frozen dataclass, per trade.
     return Trade(
-        venue=detect_venue(data),
-        symbol=symbol,
-        trade_id=trade_id,
-        price=price,
-        quantity=quantity,
-        trade_time_ms=trade_ms,
-        event_time_ms=event_ms,
-        buyer_is_maker=buyer_is_maker,
-        received_time_us=received_time_us,
+        detect_venue(data),
+        symbol,
+        trade_id,
+        price,
+        quantity,
+        trade_ms,
+        event_ms,
+        buyer_is_maker,
+        received_time_us,
     )
 
 

@@ -22,6 +22,7 @@ class GapState(enum.Enum):
     OPENED = gap_event_pb2.GAP_STATE_OPENED
     FILLED = gap_event_pb2.GAP_STATE_FILLED
     UNFILLABLE = gap_event_pb2.GAP_STATE_UNFILLABLE
+    EXCHANGE_HOLE = gap_event_pb2.GAP_STATE_EXCHANGE_HOLE
 
 
 def encode_gap_event(gap: Gap, state: GapState, reason: str = "", now_ms: int = 0) -> bytes:

@@ -1,14 +1,17 @@
 """Finding holes in exchange series whose ids are consecutive.
 
 Pure: no bus, no REST. Binance trade ids and aggTrade ids grow by one per symbol, and kline
-open times by one interval, so every id that is skipped is provably missing. A series is
-keyed by venue, symbol and kind; its "id" is whatever grows by ``step`` (1 for ids, the
-interval in milliseconds for kline open times).
+open times by one interval (``1M``: one calendar month), so every id that is skipped is
+provably missing. A series is keyed by venue, symbol and kind; its "id" is whatever follows
+its :class:`~services.common.intervals.SeriesStep` (1 for ids, the interval for kline open
+times).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from services.common.intervals import IDS, SeriesStep
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -26,13 +29,9 @@ class Gap:
     first_id: int
     last_id: int
 
-    @property
-    def size(self) -> int:
-        return self.last_id - self.first_id + 1
-
 
 class GapDetector:
-    """Per series, the highest id seen; an id beyond it by more than ``step`` opens a gap.
+    """Per series, the highest id seen; an id beyond the next one opens a gap.
 
     Ids at or below the highest (a reconnect's overlap, a replay) open nothing: the bus and
     storage deduplicate them, and a backfill's ids are below by construction.
@@ -48,15 +47,15 @@ class GapDetector:
     def highest(self, key: SeriesKey) -> int | None:
         return self._highest.get(key)
 
-    def observe(self, key: SeriesKey, event_id: int, step: int = 1) -> Gap | None:
+    def observe(self, key: SeriesKey, event_id: int, step: SeriesStep = IDS) -> Gap | None:
         """Note ``event_id``; the gap it reveals, if any."""
         highest = self._highest.get(key)
         if highest is not None and event_id <= highest:
             return None
         self._highest[key] = event_id
-        if highest is None or event_id == highest + step:
+        if highest is None or event_id == step.after(highest):
             return None
-        return Gap(key, highest + step, event_id - step)
+        return Gap(key, step.after(highest), step.before(event_id))
 
 
 class OpenGaps:

@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
+from services.common.intervals import IDS, SeriesStep
 from services.common.names import VENUE_BINANCE
 from services.ingest.backfill import GapFiller, step_of
 from services.ingest.demo_resume import StorageUnreachable, last_on_bus, stored_latest
@@ -55,7 +56,7 @@ async def resume_trade_series(
             if stored is not None:
                 ids.append(stored.trade_id)
                 key = filler.key(VENUE_BINANCE, symbol)
-                for gap in await _stored_holes(storage_target, key, stored.trade_id, 1):
+                for gap in await _stored_holes(storage_target, key, stored.trade_id, IDS):
                     filler.open_gap(gap)
         on_bus = await last_on_bus(js, namespace, symbol)
         ids += [on_bus.trade_id] if on_bus else []
@@ -116,8 +117,11 @@ async def _last_stored(target: str, key: SeriesKey) -> int | None:
     return int(reply.last_id)
 
 
-async def _stored_holes(target: str, key: SeriesKey, highest_id: int, step: int) -> list[Gap]:
-    first = max(0, highest_id - HOLE_LOOKBACK_IDS * step)
+async def _stored_holes(
+    target: str, key: SeriesKey, highest_id: int, step: SeriesStep
+) -> list[Gap]:
+    # Back as far as the lookback, but not before id 0 (the epoch, for open times).
+    first = step.advance(highest_id, -min(HOLE_LOOKBACK_IDS, step.count(0, highest_id) - 1))
     async with grpc.aio.insecure_channel(target) as channel:
         stub = storage_service_pb2_grpc.StorageServiceStub(channel)
         try:

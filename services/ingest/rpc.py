@@ -10,16 +10,22 @@ from services.ingest.backfill import GapFiller
 from services.ingest.market_subscriptions import describe_stream, stream_request
 from services.ingest.pipeline import IngestPipeline
 from services.ingest.sources import BinanceLiveSource
+from services.ingest.subscription_store import PersistedSubscriptions
 from services.ingest.symbol_catalog import SymbolCatalog
 
 
 class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ignore[misc]
     def __init__(
-        self, pipeline: IngestPipeline, catalog: SymbolCatalog, gaps: GapFiller | None = None
+        self,
+        pipeline: IngestPipeline,
+        catalog: SymbolCatalog,
+        gaps: GapFiller | None = None,
+        subscriptions: PersistedSubscriptions | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._catalog = catalog
         self._gaps = gaps
+        self._subscriptions = subscriptions
 
     async def GetIngestStatus(
         self,
@@ -69,7 +75,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ig
         wanted = stream_request(request.symbols, request.streams)
         await self._catalog.check(wanted.symbols)
         await live.subscribe(wanted.stream_names)
-        return ingest_service_pb2.SubscribeMarketDataResponse(subscriptions=_listed(live))
+        return ingest_service_pb2.SubscribeMarketDataResponse(subscriptions=_listed(live.source))
 
     async def UnsubscribeMarketData(
         self,
@@ -78,7 +84,7 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ig
     ) -> ingest_service_pb2.UnsubscribeMarketDataResponse:
         live = self._live()
         await live.unsubscribe(stream_request(request.symbols, request.streams).stream_names)
-        return ingest_service_pb2.UnsubscribeMarketDataResponse(subscriptions=_listed(live))
+        return ingest_service_pb2.UnsubscribeMarketDataResponse(subscriptions=_listed(live.source))
 
     async def ListMarketSubscriptions(
         self,
@@ -89,14 +95,13 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ig
         listed = _listed(source) if isinstance(source, BinanceLiveSource) else []
         return ingest_service_pb2.ListMarketSubscriptionsResponse(subscriptions=listed)
 
-    def _live(self) -> BinanceLiveSource:
-        source = self._pipeline.source
-        if not isinstance(source, BinanceLiveSource):
+    def _live(self) -> PersistedSubscriptions:
+        if self._subscriptions is None:
             raise FailedPrecondition(
-                f"ingest reads {source.description}, not the live exchange: subscriptions can "
-                "change only with QUANTFLOW_SOURCE=binance"
+                f"ingest reads {self._pipeline.source.description}, not the live exchange: "
+                "subscriptions can change only with QUANTFLOW_SOURCE=binance"
             )
-        return source
+        return self._subscriptions
 
 
 def _listed(source: BinanceLiveSource) -> list[ingest_service_pb2.MarketSubscription]:

@@ -32,7 +32,8 @@ from services.ingest.sources import (
     Source,
     source_from_settings,
 )
-from services.ingest.symbol_catalog import ExchangeSymbolCatalog
+from services.ingest.subscription_store import PersistedSubscriptions
+from services.ingest.symbol_catalog import ExchangeSymbolCatalog, check_configured_symbols
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,17 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         ),
         streams=settings.streams,
     )
-    nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
+    rest = BinanceRest(settings.binance_rest_url)
+    try:
+        if isinstance(source, BinanceLiveSource):
+            # Before anything connects: Binance would take an unknown symbol and send nothing.
+            await check_configured_symbols(
+                ExchangeSymbolCatalog(rest), settings.symbols, "QUANTFLOW_SYMBOLS"
+            )
+        nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
+    except BaseException:
+        await rest.aclose()
+        raise
     js = nc.jetstream()
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
     if isinstance(source, DemoSource):
@@ -70,9 +81,12 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     dead_letters = DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE)
     publisher = EventPublisher(nc, settings.namespace, dead_letters)
     # Only the live feed has holes to fill: a replay is what was recorded, gaps included.
-    rest = BinanceRest(settings.binance_rest_url)
     gaps: GapFiller | None = None
+    subscriptions: PersistedSubscriptions | None = None
     if isinstance(source, BinanceLiveSource):
+        # Before resuming series: the streams users added at run time have series too.
+        subscriptions = await PersistedSubscriptions.open(js, settings.namespace, source)
+        await subscriptions.restore()
         gaps = GapFiller(rest, publisher, GapEventPublisher(js, settings.namespace), dead_letters)
         await resume_trade_series(
             gaps, settings.storage_target, js, settings.namespace, source.symbols
@@ -84,7 +98,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         settings.grpc_host,
         settings.ingest_grpc_port,
         lambda server: ingest_service_pb2_grpc.add_IngestServiceServicer_to_server(
-            IngestServicer(pipeline, ExchangeSymbolCatalog(rest), gaps),
+            IngestServicer(pipeline, ExchangeSymbolCatalog(rest), gaps, subscriptions),
             server,
         ),
         [SERVICE_NAME],

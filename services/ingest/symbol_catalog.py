@@ -1,15 +1,24 @@
 """Which symbols exist and trade on Binance, asked of its ``exchangeInfo`` (spec §7.5).
 
 Binance accepts a subscription to a symbol it does not have and then sends nothing, forever
-(spec §3, observed), so run-time subscriptions are checked here first.
+(spec §3, observed), so the configured symbols (at start) and run-time subscriptions are
+checked here first.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, Unavailable
+
+log = logging.getLogger(__name__)
+
+# How long a start waits for exchangeInfo before going on unchecked (a Retry-After or a ban
+# can be far longer; the capture itself then reports what is wrong).
+START_CHECK_TIMEOUT_S = 15.0
 
 
 class SymbolStatuses(Protocol):
@@ -67,3 +76,28 @@ class ExchangeSymbolCatalog:
         except InvalidArgument:
             return False
         return True
+
+
+async def check_configured_symbols(
+    catalog: SymbolCatalog,
+    symbols: Sequence[str],
+    setting: str,
+    timeout_s: float = START_CHECK_TIMEOUT_S,
+) -> None:
+    """Check the symbols ``setting`` (a variable or flag) names before anything connects.
+
+    An unknown or non-trading symbol raises :class:`InvalidArgument` naming the setting and
+    the symbol. If exchangeInfo cannot be asked (offline, refused, too slow) this only warns:
+    capture goes on, and an unreachable exchange shows in ``quantflow status`` as ever.
+    """
+    try:
+        await asyncio.wait_for(catalog.check(symbols), timeout_s)
+    except InvalidArgument as error:
+        raise InvalidArgument(f"{setting}: {error}") from None
+    except (Unavailable, TimeoutError) as error:
+        log.warning(
+            "could not check %s (%s) against Binance's exchangeInfo: %s; going on unchecked",
+            setting,
+            ",".join(symbols),
+            str(error) or f"no answer in {timeout_s:.0f}s",
+        )

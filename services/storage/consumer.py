@@ -5,7 +5,10 @@ by kind, each kind written to its own table (see :mod:`services.storage.tables`)
 consumer rather than one per kind: the bundled nats-server (2.9) filters a consumer by one
 subject only, and ``kline_<interval>`` kinds share no wildcard token, so per-kind consumers
 would mean one per interval; a single fetch loop also pays its per-batch cost once for all
-kinds. In-progress klines and mini tickers are live only: acked, not stored.
+kinds. In-progress klines and mini tickers are live only: acked, not stored. Gap events
+(``market.<venue>.gap.<SYMBOL>``) share the stream: the exchange holes they report are
+stored (known outages, for coverage), the rest acked. Every committed trade batch moves
+the in-memory latest prices forward (:mod:`services.storage.price_cache`).
 
 A message holds one event or a batch of one subject's events (``market.v1.EventBatch``):
 each event is decoded, validated and stored on its own, and the message is acked once
@@ -18,7 +21,9 @@ messages another storage worker on the same durable has not committed yet.
 Failures are sorted. Data errors (an event that does not decode or validate, or that
 PostgreSQL rejects as data) are dead-lettered, and acked only once the dead letter is stored:
 retrying them would fail for ever. Anything else (database or bus unavailable, timeouts) is
-nak'd and retried with exponential backoff, since it passes by itself.
+nak'd and retried with exponential backoff, since it passes by itself. A dead letter is named
+(``Nats-Msg-Id``) by its event's place on the stream, so a message redelivered because other
+events of it were not stored dead-letters its poison again without JetStream keeping it twice.
 """
 
 from __future__ import annotations
@@ -38,9 +43,13 @@ from prometheus_client import Counter, Histogram
 
 from services.common import names
 from services.common.codec import InvalidEvent, decode_message, encode_event
-from services.common.deadletter import DeadLetterPublisher
+from services.common.deadletter import DeadLetterPublisher, Kept
 from services.common.events import Event
+from services.common.trades import Trade
 from services.storage import tables
+from services.storage.coverage import ExchangeHole
+from services.storage.gap_events import decode_exchange_hole
+from services.storage.price_cache import LatestPriceCache
 from services.storage.repository import TradeRepository
 from services.storage.tables import Table
 
@@ -79,8 +88,10 @@ class MarketConsumer:
         dead_letters: DeadLetterPublisher,
         batch_size: int,
         ack_wait_s: float = 30.0,
+        prices: LatestPriceCache | None = None,
     ) -> None:
         self._js = js
+        self._prices = prices
         self._repository = repository
         self._namespace = namespace
         self._dead_letters = dead_letters
@@ -151,18 +162,21 @@ class MarketConsumer:
             message = delivery.message
             try:
                 kind = names.subject_kind(message.subject, self._namespace)
+                if kind == names.GAP:
+                    delivery.hole = decode_exchange_hole(message.data)
+                    continue
                 decoded = decode_message(kind, message.data, message.headers)
             except ValueError as error:
-                await self._dead_letter(delivery, message.data, str(error))
+                await self._dead_letter(delivery, _WHOLE_MESSAGE, message.data, str(error))
                 continue
             RECEIVED.inc(len(decoded))
-            for event in decoded:
+            for index, event in enumerate(decoded):
                 if isinstance(event, InvalidEvent):
-                    await self._dead_letter(delivery, event.payload, event.reason)
+                    await self._dead_letter(delivery, index, event.payload, event.reason)
                     continue
                 table = tables.table_for(event)
                 if table is not None:
-                    batches.setdefault(table.name, (table, []))[1].append((delivery, event))
+                    batches.setdefault(table.name, (table, []))[1].append((delivery, index, event))
         return deliveries, batches
 
     async def _commit(self, deliveries: list[_Delivery], batches: _Batches) -> None:
@@ -171,6 +185,7 @@ class MarketConsumer:
         for table, batch in batches.values():
             for start in range(0, len(batch), self._batch_size):
                 await self._store(table, batch[start : start + self._batch_size])
+        await self._store_holes([d for d in deliveries if d.hole is not None])
         retry = [delivery.message for delivery in deliveries if delivery.retry]
         for delivery in deliveries:
             if not delivery.retry:
@@ -180,7 +195,7 @@ class MarketConsumer:
         else:
             self._retry_delay_s = _RETRY_DELAY_S
 
-    async def _store(self, table: Table, batch: list[tuple[_Delivery, Event]]) -> None:
+    async def _store(self, table: Table, batch: list[_Item]) -> None:
         """Commit the batch; on a data error, split it until the bad rows are alone, so the
         good ones of the same batch are still stored. What is not committed marks its
         message for redelivery."""
@@ -188,12 +203,12 @@ class MarketConsumer:
             return
         try:
             with BATCH_SECONDS.time():
-                written = await self._repository.write(table, [event for _, event in batch])
+                written = await self._repository.write(table, [event for _, _, event in batch])
         except _DATA_ERRORS as error:
             if len(batch) == 1:
-                delivery, event = batch[0]
+                delivery, index, event = batch[0]
                 await self._dead_letter(
-                    delivery, encode_event(event), f"rejected by PostgreSQL: {error}"
+                    delivery, index, encode_event(event), f"rejected by PostgreSQL: {error}"
                 )
                 return
             middle = len(batch) // 2
@@ -209,20 +224,46 @@ class MarketConsumer:
                 error,
                 self._retry_delay_s,
             )
-            for delivery, _ in batch:
+            for delivery, _, _ in batch:
                 delivery.retry = True
             return
         WRITTEN.labels(table.name).inc(written)
         self.written[table.name] += written
+        if table is tables.TRADES and self._prices is not None:
+            self._prices.update([event for _, _, event in batch if isinstance(event, Trade)])
 
-    async def _dead_letter(self, delivery: _Delivery, payload: bytes, reason: str) -> None:
-        """Keep a poison event as a dead letter; if that fails, its message is redelivered."""
-        subject = delivery.message.subject
-        log.warning("dead-lettering an event on %s: %s", subject, reason)
-        if await self._dead_letters.publish(payload, f"{subject}: {reason}"):
+    async def _store_holes(self, deliveries: list[_Delivery]) -> None:
+        if not deliveries:
+            return
+        try:
+            await self._repository.record_exchange_holes(
+                [d.hole for d in deliveries if d.hole is not None]
+            )
+        except _RETRYABLE_ERRORS as error:
+            log.error("could not store %d exchange holes (%s)", len(deliveries), error)
+            for delivery in deliveries:
+                delivery.retry = True
+
+    async def _dead_letter(
+        self, delivery: _Delivery, index: int, payload: bytes, reason: str
+    ) -> None:
+        """Keep poison event ``index`` of a message as a dead letter, once however often the
+        message is delivered; if that fails, the message is redelivered."""
+        message = delivery.message
+        log.warning("dead-lettering an event on %s: %s", message.subject, reason)
+        metadata = message.metadata
+        msg_id = names.deadletter_msg_id(
+            metadata.stream,
+            metadata.sequence.stream,
+            round(metadata.timestamp.timestamp() * 1_000_000),
+            index,
+        )
+        reason = f"{message.subject}: {reason}"
+        kept = await self._dead_letters.publish_once(payload, reason, msg_id)
+        if kept is Kept.NEW:
             POISON.inc()
             self.events_dead_lettered += 1
-        else:
+        elif kept is Kept.FAILED:
             delivery.retry = True
 
     async def _back_off(self, messages: list[Msg]) -> None:
@@ -233,7 +274,11 @@ class MarketConsumer:
         self._retry_delay_s = min(self._retry_delay_s * 2, _MAX_RETRY_DELAY_S)
 
 
-_Batches = dict[str, tuple[Table, list[tuple["_Delivery", Event]]]]
+# An event to store: its message, its place in that message, the event.
+_Item = tuple["_Delivery", int, Event]
+_Batches = dict[str, tuple[Table, list[_Item]]]
+# The "index" of a message that could not be decoded at all.
+_WHOLE_MESSAGE = -1
 
 
 @dataclass(slots=True)
@@ -243,3 +288,5 @@ class _Delivery:
 
     message: Msg
     retry: bool = False
+    # What a gap event message reports as an exchange hole, to be stored.
+    hole: ExchangeHole | None = None

@@ -2,6 +2,8 @@
 
 Files ``migrations/NNNN_name.sql``; each runs once, in its own transaction, recorded in
 ``schema_migrations``. An advisory lock lets several storage replicas start together.
+In ``timescaledb`` mode the files of ``timescale/`` join them (one sequence of versions
+across both folders); plain PostgreSQL never sees those.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 import asyncpg
+
+from services.storage.storage_mode import StorageMode, enable
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +31,14 @@ class Migration:
     sql: str
 
 
-def load_migrations() -> list[Migration]:
-    folder = resources.files("services.storage") / "migrations"
+def load_migrations(mode: StorageMode = StorageMode.POSTGRESQL) -> list[Migration]:
+    """Every packaged migration of ``mode``, in version order."""
+    package = resources.files("services.storage")
+    folders = [package / "migrations"]
+    if mode is StorageMode.TIMESCALEDB:
+        folders.append(package / "timescale")
     found = []
-    for entry in folder.iterdir():
+    for entry in (entry for folder in folders for entry in folder.iterdir()):
         match = _FILE_RE.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text()))
@@ -41,9 +49,14 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection, migrations: Sequence[Migration] | None = None) -> int:
-    """Apply what is missing of ``migrations`` (default: every packaged one); return the
-    schema version now in force. Passing a prefix lets tests build an older schema."""
+async def migrate(
+    conn: asyncpg.Connection,
+    migrations: Sequence[Migration] | None = None,
+    mode: StorageMode = StorageMode.POSTGRESQL,
+) -> int:
+    """Apply what is missing of ``migrations`` (default: every packaged one of ``mode``);
+    return the schema version now in force. Passing a prefix lets tests build an older
+    schema."""
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(
@@ -54,7 +67,7 @@ async def migrate(conn: asyncpg.Connection, migrations: Sequence[Migration] | No
         )
         applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
         current = max(applied, default=0)
-        for migration in load_migrations() if migrations is None else migrations:
+        for migration in load_migrations(mode) if migrations is None else migrations:
             if migration.version in applied:
                 continue
             async with conn.transaction():
@@ -69,3 +82,12 @@ async def migrate(conn: asyncpg.Connection, migrations: Sequence[Migration] | No
         return current
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def prepare_schema(conn: asyncpg.Connection) -> tuple[StorageMode, int]:
+    """What everything that writes does first (the storage service, ``quantflow import``):
+    choose the mode (creating timescaledb where offered), then apply that mode's
+    migrations. Returns the mode, which :class:`~services.storage.repository.TradeRepository`
+    needs, and the schema version."""
+    mode = await enable(conn)
+    return mode, await migrate(conn, mode=mode)

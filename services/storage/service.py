@@ -1,23 +1,32 @@
-"""The storage service: migrations, the JetStream consumer, gRPC and metrics."""
+"""The storage service: migrations, the JetStream consumer, the latest-price cache,
+retention, gRPC and metrics."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import asyncpg
 
 from quantflow.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
-from services.common import bus
+from services.common import bus, names
+from services.common.clock import SystemClock
 from services.common.deadletter import DeadLetterPublisher
-from services.common.errors import Unavailable
+from services.common.errors import InvalidArgument, Unavailable
 from services.common.grpc_server import start_grpc_server
 from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings, mask_password
+from services.storage.candle_queries import CandleRepository
 from services.storage.consumer import MarketConsumer
-from services.storage.migrations import migrate
+from services.storage.migrations import prepare_schema
+from services.storage.price_cache import LatestPriceCache
 from services.storage.repository import TradeRepository, prepare_connection
+from services.storage.retention import RetentionPolicy, check_rollups, parse_retention
+from services.storage.retention_job import RetentionJob
 from services.storage.rpc import StorageServicer
+from services.storage.storage_mode import StorageMode
+from services.storage.timescale_retention import apply_retention_policies
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +44,47 @@ async def _connect(dsn: str) -> asyncpg.Connection:
         ) from error
 
 
+async def _retention_policy(settings: Settings, repository: TradeRepository) -> RetentionPolicy:
+    """QUANTFLOW_RETENTION, refused (naming the variable) when it does not parse or would
+    delete what a rollup needs; stored kinds are those captured and those present."""
+    try:
+        policy = parse_retention(settings.retention)
+        if policy.keep:
+            captured = {names.stream_kind(stream) for stream in settings.streams}
+            check_rollups(policy, captured | set(await repository.stored_kinds()))
+    except ValueError as error:
+        raise InvalidArgument(f"QUANTFLOW_RETENTION: {error}") from None
+    return policy
+
+
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     dsn = require_url(settings.database_dsn(), "QUANTFLOW_DATABASE_URL")
     conn = await _connect(dsn)
     try:
-        schema_version = await migrate(conn)
+        mode, schema_version = await prepare_schema(conn)
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, init=prepare_connection)
+    repository = TradeRepository(pool, mode)
+    try:
+        policy = await _retention_policy(settings, repository)
+        if mode is StorageMode.TIMESCALEDB:
+            # TimescaleDB drops whole chunks of the hypertables by its own policies; the
+            # service's batched deletes keep only what has no hypertable (ticker history).
+            async with pool.acquire() as conn:
+                await apply_retention_policies(conn, policy.keep)
+            policy = RetentionPolicy({k: v for k, v in policy.keep.items() if k == names.TICKER})
+        # One small read (a row per venue and symbol); from here on the consumer keeps it.
+        prices = LatestPriceCache(await repository.latest_prices())
+    except BaseException:
+        await pool.close()
+        raise
+    retention = RetentionJob(
+        repository, policy, SystemClock(), settings.retention_every_s, settings.retention_batch_size
+    )
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "storage")
     js = nc.jetstream()
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
-    repository = TradeRepository(pool)
     consumer = MarketConsumer(
         js,
         repository,
@@ -54,13 +92,17 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         DeadLetterPublisher(js, settings.namespace, "storage"),
         settings.storage_batch_size,
         settings.storage_ack_wait_s,
+        prices,
     )
     backend, version = await repository.backend()
     grpc_server = await start_grpc_server(
         settings.grpc_host,
         settings.storage_grpc_port,
         lambda server: storage_service_pb2_grpc.add_StorageServiceServicer_to_server(
-            StorageServicer(repository, consumer, schema_version), server
+            StorageServicer(
+                repository, consumer, schema_version, prices, retention, CandleRepository(pool)
+            ),
+            server,
         ),
         [SERVICE_NAME],
     )
@@ -73,9 +115,13 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         grpc_server.port,
         metrics.port,
     )
+    expiring = asyncio.create_task(retention.run(stop))
     try:
         await consumer.run(stop)
     finally:
+        expiring.cancel()  # mid-delete is fine: each batch is its own transaction
+        with contextlib.suppress(asyncio.CancelledError):
+            await expiring
         await grpc_server.stop()
         metrics.stop()
         await nc.drain()

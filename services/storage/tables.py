@@ -17,6 +17,7 @@ from typing import Any
 
 from services.common.events import AggTrade, BookTicker, Event, Kline, Ticker
 from services.common.trades import Trade
+from services.storage.storage_mode import StorageMode
 
 # Integer arithmetic only: a float epoch in seconds cannot hold every millisecond exactly.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -32,8 +33,9 @@ def datetime_to_ms(moment: datetime) -> int:
 
 @dataclass(frozen=True)
 class Table:
-    """One stored kind: ``statements`` run after the COPY into ``staging``; the row count
-    of the first is what the batch added.
+    """One stored kind: :meth:`statements` run after the COPY into ``staging``; the row
+    count of the first is what the batch added. History (``key`` given) is inserted into
+    ``like`` where new by that key; ``latest`` statements follow (latest-per-symbol rows).
 
     Rows are staged as the events carry them, and PostgreSQL converts: decimal strings go
     in as ``text`` and become ``numeric`` in the INSERT, epoch milliseconds
@@ -48,13 +50,22 @@ class Table:
     like: str
     columns: tuple[str, ...]
     row: Callable[[Any], tuple[object, ...]]
-    statements: tuple[str, ...]
+    # The exchange's identity of a history row; None: the kind keeps latest rows only.
+    key: tuple[str, ...] | None
+    # The time column of a table that is a hypertable in ``timescaledb`` mode.
+    time_column: str | None = None
+    latest: tuple[str, ...] = ()
     decimals: frozenset[str] = frozenset()
     epoch_ms: frozenset[str] = frozenset()
 
     @property
     def staging(self) -> str:
         return f"{self.name}_staging"
+
+    @property
+    def batch(self) -> str:
+        """The staged rows with the target's column types, for the statements to read."""
+        return _batch(self.staging, self.columns, self.decimals, self.epoch_ms)
 
     def staging_ddl(self) -> str:
         """The per-connection temporary table COPY fills (the target's columns, with the
@@ -70,6 +81,24 @@ class Table:
         if retyped:
             ddl += f"ALTER TABLE {self.staging} {', '.join(retyped)};"
         return ddl
+
+    def conflict_key(self, mode: StorageMode) -> tuple[str, ...]:
+        """The unique key in force for history rows: the exchange's identity, plus the time
+        column where the table is a hypertable (TimescaleDB requires it in every unique
+        index; an exchange id always carries the same time, so the key is as idempotent).
+        The migrations create exactly these keys (timescale/0007_hypertables.sql)."""
+        if self.key is None:
+            raise ValueError(f"{self.name} keeps latest rows only, keyed by venue and symbol")
+        time = self.time_column
+        if mode is StorageMode.TIMESCALEDB and time is not None and time not in self.key:
+            return (*self.key, time)
+        return self.key
+
+    def statements(self, mode: StorageMode) -> tuple[str, ...]:
+        if self.key is None:
+            return self.latest
+        key = ", ".join(self.conflict_key(mode))
+        return (_insert_new(self.like, self.columns, key, self.batch), *self.latest)
 
 
 def _converted(columns: tuple[str, ...], decimals: frozenset[str], epoch_ms: frozenset[str]) -> str:
@@ -147,8 +176,9 @@ TRADES = Table(
     "trades",
     _TRADE_COLUMNS,
     _trade_row,
-    (
-        _insert_new("trades", _TRADE_COLUMNS, "venue, symbol, trade_id", _TRADE_BATCH),
+    key=("venue", "symbol", "trade_id"),
+    time_column="trade_time",
+    latest=(
         f"""INSERT INTO latest_prices (venue, symbol, trade_id, price, quantity, trade_time)
            SELECT DISTINCT ON (venue, symbol)
                venue, symbol, trade_id, price, quantity, trade_time
@@ -159,8 +189,8 @@ TRADES = Table(
                updated_at = now()
            WHERE latest_prices.trade_id < EXCLUDED.trade_id""",
     ),
-    _TRADE_DECIMALS,
-    _TRADE_TIMES,
+    decimals=_TRADE_DECIMALS,
+    epoch_ms=_TRADE_TIMES,
 )
 
 _AGG_TRADE_COLUMNS = (
@@ -199,16 +229,10 @@ AGG_TRADES = Table(
     "agg_trades",
     _AGG_TRADE_COLUMNS,
     _agg_trade_row,
-    (
-        _insert_new(
-            "agg_trades",
-            _AGG_TRADE_COLUMNS,
-            "venue, symbol, agg_id",
-            _batch("agg_trades_staging", _AGG_TRADE_COLUMNS, _AGG_TRADE_DECIMALS, _AGG_TRADE_TIMES),
-        ),
-    ),
-    _AGG_TRADE_DECIMALS,
-    _AGG_TRADE_TIMES,
+    key=("venue", "symbol", "agg_id"),
+    time_column="trade_time",
+    decimals=_AGG_TRADE_DECIMALS,
+    epoch_ms=_AGG_TRADE_TIMES,
 )
 
 _KLINE_COLUMNS = (
@@ -264,16 +288,10 @@ KLINES = Table(
     "klines",
     _KLINE_COLUMNS,
     _kline_row,
-    (
-        _insert_new(
-            "klines",
-            _KLINE_COLUMNS,
-            "venue, symbol, interval, open_time",
-            _batch("klines_staging", _KLINE_COLUMNS, _KLINE_DECIMALS, _KLINE_TIMES),
-        ),
-    ),
-    _KLINE_DECIMALS,
-    _KLINE_TIMES,
+    key=("venue", "symbol", "interval", "open_time"),
+    time_column="open_time",
+    decimals=_KLINE_DECIMALS,
+    epoch_ms=_KLINE_TIMES,
 )
 
 _BOOK_COLUMNS = (
@@ -307,7 +325,8 @@ BOOK_TICKERS = Table(
     "book_tickers",
     _BOOK_COLUMNS,
     _book_row,
-    (
+    key=None,
+    latest=(
         _upsert_latest(
             "book_tickers",
             _BOOK_COLUMNS,
@@ -315,7 +334,7 @@ BOOK_TICKERS = Table(
             _batch("book_tickers_staging", _BOOK_COLUMNS, _BOOK_DECIMALS, frozenset()),
         ),
     ),
-    _BOOK_DECIMALS,
+    decimals=_BOOK_DECIMALS,
 )
 
 _TICKER_DECIMAL_COLUMNS = (
@@ -372,12 +391,10 @@ TICKERS = Table(
     "ticker_history",
     _TICKER_COLUMNS,
     _ticker_row,
-    (
-        _insert_new("ticker_history", _TICKER_COLUMNS, "venue, symbol, event_time", _TICKER_BATCH),
-        _upsert_latest("tickers", _TICKER_COLUMNS, "event_time", _TICKER_BATCH),
-    ),
-    _TICKER_DECIMALS,
-    _TICKER_TIMES,
+    key=("venue", "symbol", "event_time"),
+    latest=(_upsert_latest("tickers", _TICKER_COLUMNS, "event_time", _TICKER_BATCH),),
+    decimals=_TICKER_DECIMALS,
+    epoch_ms=_TICKER_TIMES,
 )
 
 ALL = (TRADES, AGG_TRADES, KLINES, BOOK_TICKERS, TICKERS)

@@ -3,6 +3,7 @@ no traceback, and nothing started."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from services.common.embedded import free_port
 from tests.conftest import SAMPLE_CAPTURE
 from tests.e2e.conftest import base_env, read_run_file, wait_for_graph
+from tests.fakes.binance_exchange_info import FakeExchangeInfo
 
 pytestmark = pytest.mark.e2e
 
@@ -101,6 +103,25 @@ def test_serve_storage_with_unreachable_database_is_one_line_not_a_traceback(
         f"quantflow: cannot reach PostgreSQL at postgresql://postgres@127.0.0.1:{port}/x: "
     )
     assert failure.endswith("; check QUANTFLOW_DATABASE_URL")
+
+
+@pytest.mark.parametrize(
+    ("symbols", "problem"),
+    [
+        ("BTCUSDT,NOPEUSDT", "--symbols: unknown symbol on Binance: NOPEUSDT"),
+        ("BNBBTC", "--symbols: BNBBTC is not trading on Binance (status BREAK)"),
+    ],
+)
+async def test_up_with_a_symbol_binance_does_not_trade_names_it_before_anything_starts(
+    tmp_path: Path, symbols: str, problem: str
+) -> None:
+    data_dir = tmp_path / "qf"
+    async with FakeExchangeInfo() as exchange:
+        env = base_env(binance_rest_url=exchange.url)
+        args = ["up", "--symbols", symbols, "--data-dir", str(data_dir)]
+        result = await asyncio.to_thread(_quantflow, args, env)
+    assert _one_line_failure(result) == f"quantflow up: {problem}"
+    assert not (data_dir / "postgres").exists() and not (data_dir / "nats").exists()
 
 
 def test_up_with_bad_source_flag_names_the_flag_once(tmp_path: Path) -> None:

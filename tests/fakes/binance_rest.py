@@ -26,6 +26,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -105,11 +106,46 @@ def klines_from_csv(path: Path) -> list[list[Any]]:
         ]
 
 
+def monthly_klines(first_year: int, first_month: int, count: int) -> list[list[Any]]:
+    """``count`` consecutive ``1M`` REST kline arrays from the given UTC month on.
+
+    SYNTHETIC: no real monthly kline file is at hand (../shared/data has 1m, 5m and 1h
+    days). Open and close times follow Binance's monthly candles exactly (the 1st 00:00
+    UTC to the last millisecond of the month); prices and volumes are made up but
+    consistent (low ≤ open, close ≤ high)."""
+    klines = []
+    for n in range(count):
+        year, month = divmod(first_month - 1 + n, 12)
+        opens = datetime(first_year + year, month + 1, 1, tzinfo=UTC)
+        year, month = divmod(first_month + n, 12)
+        closes = datetime(first_year + year, month + 1, 1, tzinfo=UTC)
+        open_ms, close_ms = int(opens.timestamp()) * 1000, int(closes.timestamp()) * 1000 - 1
+        price = 20_000 + 1_000 * n
+        klines.append(
+            [
+                open_ms,
+                f"{price}.00000000",
+                f"{price + 1500}.00000000",
+                f"{price - 700}.00000000",
+                f"{price + 1000}.00000000",
+                f"{1000 + n}.50000000",
+                close_ms,
+                f"{(1000 + n) * price}.00000000",
+                500_000 + n,
+                f"{500 + n}.25000000",
+                f"{(500 + n) * price}.00000000",
+                "0",
+            ]
+        )
+    return klines
+
+
 @dataclass
 class _Forced:
     status: int
     retry_after_s: int
     count: int
+    endpoint: str | None
 
 
 @dataclass
@@ -149,9 +185,12 @@ class FakeBinanceRest:
             ]
         )
 
-    def fail_next(self, status: int, retry_after_s: int, count: int = 1) -> None:
-        """Answer the next ``count`` requests with ``status`` (429 or 418) and Retry-After."""
-        self._forced.append(_Forced(status, retry_after_s, count))
+    def fail_next(
+        self, status: int, retry_after_s: int, count: int = 1, endpoint: str | None = None
+    ) -> None:
+        """Answer the next ``count`` requests (of ``endpoint`` only, if given, such as
+        ``historicalTrades``) with ``status`` (429 or 418) and Retry-After."""
+        self._forced.append(_Forced(status, retry_after_s, count, endpoint))
 
     def served(self, endpoint: str) -> list[SeenRequest]:
         """Requests of one endpoint answered with 200."""
@@ -204,11 +243,10 @@ class FakeBinanceRest:
             if now < self._blocked_until:
                 self.early_requests += 1
                 response = self._refuse(418, int(self._blocked_until - now) + 1, now)
-            elif self._forced:
-                forced = self._forced[0]
+            elif forced := self._forced_for(name):
                 forced.count -= 1
                 if forced.count <= 0:
-                    self._forced.pop(0)
+                    self._forced.remove(forced)
                 response = self._refuse(forced.status, forced.retry_after_s, now)
             elif used > self.weight_limit:
                 response = self._refuse(429, (minute + 1) * 60 - int(now), now)
@@ -219,6 +257,9 @@ class FakeBinanceRest:
             return response
 
         return handle
+
+    def _forced_for(self, endpoint: str) -> _Forced | None:
+        return next((f for f in self._forced if f.endpoint in (None, endpoint)), None)
 
     def _refuse(self, status: int, retry_after_s: int, now: float) -> Response:
         self._blocked_until = max(self._blocked_until, now + retry_after_s)

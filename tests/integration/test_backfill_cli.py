@@ -19,6 +19,7 @@ from tests.fakes.binance_rest import (
     FakeBinanceRest,
     agg_trades_from_capture,
     klines_from_csv,
+    monthly_klines,
     trades_from_capture,
 )
 from tests.integration.helpers import eventually, running, service_settings
@@ -236,10 +237,46 @@ async def test_klines_of_a_day_fill_it_and_a_second_run_adds_nothing(
     assert await _stored_ids(database_url, query) == [k[0] for k in KLINES]
 
 
+async def test_monthly_klines_fill_calendar_months_and_a_rerun_fetches_only_the_rest(
+    database_url: str, nats_url: str, namespace: str, tmp_path: Path
+) -> None:
+    settings = service_settings(database_url, nats_url, namespace)
+    months = monthly_klines(2021, 1, 36)  # 2021-01 … 2023-12
+    query = (
+        "SELECT (extract(epoch FROM open_time) * 1000)::bigint FROM klines "
+        "WHERE symbol = 'ETHUSDT' AND interval = '1M' ORDER BY open_time"
+    )
+    async with (
+        FakeBinanceRest(klines={("ETHUSDT", "1M"): months}) as rest,
+        running(storage_service.run, settings, settings.storage_grpc_port),
+    ):
+        env = _env(settings, rest.url, tmp_path)
+        code, out, err = await _run(env, "2022-01-01", "2022-12-31", "ETHUSDT", "kline_1M")
+        assert code == 0, err
+        assert out.strip() == (
+            "ETHUSDT 1M klines 2022-01-01T00:00Z-2022-12-01T00:00Z: 12 fetched, all stored"
+        )
+        assert "12/12 (100%)" in err
+        assert await _stored_ids(database_url, query) == [k[0] for k in months[12:24]]
+        first_pages = len(rest.served("klines"))
+
+        # From mid-November 2021 to March 2022: December is the first whole month, and the
+        # only one missing.
+        code, out, err = await _run(env, "2021-11-15", "2022-03-31", "ETHUSDT", "kline_1M")
+        assert code == 0, err
+        assert out.strip() == (
+            "ETHUSDT 1M klines 2021-12-01T00:00Z-2022-03-01T00:00Z: 1 fetched, all stored"
+        )
+    assert [int(r.params["startTime"]) for r in rest.served("klines")[first_pages:]] == [
+        months[11][0]
+    ]
+    assert await _stored_ids(database_url, query) == [k[0] for k in months[11:24]]
+
+
 @pytest.mark.parametrize(
     ("kind", "first", "reason"),
     [
-        ("kline_1M", "2022-08-14", "calendar months"),
+        ("kline_2m", "2022-08-14", "kline interval '2m' is not one of"),
         ("bookTicker", "2022-08-14", "trade, aggTrade or kline_<interval>"),
         ("kline_1m", "5", "ISO-8601"),
         ("aggTrade", "yesterday", "neither an id nor an ISO-8601"),

@@ -114,7 +114,7 @@ async def test_trades_withheld_around_a_disconnect_are_backfilled_and_stored_exa
     counted_before = {state: _gaps_counted(state) for state in ("opened", "filled")}
     rest = FakeBinanceRest(trades={"BTCUSDT": TRADES})
     if refusal is not None:
-        rest.fail_next(refusal[0], retry_after_s=refusal[1])
+        rest.fail_next(refusal[0], retry_after_s=refusal[1], endpoint="historicalTrades")
     async with (
         FakeBinanceServer(_trade_tape(), withheld_trade_ids=withheld) as ws,
         rest,
@@ -132,8 +132,9 @@ async def test_trades_withheld_around_a_disconnect_are_backfilled_and_stored_exa
     assert int(served[0].params["fromId"]) == withheld.start
     assert rest.early_requests == 0
     if refusal is not None:
-        assert [r.status for r in rest.requests][:2] == [refusal[0], 200]
-        assert rest.requests[1].at - rest.requests[0].at >= refusal[1]
+        fetches = [r for r in rest.requests if r.endpoint == "historicalTrades"]
+        assert [r.status for r in fetches][:2] == [refusal[0], 200]
+        assert fetches[1].at - fetches[0].at >= refusal[1]
     assert {s: _gaps_counted(s) - n for s, n in counted_before.items()} == {
         "opened": 1,
         "filled": 1,

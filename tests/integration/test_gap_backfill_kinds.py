@@ -8,17 +8,25 @@ import json
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+import grpc
 import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 
 from quantflow.market.v1 import gap_event_pb2
+from quantflow.storage.v1 import storage_service_pb2 as storage_pb
+from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
 from services.common.settings import Settings
 from services.ingest import service as ingest_service
 from services.storage import service as storage_service
 from tests.conftest import FIXTURES
-from tests.fakes.binance_rest import FakeBinanceRest, agg_trades_from_capture, klines_from_csv
+from tests.fakes.binance_rest import (
+    FakeBinanceRest,
+    agg_trades_from_capture,
+    klines_from_csv,
+    monthly_klines,
+)
 from tests.fakes.binance_server import FakeBinanceServer, Tape
 from tests.fakes.kline_tapes import kline_tape
 from tests.integration.helpers import eventually, running, service_settings
@@ -177,6 +185,108 @@ async def test_final_klines_withheld_around_a_disconnect_are_backfilled_and_stor
         KLINES[605][1],
         KLINES[605][4],
     )
+
+
+async def test_klines_binance_lacks_in_a_live_gap_become_an_exchange_hole_in_coverage(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    # Minutes 600-659 are lost live; of them, 620-629 Binance's REST has no candles for
+    # either (an outage on its side), as real BTCUSDT history has dozens of.
+    withheld = OPEN_TIMES[600:660]
+    outage = OPEN_TIMES[620:630]
+    query = "SELECT count(*) FROM klines WHERE symbol = 'ETHUSDT' AND interval = '1m'"
+
+    async def all_stored() -> bool:
+        return (await _fetch(database_url, query))[0] >= len(OPEN_TIMES) - len(outage)
+
+    async with (
+        FakeBinanceServer(
+            kline_tape("ETHUSDT", "1m", KLINES), withheld_kline_open_times=withheld
+        ) as ws,
+        FakeBinanceRest(
+            klines={("ETHUSDT", "1m"): [k for k in KLINES if k[0] not in outage]}
+        ) as rest,
+    ):
+        settings = _settings(
+            namespace,
+            (database_url, nats_url),
+            ws.ws_url,
+            rest.url,
+            symbols=("ETHUSDT",),
+            streams=("kline_1m",),
+        )
+        async with (
+            running(storage_service.run, settings, settings.storage_grpc_port),
+            running(ingest_service.run, settings, settings.ingest_grpc_port),
+            grpc.aio.insecure_channel(settings.storage_target) as channel,
+        ):
+            await eventually(all_stored, timeout=90)
+            stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+            request = storage_pb.GetCoverageRequest(symbol="ETHUSDT", kind="kline_1m")
+
+            async def outage_known() -> bool:
+                return bool((await stub.GetCoverage(request)).exchange_missing_count)
+
+            await eventually(outage_known)
+            coverage = await stub.GetCoverage(request)
+    assert await _gap_events(nats_client, namespace) == [
+        ("kline_1m", withheld[0], withheld[-1], "GAP_STATE_OPENED"),
+        ("kline_1m", withheld[0], withheld[-1], "GAP_STATE_UNFILLABLE"),
+        ("kline_1m", outage[0], outage[-1], "GAP_STATE_EXCHANGE_HOLE"),
+    ]
+    assert [(h.first_id, h.last_id, h.missing, h.cause) for h in coverage.holes] == [
+        (outage[0], outage[-1], 10, storage_pb.HOLE_CAUSE_EXCHANGE)
+    ]
+    assert coverage.stored_count == len(OPEN_TIMES) - len(outage)
+
+
+async def test_calendar_months_of_klines_withheld_around_a_disconnect_are_backfilled(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    months = monthly_klines(2022, 1, 24)
+    open_times = [k[0] for k in months]
+    # 2022-11 to 2023-03: months of 30, 31, 31, 28 and 31 days are lost.
+    withheld = open_times[10:15]
+    query = (
+        "SELECT (extract(epoch FROM open_time) * 1000)::bigint FROM klines "
+        "WHERE symbol = 'ETHUSDT' AND interval = '1M' ORDER BY open_time"
+    )
+
+    async def all_stored() -> bool:
+        return len(await _fetch(database_url, query)) >= len(open_times)
+
+    async with (
+        FakeBinanceServer(
+            kline_tape("ETHUSDT", "1M", months), withheld_kline_open_times=withheld
+        ) as ws,
+        FakeBinanceRest(klines={("ETHUSDT", "1M"): months}) as rest,
+    ):
+        settings = _settings(
+            namespace,
+            (database_url, nats_url),
+            ws.ws_url,
+            rest.url,
+            symbols=("ETHUSDT",),
+            streams=("kline_1M",),
+        )
+        async with (
+            running(storage_service.run, settings, settings.storage_grpc_port),
+            running(ingest_service.run, settings, settings.ingest_grpc_port),
+        ):
+            await eventually(all_stored, timeout=90)
+            await eventually(
+                lambda: _gap_events_end_with(nats_client, namespace, "GAP_STATE_FILLED")
+            )
+    assert ws.withheld_disconnects == 1
+    assert await _fetch(database_url, query) == open_times
+    served = rest.served("klines")
+    assert [(int(r.params["startTime"]), int(r.params["endTime"])) for r in served] == [
+        (withheld[0], withheld[-1])
+    ]
+    assert await _gap_events(nats_client, namespace) == [
+        ("kline_1M", withheld[0], withheld[-1], "GAP_STATE_OPENED"),
+        ("kline_1M", withheld[0], withheld[-1], "GAP_STATE_FILLED"),
+    ]
 
 
 def _agg_tape(first: int, end: int | None = None) -> Tape:

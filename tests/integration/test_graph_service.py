@@ -62,19 +62,28 @@ async def _gateway(settings: Settings) -> AsyncIterator[None]:
         yield
 
 
-async def test_price_and_prices_answer_unavailable_while_postgresql_is_down(
+async def test_stored_data_answers_unavailable_while_postgresql_is_down_and_prices_from_memory(
     tmp_path: Path, nats_url: str, namespace: str, nats_client: NatsClient
 ) -> None:
     postgres = await asyncio.to_thread(start_postgres, tmp_path / "pgdata")
     try:
         settings = service_settings(postgres.dsn(), nats_url, namespace)
-        query = '{ price(symbol: "BTCUSDT") { price } prices { symbol } }'
+        query = (
+            '{ price(symbol: "BTCUSDT") { price } prices { symbol } '
+            'history(symbol: "BTCUSDT") { pageInfo { hasNextPage } } '
+            'coverage(symbol: "BTCUSDT", kind: "trade") { stored } }'
+        )
         async with (
             running(storage_service.run, settings, settings.storage_grpc_port),
             _gateway(settings),
         ):
             before = await _graphql(settings, query)
-            assert before["data"] == {"price": None, "prices": []}
+            assert before["data"] == {
+                "price": None,
+                "prices": [],
+                "history": {"pageInfo": {"hasNextPage": False}},
+                "coverage": {"stored": "0"},
+            }
             assert [e["extensions"]["code"] for e in before["errors"]] == ["NOT_FOUND"]
 
             await asyncio.to_thread(postgres.stop)
@@ -82,10 +91,11 @@ async def test_price_and_prices_answer_unavailable_while_postgresql_is_down(
     finally:
         await asyncio.to_thread(postgres.delete)
 
-    # Each field fails on its own, typed: the rest of a query would still answer.
-    assert answer["data"] == {"price": None, "prices": None}
+    # Each field fails on its own, typed: the rest of a query still answers. Latest prices
+    # come from storage's memory (kept by every committed batch), so they still answer.
+    assert answer["data"] == {"price": None, "prices": [], "history": None, "coverage": None}
     codes = {e["path"][0]: e["extensions"]["code"] for e in answer["errors"]}
-    assert codes == {"price": "UNAVAILABLE", "prices": "UNAVAILABLE"}
+    assert codes == {"price": "NOT_FOUND", "history": "UNAVAILABLE", "coverage": "UNAVAILABLE"}
     assert "Unexpected error." not in json.dumps(answer)
 
 

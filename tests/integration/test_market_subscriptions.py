@@ -102,7 +102,86 @@ async def test_subscribe_mutation_starts_trades_of_a_new_symbol_and_unsubscribe_
             )
             assert result.data == {"unsubscribeMarketData": [{"streamName": "btcusdt@trade"}]}
             await eventually(lambda: _holds(fake.active_subscriptions() == {"btcusdt@trade"}))
-    assert rest.requests == [["ETHUSDT"]]  # checked once, before subscribing
+    # The configured symbol at start, then the new one once, before subscribing.
+    assert rest.requests == [["BTCUSDT"], ["ETHUSDT"]]
+
+
+async def test_run_time_subscriptions_survive_a_restart_of_ingest(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    tape = trade_tape(("BTCUSDT", "ETHUSDT"), 2000)
+    async with (
+        FakeBinanceServer(tape, live_interval_s=0.005) as fake,
+        FakeExchangeInfo() as rest,
+    ):
+        settings = service_settings(
+            database_url,
+            nats_url,
+            namespace,
+            binance_ws_url=fake.ws_url,
+            binance_rest_url=rest.url,
+            symbols=("BTCUSDT",),
+            streams=("trade", "aggTrade"),
+        )
+        async with (
+            running(ingest_service.run, settings, settings.ingest_grpc_port),
+            grpc.aio.insecure_channel(settings.ingest_target) as channel,
+        ):
+            stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
+            added = await _graphql(
+                stub, nats_client, namespace, SUBSCRIBE, symbols=["ETHUSDT"], streams=["trade"]
+            )
+            dropped = await _graphql(
+                stub, nats_client, namespace, UNSUBSCRIBE, symbols=["BTCUSDT"], streams=["aggTrade"]
+            )
+            assert added.errors is None and dropped.errors is None
+        wanted = {"btcusdt@trade", "ethusdt@trade"}
+        connections_before = fake.connections_total
+
+        async with (
+            running(ingest_service.run, settings, settings.ingest_grpc_port),
+            grpc.aio.insecure_channel(settings.ingest_target) as channel,
+        ):
+            stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
+            listed = await _graphql(
+                stub, nats_client, namespace, "{ marketSubscriptions { streamName } }"
+            )
+            await eventually(lambda: _holds(fake.active_subscriptions() == wanted))
+            status = await stub.GetIngestStatus(pb.GetIngestStatusRequest())
+    assert fake.connections_total > connections_before  # the restarted ingest's own socket
+    assert listed.data == {"marketSubscriptions": [{"streamName": name} for name in sorted(wanted)]}
+    assert list(status.symbols) == ["BTCUSDT", "ETHUSDT"]
+
+
+async def test_subscribe_that_cannot_be_kept_is_unavailable_and_changes_nothing(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    async with FakeBinanceServer(trade_tape(("BTCUSDT",), 10)) as fake, FakeExchangeInfo() as rest:
+        settings = service_settings(
+            database_url,
+            nats_url,
+            namespace,
+            binance_ws_url=fake.ws_url,
+            binance_rest_url=rest.url,
+            symbols=("BTCUSDT",),
+            streams=("trade",),
+        )
+        async with (
+            running(ingest_service.run, settings, settings.ingest_grpc_port),
+            grpc.aio.insecure_channel(settings.ingest_target) as channel,
+        ):
+            stub = ingest_service_pb2_grpc.IngestServiceStub(channel)
+            await nats_client.jetstream().delete_key_value(
+                names.market_subscriptions_bucket(namespace)
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.SubscribeMarketData(
+                    pb.SubscribeMarketDataRequest(symbols=["ETHUSDT"], streams=["trade"])
+                )
+            listed = await stub.ListMarketSubscriptions(pb.ListMarketSubscriptionsRequest())
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "nothing changed" in (refused.value.details() or "")
+    assert [s.stream_name for s in listed.subscriptions] == ["btcusdt@trade"]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 import asyncpg
 import grpc
@@ -14,7 +15,7 @@ from services.common.events import AggTrade, Kline
 from services.storage import service as storage_service
 from services.storage import tables
 from services.storage.migrations import migrate
-from services.storage.repository import TradeRepository, prepare_connection
+from services.storage.repository import SeriesSpec, TradeRepository, prepare_connection
 from tests.integration.helpers import running, service_settings, trade
 
 pytestmark = pytest.mark.integration
@@ -112,7 +113,7 @@ async def test_missing_agg_ids_and_kline_open_times_are_listed_per_kind(
             with pytest.raises(grpc.aio.AioRpcError) as absent:
                 await last("kline_1h")
             assert absent.value.code() == grpc.StatusCode.NOT_FOUND
-            for kind in ("kline_1M", "book", "kline_2m"):
+            for kind in ("book", "kline_2m"):
                 with pytest.raises(grpc.aio.AioRpcError) as refused:
                     await missing(kind, 0, 1)
                 assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -155,3 +156,56 @@ def _kline(open_ms: int, interval: str = "1m") -> Kline:
         closed=True,
         event_time_ms=open_ms + 60_000,
     )
+
+
+def _month(year: int, month: int) -> int:
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp()) * 1000
+
+
+async def test_missing_monthly_klines_are_whole_calendar_months_in_any_session_time_zone(
+    database_url: str, nats_url: str, namespace: str
+) -> None:
+    settings = service_settings(database_url, nats_url, namespace)
+    stored = [_month(2023, 11), _month(2023, 12), _month(2024, 3)]
+    async with running(storage_service.run, settings, settings.storage_grpc_port):
+        # A session in New York: a month added to its local midnight crosses a DST change.
+        pool = await asyncpg.create_pool(
+            database_url,
+            min_size=1,
+            max_size=1,
+            init=prepare_connection,
+            server_settings={"timezone": "America/New_York"},
+        )
+        repository = TradeRepository(pool)
+        await repository.write(tables.KLINES, [_kline(open_ms, "1M") for open_ms in stored])
+        direct = await repository.missing_ids(
+            SeriesSpec.of("kline_1M"), "binance", "BTCUSDT", _month(2023, 10), _month(2024, 4), 10
+        )
+        await pool.close()
+        async with grpc.aio.insecure_channel(settings.storage_target) as channel:
+            stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+            reply = await stub.ListMissingIds(
+                pb.ListMissingIdsRequest(
+                    symbol="BTCUSDT",
+                    kind="kline_1M",
+                    first_id=_month(2023, 10),
+                    last_id=_month(2024, 4),
+                )
+            )
+            stored_only = await stub.ListMissingIds(
+                pb.ListMissingIdsRequest(
+                    symbol="BTCUSDT",
+                    kind="kline_1M",
+                    first_id=_month(2023, 11),
+                    last_id=_month(2023, 12),
+                )
+            )
+    expected = [
+        (_month(2023, 10), _month(2023, 10)),
+        (_month(2024, 1), _month(2024, 2)),  # 31 days, then 29
+        (_month(2024, 4), _month(2024, 4)),
+    ]
+    assert direct == expected
+    assert [(r.first_id, r.last_id) for r in reply.missing] == expected
+    assert reply.missing_count == 4
+    assert list(stored_only.missing) == [] and stored_only.missing_count == 0

@@ -15,8 +15,8 @@ from nats.js.errors import NotFoundError
 from quantflow.storage.v1 import storage_service_pb2 as pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import bus, names
-from services.common.codec import encode_trade
-from services.common.deadletter import ORIGINAL_SIZE_HEADER, REASON_HEADER
+from services.common.codec import BATCH_HEADER, encode_batch, encode_trade
+from services.common.deadletter import MSG_ID_HEADER, ORIGINAL_SIZE_HEADER, REASON_HEADER
 from services.storage import service as storage_service
 from services.storage.migrations import migrate
 from tests.integration.helpers import eventually, running, service_settings, trade
@@ -177,3 +177,42 @@ async def test_database_failure_is_retried_not_dead_lettered(
         await admin.close()
     assert await _stored_ids(database_url) == [1, 2, 3]
     assert status.events_dead_lettered == 0
+
+
+async def test_a_batch_redelivered_after_a_database_failure_dead_letters_its_poison_once(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    settings = service_settings(database_url, nats_url, namespace)
+    js = nats_client.jetstream()
+    admin = await asyncpg.connect(database_url)
+    try:
+        async with running(storage_service.run, settings, settings.storage_grpc_port):
+            # The good trades cannot be stored, so the whole message comes again (and again),
+            # its poison event with it.
+            await admin.execute("ALTER TABLE trades RENAME TO trades_away")
+            ack = await js.publish(
+                names.trade_subject("BTCUSDT", namespace=namespace),
+                encode_batch([trade(1), BAD_EVENTS["abc"], trade(3)]),
+                headers={BATCH_HEADER: "3"},
+            )
+
+            async def delivered_again() -> bool:
+                info = await js.consumer_info(
+                    names.market_stream(namespace), names.storage_market_durable(namespace)
+                )
+                return bool(info.num_redelivered >= 1)
+
+            await eventually(delivered_again)
+            await admin.execute("ALTER TABLE trades_away RENAME TO trades")
+            await eventually(lambda: _consumer_settled(js, namespace))
+            status = await _status(settings.storage_target)
+    finally:
+        await admin.close()
+    assert await _stored_ids(database_url) == [1, 3]
+    info = await js.stream_info(names.deadletter_stream(namespace))
+    assert info.state.messages == 1
+    (letter,) = await _dead_letters(js, namespace, 1)
+    msg_id = letter.headers[MSG_ID_HEADER]  # type: ignore[attr-defined]
+    assert msg_id.startswith(f"dl:{names.market_stream(namespace)}:{ack.seq}:")
+    assert msg_id.endswith(":1")  # the batch's second event
+    assert status.events_dead_lettered == 1

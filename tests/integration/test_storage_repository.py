@@ -8,8 +8,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from services.storage.migrations import load_migrations, migrate
+from services.storage.migrations import load_migrations, migrate, prepare_schema
 from services.storage.repository import TradeRepository, prepare_connection
+from services.storage.storage_mode import StorageMode
 from tests.integration.helpers import trade
 
 pytestmark = pytest.mark.integration
@@ -35,6 +36,25 @@ async def test_migrate_twice_applies_each_migration_once(database_url: str) -> N
         await conn.close()
     assert first == second == load_migrations()[-1].version
     assert [r["version"] for r in rows] == [m.version for m in load_migrations()]
+
+
+async def test_prepare_schema_without_timescaledb_keeps_plain_postgresql(
+    database_url: str,
+) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        mode, version = await prepare_schema(conn)
+        extensions = await conn.fetchval(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+        )
+        key = await conn.fetchval(
+            """SELECT pg_get_constraintdef(oid) FROM pg_constraint
+               WHERE conrelid = 'trades'::regclass AND contype = 'p'"""
+        )
+    finally:
+        await conn.close()
+    assert (mode, version, extensions) == (StorageMode.POSTGRESQL, load_migrations()[-1].version, 0)
+    assert key == "PRIMARY KEY (venue, symbol, trade_id)"
 
 
 async def test_write_same_batch_twice_stores_it_once(pool: asyncpg.Pool) -> None:
@@ -81,8 +101,7 @@ async def test_latest_prices_lists_each_symbol_once(pool: asyncpg.Pool) -> None:
     assert await repository.latest_prices(["DOGEUSDT"]) == []
 
 
-async def test_backend_reports_plain_postgresql_without_timescaledb(pool: asyncpg.Pool) -> None:
+async def test_backend_reports_the_mode_it_was_given(pool: asyncpg.Pool) -> None:
     backend, version = await TradeRepository(pool).backend()
-    installed = await pool.fetchval("SELECT count(*) FROM pg_extension WHERE extname='timescaledb'")
-    assert backend == ("timescaledb" if installed else "postgresql")
+    assert backend == "postgresql"
     assert version[:2].isdigit()

@@ -185,7 +185,7 @@ async def test_migration_0002_keeps_rows_stored_under_0001_as_spot(database_url:
             traded_at,
         )
         assert await migrate(conn, load_migrations()[:2]) == 2
-        assert await migrate(conn) == len(load_migrations())  # later ones leave trades be
+        assert await migrate(conn) == load_migrations()[-1].version  # later ones leave trades be
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1, init=prepare_connection)

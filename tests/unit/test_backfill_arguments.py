@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from services.cli.backfill import BackfillError, Bound, parse_bound, parse_kind
+from services.common.intervals import MONTHLY, SeriesStep
 
 DAY = 1_660_435_200_000  # 2022-08-14 00:00 UTC
 
@@ -35,9 +36,11 @@ def test_kinds_are_the_streams_with_history_on_rest() -> None:
     kline = parse_kind("kline_1h")
     assert (kline.bus_kind, kline.step, kline.show(DAY)) == (
         "kline_1h",
-        3_600_000,
+        SeriesStep(3_600_000),
         "2022-08-14T00:00Z",
     )
-    for refused, reason in (("kline_1M", "calendar months"), ("ticker", "no history")):
+    month = parse_kind("kline_1M")
+    assert (month.bus_kind, month.step, month.label) == ("kline_1M", MONTHLY, "1M klines")
+    for refused, reason in (("kline_2m", "kline interval '2m'"), ("ticker", "no history")):
         with pytest.raises(BackfillError, match=reason):
             parse_kind(refused)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.common.events import Kline
+from services.common.intervals import MONTHLY, SeriesStep
 from services.ingest.backfill import series_of
 from services.ingest.gaps import Gap, GapDetector, OpenGaps, SeriesKey
 
@@ -49,9 +50,11 @@ def test_a_step_counts_series_ids_that_grow_by_more_than_one() -> None:
     minute = 60_000
     kline = SeriesKey("binance", "BTCUSDT", "kline_1m")
     detector = GapDetector()
-    detector.observe(kline, 0, step=minute)
-    assert detector.observe(kline, minute, step=minute) is None
-    assert detector.observe(kline, 4 * minute, step=minute) == Gap(kline, 2 * minute, 3 * minute)
+    detector.observe(kline, 0, step=SeriesStep(minute))
+    assert detector.observe(kline, minute, step=SeriesStep(minute)) is None
+    assert detector.observe(kline, 4 * minute, step=SeriesStep(minute)) == Gap(
+        kline, 2 * minute, 3 * minute
+    )
 
 
 def test_open_gaps_lists_what_is_not_settled_oldest_first() -> None:
@@ -87,16 +90,35 @@ def _kline(open_ms: int, closed: bool, interval: str = "1m") -> Kline:
     )
 
 
-def test_only_final_klines_advance_their_series_and_months_are_not_watched() -> None:
+def test_only_final_klines_advance_their_series() -> None:
     minute = 60_000
     key = SeriesKey("binance", "ETHUSDT", "kline_1m")
-    assert series_of(_kline(10 * minute, closed=True)) == (key, 10 * minute, minute)
+    assert series_of(_kline(10 * minute, closed=True)) == (key, 10 * minute, SeriesStep(minute))
     # An update of the open candle repeats its open time: no id of the series.
     assert series_of(_kline(11 * minute, closed=False)) is None
-    assert series_of(_kline(0, closed=True, interval="1M")) is None
     detector = GapDetector()
     for open_ms, closed in ((0, True), (minute, False), (minute, True), (4 * minute, True)):
         series = series_of(_kline(open_ms, closed))
         if series is not None:
             found = detector.observe(*series)
     assert found == Gap(key, 2 * minute, 3 * minute)
+
+
+def test_a_missing_calendar_month_of_monthly_klines_is_a_gap_of_those_months() -> None:
+    # 2024: January and February, then May; March and April (31 and 30 days) are missing.
+    jan, feb, mar, apr, may = (
+        1704067200000,
+        1706745600000,
+        1709251200000,
+        1711929600000,
+        1714521600000,
+    )
+    key = SeriesKey("binance", "ETHUSDT", "kline_1M")
+    detector = GapDetector()
+    found = [
+        detector.observe(*series)
+        for open_ms in (jan, feb, feb, may)
+        if (series := series_of(_kline(open_ms, closed=True, interval="1M"))) is not None
+    ]
+    assert series_of(_kline(jan, closed=True, interval="1M")) == (key, jan, MONTHLY)
+    assert found == [None, None, None, Gap(key, mar, apr)]

@@ -7,7 +7,9 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from services.storage import tables
 from services.storage.migrations import load_migrations
+from services.storage.storage_mode import StorageMode
 
 
 def _migration_files() -> dict[str, str]:
@@ -72,3 +74,23 @@ def test_second_migration_makes_the_venue_part_of_both_keys() -> None:
     assert re.search(
         r"ALTER TABLE latest_prices ADD PRIMARY KEY \(venue, symbol\)", sql, re.IGNORECASE
     )
+
+
+def test_timescale_migrations_join_the_plain_ones_in_timescaledb_mode_only() -> None:
+    plain = load_migrations()
+    timescale = load_migrations(StorageMode.TIMESCALEDB)
+    extra = [m for m in timescale if m not in plain]
+    assert [(m.version, m.name) for m in extra] == [(7, "hypertables")]
+    versions = [m.version for m in timescale]
+    assert versions == sorted(set(versions))
+
+
+def test_timescale_keys_include_the_time_column_where_the_table_is_a_hypertable() -> None:
+    timescale = load_migrations(StorageMode.TIMESCALEDB)
+    sql = _normalise(next(m.sql for m in timescale if m.name == "hypertables"))
+    for table in (tables.TRADES, tables.AGG_TRADES):
+        key = ", ".join(table.conflict_key(StorageMode.TIMESCALEDB))
+        assert f"ALTER TABLE {table.like} ADD PRIMARY KEY ({key});" in sql
+        assert f"create_hypertable('{table.like}', by_range('{table.time_column}'" in sql
+    assert tables.TRADES.conflict_key(StorageMode.POSTGRESQL) == ("venue", "symbol", "trade_id")
+    assert tables.KLINES.conflict_key(StorageMode.TIMESCALEDB) == tables.KLINES.key

@@ -331,3 +331,14 @@ def test_batch_msg_id_names_the_series_and_its_first_and_last_id() -> None:
     assert names.batch_msg_id("binance", "btcusdt", names.TRADE, 101, 300) == (
         "binance:BTCUSDT:trade:101-300"
     )
+
+
+def test_market_subscriptions_bucket_is_namespaced_like_the_streams() -> None:
+    assert names.market_subscriptions_bucket() == "MARKET_SUBSCRIPTIONS"
+    assert names.market_subscriptions_bucket("t1") == "T1_MARKET_SUBSCRIPTIONS"
+
+
+def test_deadletter_msg_id_names_stream_sequence_stored_time_and_event_index() -> None:
+    assert names.deadletter_msg_id("T1_MARKET", 42, 1723161255000123, 3) == (
+        "dl:T1_MARKET:42:1723161255000123:3"
+    )

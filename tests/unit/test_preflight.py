@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.cli.preflight import chosen_ports, preflight
+from services.cli.preflight import chosen_ports, live_symbols_problem, preflight
 from services.common.embedded import free_port
 from services.common.settings import Settings, env_name
 
@@ -107,3 +107,20 @@ def test_chosen_ports_are_the_set_ones_and_zero_means_unset(
         "graph_grpc_port": 7555,
         "ingest_metrics_port": 9555,
     }
+
+
+def test_live_symbols_check_without_exchange_info_warns_and_lets_up_go_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(tmp_path, binance_rest_url=f"http://127.0.0.1:{free_port()}")
+    assert live_symbols_problem(settings, {**NAMES, "symbols": "--symbols"}) is None
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith("could not check --symbols (BTCUSDT,ETHUSDT) against Binance")
+
+
+def test_live_symbols_check_asks_nothing_of_a_replay(tmp_path: Path) -> None:
+    # An unreachable REST URL that would warn if asked.
+    settings = _settings(
+        tmp_path, source="demo", binance_rest_url=f"http://127.0.0.1:{free_port()}"
+    )
+    assert live_symbols_problem(settings, NAMES) is None

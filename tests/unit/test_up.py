@@ -49,6 +49,15 @@ def test_plan_points_graph_at_ingest_for_run_time_subscriptions(tmp_path: Path) 
     assert all(c.env["QUANTFLOW_INGEST_TARGET"] == "127.0.0.1:7602" for c in stack.components)
 
 
+def test_plan_hands_the_captured_symbols_and_streams_to_every_component(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, symbols=("ETHUSDT",), streams=("trade", "kline_1h"))
+    stack = Stack(settings)
+    stack._plan()
+    (ingest,) = [c for c in stack.components if c.name == "ingest"]
+    assert ingest.env["QUANTFLOW_SYMBOLS"] == "ETHUSDT"
+    assert ingest.env["QUANTFLOW_STREAMS"] == "trade,kline_1h"
+
+
 @dataclass
 class _Handle:
     port: int

@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#quantflow/market/v1/gap_event.proto\x12\x13quantflow.market.v1\"\xaf\x01\n\x08GapEvent\x12\r\n\x05venue\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x04 \x01(\x03\x12\x0f\n\x07last_id\x18\x05 \x01(\x03\x12,\n\x05state\x18\x06 \x01(\x0e\x32\x1d.quantflow.market.v1.GapState\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x15\n\revent_time_ms\x18\x08 \x01(\x03*k\n\x08GapState\x12\x19\n\x15GAP_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10GAP_STATE_OPENED\x10\x01\x12\x14\n\x10GAP_STATE_FILLED\x10\x02\x12\x18\n\x14GAP_STATE_UNFILLABLE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#quantflow/market/v1/gap_event.proto\x12\x13quantflow.market.v1\"\xaf\x01\n\x08GapEvent\x12\r\n\x05venue\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x04 \x01(\x03\x12\x0f\n\x07last_id\x18\x05 \x01(\x03\x12,\n\x05state\x18\x06 \x01(\x0e\x32\x1d.quantflow.market.v1.GapState\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x15\n\revent_time_ms\x18\x08 \x01(\x03*\x88\x01\n\x08GapState\x12\x19\n\x15GAP_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10GAP_STATE_OPENED\x10\x01\x12\x14\n\x10GAP_STATE_FILLED\x10\x02\x12\x18\n\x14GAP_STATE_UNFILLABLE\x10\x03\x12\x1b\n\x17GAP_STATE_EXCHANGE_HOLE\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantflow.market.v1.gap_event_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GAPSTATE']._serialized_start=238
-  _globals['_GAPSTATE']._serialized_end=345
+  _globals['_GAPSTATE']._serialized_start=239
+  _globals['_GAPSTATE']._serialized_end=375
   _globals['_GAPEVENT']._serialized_start=61
   _globals['_GAPEVENT']._serialized_end=236
 # @@protoc_insertion_point(module_scope)

@@ -11,10 +11,12 @@ class GapState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     GAP_STATE_OPENED: _ClassVar[GapState]
     GAP_STATE_FILLED: _ClassVar[GapState]
     GAP_STATE_UNFILLABLE: _ClassVar[GapState]
+    GAP_STATE_EXCHANGE_HOLE: _ClassVar[GapState]
 GAP_STATE_UNSPECIFIED: GapState
 GAP_STATE_OPENED: GapState
 GAP_STATE_FILLED: GapState
 GAP_STATE_UNFILLABLE: GapState
+GAP_STATE_EXCHANGE_HOLE: GapState
 
 class GapEvent(_message.Message):
     __slots__ = ("venue", "symbol", "kind", "first_id", "last_id", "state", "reason", "event_time_ms")

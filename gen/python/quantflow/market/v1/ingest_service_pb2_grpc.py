@@ -72,13 +72,16 @@ class IngestServiceServicer:
         """Start capturing streams of symbols while running (live source only). Every symbol is
         checked against Binance's exchangeInfo first: an unknown or non-trading one is refused
         with INVALID_ARGUMENT naming it; a replay or demo source answers FAILED_PRECONDITION.
+        The change is kept on the bus and survives a restart of ingest (UNAVAILABLE, and no
+        change, when it cannot be kept).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UnsubscribeMarketData(self, request, context):
-        """Stop capturing streams of symbols (those not captured are ignored).
+        """Stop capturing streams of symbols (those not captured are ignored); kept like a
+        subscription, also for the streams QUANTFLOW_SYMBOLS x QUANTFLOW_STREAMS configure.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -26,13 +26,17 @@ from quantflow.market.v1 import book_ticker_pb2 as quantflow_dot_market_dot_v1_d
 from quantflow.market.v1 import ticker_pb2 as quantflow_dot_market_dot_v1_dot_ticker__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*quantflow/storage/v1/storage_service.proto\x12\x14quantflow.storage.v1\x1a%quantflow/market/v1/book_ticker.proto\x1a quantflow/market/v1/ticker.proto\"8\n\x16ListBookTickersRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"P\n\x17ListBookTickersResponse\x12\x35\n\x0c\x62ook_tickers\x18\x01 \x03(\x0b\x32\x1f.quantflow.market.v1.BookTicker\"4\n\x12ListTickersRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"C\n\x13ListTickersResponse\x12,\n\x07tickers\x18\x01 \x03(\x0b\x32\x1b.quantflow.market.v1.Ticker\"E\n\x16GetLastStoredIdRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"*\n\x17GetLastStoredIdResponse\x12\x0f\n\x07last_id\x18\x01 \x01(\x03\"g\n\x15ListMissingIdsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x04 \x01(\x03\x12\x0f\n\x07last_id\x18\x05 \x01(\x03\"_\n\x16ListMissingIdsResponse\x12.\n\x07missing\x18\x01 \x03(\x0b\x32\x1d.quantflow.storage.v1.IdRange\x12\x15\n\rmissing_count\x18\x02 \x01(\x03\",\n\x07IdRange\x12\x10\n\x08\x66irst_id\x18\x01 \x01(\x03\x12\x0f\n\x07last_id\x18\x02 \x01(\x03\"v\n\x0bLatestPrice\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x10\n\x08trade_id\x18\x04 \x01(\x03\x12\x15\n\rtrade_time_ms\x18\x05 \x01(\x03\x12\r\n\x05venue\x18\x06 \x01(\t\"6\n\x15GetLatestPriceRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"J\n\x16GetLatestPriceResponse\x12\x30\n\x05price\x18\x01 \x01(\x0b\x32!.quantflow.storage.v1.LatestPrice\"9\n\x17ListLatestPricesRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"M\n\x18ListLatestPricesResponse\x12\x31\n\x06prices\x18\x01 \x03(\x0b\x32!.quantflow.storage.v1.LatestPrice\"\x19\n\x17GetStorageStatusRequest\"\xfc\x01\n\x18GetStorageStatusResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x16\n\x0etrades_written\x18\x04 \x01(\x03\x12\x1c\n\x14\x65vents_dead_lettered\x18\x05 \x01(\x03\x12\x1a\n\x12\x61gg_trades_written\x18\x06 \x01(\x03\x12\x16\n\x0eklines_written\x18\x07 \x01(\x03\x12\x1c\n\x14\x62ook_tickers_written\x18\x08 \x01(\x03\x12\x17\n\x0ftickers_written\x18\t \x01(\x03\x32\x94\x06\n\x0eStorageService\x12k\n\x0eGetLatestPrice\x12+.quantflow.storage.v1.GetLatestPriceRequest\x1a,.quantflow.storage.v1.GetLatestPriceResponse\x12q\n\x10ListLatestPrices\x12-.quantflow.storage.v1.ListLatestPricesRequest\x1a..quantflow.storage.v1.ListLatestPricesResponse\x12q\n\x10GetStorageStatus\x12-.quantflow.storage.v1.GetStorageStatusRequest\x1a..quantflow.storage.v1.GetStorageStatusResponse\x12k\n\x0eListMissingIds\x12+.quantflow.storage.v1.ListMissingIdsRequest\x1a,.quantflow.storage.v1.ListMissingIdsResponse\x12n\n\x0fGetLastStoredId\x12,.quantflow.storage.v1.GetLastStoredIdRequest\x1a-.quantflow.storage.v1.GetLastStoredIdResponse\x12n\n\x0fListBookTickers\x12,.quantflow.storage.v1.ListBookTickersRequest\x1a-.quantflow.storage.v1.ListBookTickersResponse\x12\x62\n\x0bListTickers\x12(.quantflow.storage.v1.ListTickersRequest\x1a).quantflow.storage.v1.ListTickersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*quantflow/storage/v1/storage_service.proto\x12\x14quantflow.storage.v1\x1a%quantflow/market/v1/book_ticker.proto\x1a quantflow/market/v1/ticker.proto\"8\n\x16ListBookTickersRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"P\n\x17ListBookTickersResponse\x12\x35\n\x0c\x62ook_tickers\x18\x01 \x03(\x0b\x32\x1f.quantflow.market.v1.BookTicker\"4\n\x12ListTickersRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"C\n\x13ListTickersResponse\x12,\n\x07tickers\x18\x01 \x03(\x0b\x32\x1b.quantflow.market.v1.Ticker\"\xb3\x01\n\x13StreamTradesRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x14\n\x07\x66rom_ms\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\x05to_ms\x18\x04 \x01(\x03H\x01\x88\x01\x01\x12\x1b\n\x0e\x61\x66ter_trade_id\x18\x05 \x01(\x03H\x02\x88\x01\x01\x12\r\n\x05limit\x18\x06 \x01(\x03\x42\n\n\x08_from_msB\x08\n\x06_to_msB\x11\n\x0f_after_trade_id\"I\n\x14StreamTradesResponse\x12\x31\n\x06trades\x18\x01 \x03(\x0b\x32!.quantflow.storage.v1.StoredTrade\"\x8e\x01\n\x0bStoredTrade\x12\r\n\x05venue\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x10\n\x08trade_id\x18\x03 \x01(\x03\x12\r\n\x05price\x18\x04 \x01(\t\x12\x10\n\x08quantity\x18\x05 \x01(\t\x12\x15\n\rtrade_time_ms\x18\x06 \x01(\x03\x12\x16\n\x0e\x62uyer_is_maker\x18\x07 \x01(\x08\"\x81\x01\n\x12GetCoverageRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x07\x66rom_ms\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\x05to_ms\x18\x05 \x01(\x03H\x01\x88\x01\x01\x42\n\n\x08_from_msB\x08\n\x06_to_ms\"\xdc\x01\n\x13GetCoverageResponse\x12\x32\n\x06ranges\x18\x01 \x03(\x0b\x32\".quantflow.storage.v1.CoveredRange\x12\x31\n\x05holes\x18\x02 \x03(\x0b\x32\".quantflow.storage.v1.CoverageHole\x12\x14\n\x0cstored_count\x18\x03 \x01(\x03\x12\x15\n\rmissing_count\x18\x04 \x01(\x03\x12\x1e\n\x16\x65xchange_missing_count\x18\x05 \x01(\x03\x12\x11\n\ttruncated\x18\x06 \x01(\x08\"@\n\x0c\x43overedRange\x12\x10\n\x08\x66irst_id\x18\x01 \x01(\x03\x12\x0f\n\x07last_id\x18\x02 \x01(\x03\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"r\n\x0c\x43overageHole\x12\x10\n\x08\x66irst_id\x18\x01 \x01(\x03\x12\x0f\n\x07last_id\x18\x02 \x01(\x03\x12\x0f\n\x07missing\x18\x03 \x01(\x03\x12.\n\x05\x63\x61use\x18\x04 \x01(\x0e\x32\x1f.quantflow.storage.v1.HoleCause\"2\n\x11ListSeriesRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"#\n\x12ListSeriesResponse\x12\r\n\x05kinds\x18\x01 \x03(\t\"E\n\x16GetLastStoredIdRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"*\n\x17GetLastStoredIdResponse\x12\x0f\n\x07last_id\x18\x01 \x01(\x03\"g\n\x15ListMissingIdsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x66irst_id\x18\x04 \x01(\x03\x12\x0f\n\x07last_id\x18\x05 \x01(\x03\"_\n\x16ListMissingIdsResponse\x12.\n\x07missing\x18\x01 \x03(\x0b\x32\x1d.quantflow.storage.v1.IdRange\x12\x15\n\rmissing_count\x18\x02 \x01(\x03\",\n\x07IdRange\x12\x10\n\x08\x66irst_id\x18\x01 \x01(\x03\x12\x0f\n\x07last_id\x18\x02 \x01(\x03\"v\n\x0bLatestPrice\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x10\n\x08trade_id\x18\x04 \x01(\x03\x12\x15\n\rtrade_time_ms\x18\x05 \x01(\x03\x12\r\n\x05venue\x18\x06 \x01(\t\"6\n\x15GetLatestPriceRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"J\n\x16GetLatestPriceResponse\x12\x30\n\x05price\x18\x01 \x01(\x0b\x32!.quantflow.storage.v1.LatestPrice\"9\n\x17ListLatestPricesRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\r\n\x05venue\x18\x02 \x01(\t\"M\n\x18ListLatestPricesResponse\x12\x31\n\x06prices\x18\x01 \x03(\x0b\x32!.quantflow.storage.v1.LatestPrice\"\x19\n\x17GetStorageStatusRequest\"\xb2\x03\n\x18GetStorageStatusResponse\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x16\n\x0etrades_written\x18\x04 \x01(\x03\x12\x1c\n\x14\x65vents_dead_lettered\x18\x05 \x01(\x03\x12\x1a\n\x12\x61gg_trades_written\x18\x06 \x01(\x03\x12\x16\n\x0eklines_written\x18\x07 \x01(\x03\x12\x1c\n\x14\x62ook_tickers_written\x18\x08 \x01(\x03\x12\x17\n\x0ftickers_written\x18\t \x01(\x03\x12\x16\n\x0eretention_mode\x18\x14 \x01(\t\x12\x11\n\tretention\x18\x15 \x01(\t\x12U\n\x0crows_expired\x18\x16 \x03(\x0b\x32?.quantflow.storage.v1.GetStorageStatusResponse.RowsExpiredEntry\x1a\x32\n\x10RowsExpiredEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"a\n\x0eGetOhlcRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x10\n\x08interval\x18\x03 \x01(\t\x12\x0f\n\x07\x66rom_ms\x18\x04 \x01(\x03\x12\r\n\x05to_ms\x18\x05 \x01(\x03\"\xa2\x01\n\x0fGetOhlcResponse\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\topen_time\x18\x02 \x03(\x03\x12\x0c\n\x04open\x18\x03 \x03(\t\x12\x0c\n\x04high\x18\x04 \x03(\t\x12\x0b\n\x03low\x18\x05 \x03(\t\x12\r\n\x05\x63lose\x18\x06 \x03(\t\x12\x0e\n\x06volume\x18\x07 \x03(\t\x12\x14\n\x0cquote_volume\x18\x08 \x03(\t\x12\x0e\n\x06trades\x18\t \x03(\x03\"v\n\x14GetIndicatorsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x10\n\x08interval\x18\x03 \x01(\t\x12\x0f\n\x07\x66rom_ms\x18\x04 \x01(\x03\x12\r\n\x05to_ms\x18\x05 \x01(\x03\x12\r\n\x05specs\x18\x06 \x03(\t\"q\n\x15GetIndicatorsResponse\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\topen_time\x18\x02 \x03(\x03\x12\x35\n\x06series\x18\x03 \x03(\x0b\x32%.quantflow.storage.v1.IndicatorValues\"=\n\x0fIndicatorValues\x12\x0c\n\x04spec\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06values\x18\x03 \x03(\x01*X\n\tHoleCause\x12\x1a\n\x16HOLE_CAUSE_UNSPECIFIED\x10\x00\x12\x16\n\x12HOLE_CAUSE_MISSING\x10\x01\x12\x17\n\x13HOLE_CAUSE_EXCHANGE\x10\x02\x32\x88\n\n\x0eStorageService\x12k\n\x0eGetLatestPrice\x12+.quantflow.storage.v1.GetLatestPriceRequest\x1a,.quantflow.storage.v1.GetLatestPriceResponse\x12q\n\x10ListLatestPrices\x12-.quantflow.storage.v1.ListLatestPricesRequest\x1a..quantflow.storage.v1.ListLatestPricesResponse\x12q\n\x10GetStorageStatus\x12-.quantflow.storage.v1.GetStorageStatusRequest\x1a..quantflow.storage.v1.GetStorageStatusResponse\x12k\n\x0eListMissingIds\x12+.quantflow.storage.v1.ListMissingIdsRequest\x1a,.quantflow.storage.v1.ListMissingIdsResponse\x12n\n\x0fGetLastStoredId\x12,.quantflow.storage.v1.GetLastStoredIdRequest\x1a-.quantflow.storage.v1.GetLastStoredIdResponse\x12n\n\x0fListBookTickers\x12,.quantflow.storage.v1.ListBookTickersRequest\x1a-.quantflow.storage.v1.ListBookTickersResponse\x12\x62\n\x0bListTickers\x12(.quantflow.storage.v1.ListTickersRequest\x1a).quantflow.storage.v1.ListTickersResponse\x12g\n\x0cStreamTrades\x12).quantflow.storage.v1.StreamTradesRequest\x1a*.quantflow.storage.v1.StreamTradesResponse0\x01\x12\x62\n\x0bGetCoverage\x12(.quantflow.storage.v1.GetCoverageRequest\x1a).quantflow.storage.v1.GetCoverageResponse\x12_\n\nListSeries\x12\'.quantflow.storage.v1.ListSeriesRequest\x1a(.quantflow.storage.v1.ListSeriesResponse\x12X\n\x07GetOhlc\x12$.quantflow.storage.v1.GetOhlcRequest\x1a%.quantflow.storage.v1.GetOhlcResponse0\x01\x12j\n\rGetIndicators\x12*.quantflow.storage.v1.GetIndicatorsRequest\x1a+.quantflow.storage.v1.GetIndicatorsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantflow.storage.v1.storage_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_GETSTORAGESTATUSRESPONSE_ROWSEXPIREDENTRY']._loaded_options = None
+  _globals['_GETSTORAGESTATUSRESPONSE_ROWSEXPIREDENTRY']._serialized_options = b'8\001'
+  _globals['_HOLECAUSE']._serialized_start=3211
+  _globals['_HOLECAUSE']._serialized_end=3299
   _globals['_LISTBOOKTICKERSREQUEST']._serialized_start=141
   _globals['_LISTBOOKTICKERSREQUEST']._serialized_end=197
   _globals['_LISTBOOKTICKERSRESPONSE']._serialized_start=199
@@ -41,30 +45,60 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTICKERSREQUEST']._serialized_end=333
   _globals['_LISTTICKERSRESPONSE']._serialized_start=335
   _globals['_LISTTICKERSRESPONSE']._serialized_end=402
-  _globals['_GETLASTSTOREDIDREQUEST']._serialized_start=404
-  _globals['_GETLASTSTOREDIDREQUEST']._serialized_end=473
-  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_start=475
-  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_end=517
-  _globals['_LISTMISSINGIDSREQUEST']._serialized_start=519
-  _globals['_LISTMISSINGIDSREQUEST']._serialized_end=622
-  _globals['_LISTMISSINGIDSRESPONSE']._serialized_start=624
-  _globals['_LISTMISSINGIDSRESPONSE']._serialized_end=719
-  _globals['_IDRANGE']._serialized_start=721
-  _globals['_IDRANGE']._serialized_end=765
-  _globals['_LATESTPRICE']._serialized_start=767
-  _globals['_LATESTPRICE']._serialized_end=885
-  _globals['_GETLATESTPRICEREQUEST']._serialized_start=887
-  _globals['_GETLATESTPRICEREQUEST']._serialized_end=941
-  _globals['_GETLATESTPRICERESPONSE']._serialized_start=943
-  _globals['_GETLATESTPRICERESPONSE']._serialized_end=1017
-  _globals['_LISTLATESTPRICESREQUEST']._serialized_start=1019
-  _globals['_LISTLATESTPRICESREQUEST']._serialized_end=1076
-  _globals['_LISTLATESTPRICESRESPONSE']._serialized_start=1078
-  _globals['_LISTLATESTPRICESRESPONSE']._serialized_end=1155
-  _globals['_GETSTORAGESTATUSREQUEST']._serialized_start=1157
-  _globals['_GETSTORAGESTATUSREQUEST']._serialized_end=1182
-  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_start=1185
-  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_end=1437
-  _globals['_STORAGESERVICE']._serialized_start=1440
-  _globals['_STORAGESERVICE']._serialized_end=2228
+  _globals['_STREAMTRADESREQUEST']._serialized_start=405
+  _globals['_STREAMTRADESREQUEST']._serialized_end=584
+  _globals['_STREAMTRADESRESPONSE']._serialized_start=586
+  _globals['_STREAMTRADESRESPONSE']._serialized_end=659
+  _globals['_STOREDTRADE']._serialized_start=662
+  _globals['_STOREDTRADE']._serialized_end=804
+  _globals['_GETCOVERAGEREQUEST']._serialized_start=807
+  _globals['_GETCOVERAGEREQUEST']._serialized_end=936
+  _globals['_GETCOVERAGERESPONSE']._serialized_start=939
+  _globals['_GETCOVERAGERESPONSE']._serialized_end=1159
+  _globals['_COVEREDRANGE']._serialized_start=1161
+  _globals['_COVEREDRANGE']._serialized_end=1225
+  _globals['_COVERAGEHOLE']._serialized_start=1227
+  _globals['_COVERAGEHOLE']._serialized_end=1341
+  _globals['_LISTSERIESREQUEST']._serialized_start=1343
+  _globals['_LISTSERIESREQUEST']._serialized_end=1393
+  _globals['_LISTSERIESRESPONSE']._serialized_start=1395
+  _globals['_LISTSERIESRESPONSE']._serialized_end=1430
+  _globals['_GETLASTSTOREDIDREQUEST']._serialized_start=1432
+  _globals['_GETLASTSTOREDIDREQUEST']._serialized_end=1501
+  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_start=1503
+  _globals['_GETLASTSTOREDIDRESPONSE']._serialized_end=1545
+  _globals['_LISTMISSINGIDSREQUEST']._serialized_start=1547
+  _globals['_LISTMISSINGIDSREQUEST']._serialized_end=1650
+  _globals['_LISTMISSINGIDSRESPONSE']._serialized_start=1652
+  _globals['_LISTMISSINGIDSRESPONSE']._serialized_end=1747
+  _globals['_IDRANGE']._serialized_start=1749
+  _globals['_IDRANGE']._serialized_end=1793
+  _globals['_LATESTPRICE']._serialized_start=1795
+  _globals['_LATESTPRICE']._serialized_end=1913
+  _globals['_GETLATESTPRICEREQUEST']._serialized_start=1915
+  _globals['_GETLATESTPRICEREQUEST']._serialized_end=1969
+  _globals['_GETLATESTPRICERESPONSE']._serialized_start=1971
+  _globals['_GETLATESTPRICERESPONSE']._serialized_end=2045
+  _globals['_LISTLATESTPRICESREQUEST']._serialized_start=2047
+  _globals['_LISTLATESTPRICESREQUEST']._serialized_end=2104
+  _globals['_LISTLATESTPRICESRESPONSE']._serialized_start=2106
+  _globals['_LISTLATESTPRICESRESPONSE']._serialized_end=2183
+  _globals['_GETSTORAGESTATUSREQUEST']._serialized_start=2185
+  _globals['_GETSTORAGESTATUSREQUEST']._serialized_end=2210
+  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_start=2213
+  _globals['_GETSTORAGESTATUSRESPONSE']._serialized_end=2647
+  _globals['_GETSTORAGESTATUSRESPONSE_ROWSEXPIREDENTRY']._serialized_start=2597
+  _globals['_GETSTORAGESTATUSRESPONSE_ROWSEXPIREDENTRY']._serialized_end=2647
+  _globals['_GETOHLCREQUEST']._serialized_start=2649
+  _globals['_GETOHLCREQUEST']._serialized_end=2746
+  _globals['_GETOHLCRESPONSE']._serialized_start=2749
+  _globals['_GETOHLCRESPONSE']._serialized_end=2911
+  _globals['_GETINDICATORSREQUEST']._serialized_start=2913
+  _globals['_GETINDICATORSREQUEST']._serialized_end=3031
+  _globals['_GETINDICATORSRESPONSE']._serialized_start=3033
+  _globals['_GETINDICATORSRESPONSE']._serialized_end=3146
+  _globals['_INDICATORVALUES']._serialized_start=3148
+  _globals['_INDICATORVALUES']._serialized_end=3209
+  _globals['_STORAGESERVICE']._serialized_start=3302
+  _globals['_STORAGESERVICE']._serialized_end=4590
 # @@protoc_insertion_point(module_scope)

@@ -70,6 +70,31 @@ class StorageServiceStub:
                 request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersRequest.SerializeToString,
                 response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersResponse.FromString,
                 _registered_method=True)
+        self.StreamTrades = channel.unary_stream(
+                '/quantflow.storage.v1.StorageService/StreamTrades',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesResponse.FromString,
+                _registered_method=True)
+        self.GetCoverage = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/GetCoverage',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageResponse.FromString,
+                _registered_method=True)
+        self.ListSeries = channel.unary_unary(
+                '/quantflow.storage.v1.StorageService/ListSeries',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesResponse.FromString,
+                _registered_method=True)
+        self.GetOhlc = channel.unary_stream(
+                '/quantflow.storage.v1.StorageService/GetOhlc',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcResponse.FromString,
+                _registered_method=True)
+        self.GetIndicators = channel.unary_stream(
+                '/quantflow.storage.v1.StorageService/GetIndicators',
+                request_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsRequest.SerializeToString,
+                response_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -128,6 +153,50 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamTrades(self, request, context):
+        """Stored trades of one symbol in trade id order, in chunks of up to 5,000, paged by
+        trade id (after_trade_id is the keyset cursor): what `history` and backtests read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCoverage(self, request, context):
+        """What is stored of one series (trades, aggTrades, final klines of one interval) as
+        runs of consecutive ids, and the holes between them, each with its cause.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSeries(self, request, context):
+        """The series stored for one symbol on one venue: what `quantflow audit` walks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOhlc(self, request, context):
+        """Candles of one symbol at any Binance interval, those opening in [from_ms, to_ms), built
+        from the finest stored data covering the range: stored klines of that interval, else
+        of a finer interval that divides it, else trades (the answer's `source` says which).
+        Binance's rule: open of the first, highest high, lowest low, close of the last, sums
+        of volume, quote volume and trades; a bucket without data is absent. Streamed as
+        columnar chunks, oldest first; at least one chunk, which may be empty.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIndicators(self, request, context):
+        """Indicator series (the `ta` library's catalogue by name: "rsi(14)", "macd(12,26,9)" …)
+        over the candles GetOhlc answers, aligned with them. INVALID_ARGUMENT names an unknown
+        indicator or a bad parameter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +234,31 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.ListTickers,
                     request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersRequest.FromString,
                     response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersResponse.SerializeToString,
+            ),
+            'StreamTrades': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamTrades,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesResponse.SerializeToString,
+            ),
+            'GetCoverage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCoverage,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageResponse.SerializeToString,
+            ),
+            'ListSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSeries,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesResponse.SerializeToString,
+            ),
+            'GetOhlc': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetOhlc,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcResponse.SerializeToString,
+            ),
+            'GetIndicators': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetIndicators,
+                    request_deserializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsRequest.FromString,
+                    response_serializer=quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -357,6 +451,141 @@ class StorageService:
             '/quantflow.storage.v1.StorageService/ListTickers',
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersRequest.SerializeToString,
             quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListTickersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamTrades(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/StreamTrades',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.StreamTradesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCoverage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/GetCoverage',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetCoverageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/ListSeries',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.ListSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOhlc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/GetOhlc',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetOhlcResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIndicators(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quantflow.storage.v1.StorageService/GetIndicators',
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsRequest.SerializeToString,
+            quantflow_dot_storage_dot_v1_dot_storage__service__pb2.GetIndicatorsResponse.FromString,
             options,
             channel_credentials,
             insecure,
