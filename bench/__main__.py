@@ -4,7 +4,7 @@ python -m bench                  # everything
 python -m bench --quick          # a tenth of the capture, parse/publish/store only
                                  # (the full run publishes and stores it 5 times over)
 python -m bench --only end2end   # one group: parse, publish, store, import, coverage,
-                                 # pipeline, end2end, indicators, ohlc
+                                 # pipeline, end2end, indicators, ohlc, backtest
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bench import (
+    backtest,
     ceilings,
     coverage,
     data,
@@ -43,6 +44,7 @@ GROUPS = (
     "end2end",
     "indicators",
     "ohlc",
+    "backtest",
 )
 # publish and store run over the capture's trades this many times (new ids each copy).
 COPIES = 5
@@ -138,6 +140,8 @@ def main() -> None:
         results += asyncio.run(
             _io_benchmarks(groups, limit, copies, arguments.tape_trades, import_days)
         )
+    if "backtest" in groups:
+        results += backtest.run(arguments.quick)
     print(
         f"capture: {data.CAPTURE.name}; Python {platform.python_version()}; "
         f"{os.cpu_count()} CPUs; load average before: {load_before:.2f}; servers: "
