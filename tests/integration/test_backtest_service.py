@@ -190,7 +190,7 @@ async def test_a_graphql_backtest_agrees_and_can_be_read_back_by_id(stack: Stack
             "equity(points: 10) { time value } tradeList(first: 2) { totalCount "
             "edges { cursor node { direction entryTime exitTime entryPrice exitPrice "
             "pnl return exitReason } } pageInfo { hasNextPage endCursor } }"
-        )  # fmt: skip
+        )
     )
     result = data["runBacktest"]
     expected = _engine_final_equity(_stored_bars())
@@ -264,7 +264,7 @@ async def test_bad_strategies_and_parameters_are_invalid_arguments_naming_them(
         (
             _input(strategy="declarative", params={"entry": "rsi(14) <", "exit": "close > 1"}),
             "entry",
-        ),  # fmt: skip
+        ),
         (_input(fee_rate=2.0), "feeRate"),
     ]
     for given, named in cases:
