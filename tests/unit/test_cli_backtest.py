@@ -36,7 +36,7 @@ def test_the_table_shows_every_metric_and_a_dash_for_no_value() -> None:
             strategy="sma_cross",
             venue="binance",
             cash=10_000,
-        ),  # fmt: skip
+        ),
         fill=pb.FILL_NEXT_OPEN,
         metrics=pb.Metrics(total_return=0.1234, final_equity=11_234, sharpe=1.5, trades=3),
         data_quality=pb.DataQuality(bars=1_440, holes=2, source="kline_1m"),

@@ -61,7 +61,7 @@ def test_declarative_runs_the_condition_language() -> None:
     result = run.run_backtest(
         _request(
             "declarative", entry="close crosses_above sma(20)", exit="close crosses_below sma(20)"
-        ),  # fmt: skip
+        ),
         bars,
     )
     close = bars.close
