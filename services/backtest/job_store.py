@@ -25,20 +25,18 @@ from services.backtest.jobs import (
 )
 from services.common.errors import NotFound
 
+# jsonb crosses as text (json.dumps / json.loads here), so the pool needs no codec and is
+# shared with the backtest results repository.
 _COLUMNS = (
-    "id, kind, state, request, progress, progress_message, result, error, attempts, "
-    "cancel_requested, created_at, started_at, finished_at"
+    "id, kind, state, request::text AS request, progress, progress_message, "
+    "result::text AS result, error, attempts, cancel_requested, created_at, started_at, "
+    "finished_at"
 )
 
 
-async def _init(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-
-async def create_pool(dsn: str, max_size: int = 4) -> asyncpg.Pool:
-    """A pool whose connections read and write ``jsonb`` as Python objects."""
-    pool: asyncpg.Pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, init=_init)
-    return pool
+def _dumps(document: dict[str, Any]) -> str:
+    """JSON without NaN or Infinity, which PostgreSQL's jsonb refuses."""
+    return json.dumps(document, allow_nan=False, separators=(",", ":"))
 
 
 def _job(row: asyncpg.Record) -> Job:
@@ -46,10 +44,10 @@ def _job(row: asyncpg.Record) -> Job:
         id=str(row["id"]),
         kind=JobKind(row["kind"]),
         state=JobState(row["state"]),
-        request=row["request"],
+        request=json.loads(row["request"]),
         progress=float(row["progress"]),
         message=row["progress_message"],
-        result=row["result"],
+        result=None if row["result"] is None else json.loads(row["result"]),
         error=row["error"],
         attempts=int(row["attempts"]),
         cancel_requested=bool(row["cancel_requested"]),
@@ -68,10 +66,10 @@ class JobStore:
 
     async def create(self, kind: JobKind, request: dict[str, Any]) -> Job:
         row = await self._pool.fetchrow(
-            f"INSERT INTO jobs (id, kind, request) VALUES ($1, $2, $3) RETURNING {_COLUMNS}",
+            f"INSERT INTO jobs (id, kind, request) VALUES ($1, $2, $3::jsonb) RETURNING {_COLUMNS}",
             uuid.uuid4(),
             kind.value,
-            request,
+            _dumps(request),
         )
         return _job(row)
 
@@ -128,8 +126,8 @@ class JobStore:
         return await self._move(
             job_id,
             JobState.SUCCEEDED,
-            "result = $4, progress = 1, finished_at = now()",
-            result,
+            "result = $4::jsonb, progress = 1, finished_at = now()",
+            _dumps(result),
         )
 
     async def fail(self, job_id: str, error: str) -> Job | None:

@@ -8,6 +8,7 @@ message with ``json_format.ParseDict``.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -81,10 +82,16 @@ class OptimizeSpec:
                 if item.step is None:
                     raise InvalidArgument(f"a grid needs a step for {item.name}")
 
-    def sets(self, strategy: Strategy) -> Iterator[dict[str, float]]:
-        if self.method == "GRID":
-            return grid(self.ranges)
-        return random_sets(self.ranges, strategy, self.budget, self.seed)
+    def sets(
+        self, strategy: Strategy, fixed: Mapping[str, float] | None = None
+    ) -> Iterator[dict[str, float]]:
+        """The sets to try, each with the ``fixed`` parameters (those not searched)."""
+        drawn = (
+            grid(self.ranges)
+            if self.method == "GRID"
+            else random_sets(self.ranges, strategy, self.budget, self.seed)
+        )
+        return ({**(fixed or {}), **values} for values in drawn)
 
     def check(self, strategy: Strategy) -> None:
         """INVALID_ARGUMENT before any work when a range or constraint names no parameter
@@ -160,12 +167,17 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+def _finite(value: float | int | None) -> float | int | None:
+    """None for NaN and ±inf: JSON (and jsonb) have no such numbers."""
+    return value if value is None or math.isfinite(value) else None
+
+
 def row_json(row: Row) -> dict[str, Any]:
     return {
         "params": {name: float(value) for name, value in row.params.items()},
-        "score": row.score,
-        "metrics": {_camel(k): v for k, v in row.metrics.as_dict().items()}
-        | {"finalEquity": row.final_equity},
+        "score": _finite(row.score),
+        "metrics": {_camel(k): _finite(v) for k, v in row.metrics.as_dict().items()}
+        | {"finalEquity": _finite(row.final_equity)},
     }
 
 
@@ -175,9 +187,10 @@ def run(
     strategy: Strategy,
     settings: Settings,
     report: Report | None = None,
+    fixed: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Search (or walk forward), reporting ``n/total parameter sets`` as it goes; the
-    result as the JSON of ``OptimizeResult``."""
+    """Search (or walk forward), reporting ``n/total parameter set runs`` as it goes, with
+    the ``fixed`` parameters in every set; the result as the JSON of ``OptimizeResult``."""
     spec.check(strategy)
 
     def progress(done: int, total: int) -> None:
@@ -189,7 +202,7 @@ def run(
             bars,
             strategy,
             settings,
-            spec.sets(strategy),
+            spec.sets(strategy, fixed),
             objective=spec.objective,
             constraints=spec.constraints,
             progress=progress,
@@ -205,7 +218,7 @@ def run(
         bars,
         strategy,
         settings,
-        spec.sets(strategy),
+        spec.sets(strategy, fixed),
         spec.walk_forward,
         objective=spec.objective,
         constraints=spec.constraints,
@@ -235,6 +248,6 @@ def run(
         "rows": last,
         "best": last[0] if last else None,
         "skipped": windows.skipped,
-        "walkForward": {"efficiency": windows.efficiency, "folds": folds},
+        "walkForward": {"efficiency": _finite(windows.efficiency), "folds": folds},
     }
 

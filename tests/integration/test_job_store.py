@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from services.backtest.job_store import JobStore, create_pool
+from services.backtest.job_store import JobStore
 from services.backtest.jobs import JobKind, JobState, Progress, cursor, page
 from services.common.errors import FailedPrecondition, NotFound
 from services.storage.migrations import migrate
@@ -21,7 +21,7 @@ async def store(database_url: str) -> AsyncIterator[JobStore]:
         await migrate(conn)
     finally:
         await conn.close()
-    pool = await create_pool(database_url)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     yield JobStore(pool)
     await pool.close()
 
