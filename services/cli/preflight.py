@@ -28,8 +28,10 @@ COMPONENT_PORTS = {
     "storage_grpc_port": "storage gRPC",
     "ingest_grpc_port": "ingest gRPC",
     "graph_grpc_port": "graph gRPC",
+    "backtest_grpc_port": "backtest gRPC",
     "storage_metrics_port": "storage metrics",
     "ingest_metrics_port": "ingest metrics",
+    "backtest_metrics_port": "backtest metrics",
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from quantflow.backtest.v1 import backtest_service_pb2, backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
 from services.cli.probe import unreachable_reason
@@ -72,6 +73,11 @@ async def _details(name: str, target: str) -> tuple[str, bool]:
                     f"{storage.book_tickers_written} book and {storage.tickers_written} ticker "
                     f"updates), {storage.events_dead_lettered} dead-lettered" + _retention(storage)
                 ), True
+            if name == "backtest":
+                listed = await backtest_service_pb2_grpc.BacktestServiceStub(
+                    channel
+                ).ListStrategies(backtest_service_pb2.ListStrategiesRequest(), timeout=2)
+                return f"{len(listed.strategies)} strategies", True
     except grpc.aio.AioRpcError as error:
         return f"({error.code().name})", False
     return "", True

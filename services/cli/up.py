@@ -1,9 +1,10 @@
 """``quantflow up``: the whole system on one machine.
 
-Starts embedded PostgreSQL and NATS (unless their URLs are set), then storage, ingest and
-graph as child processes (`quantflow serve <service>`, what a container runs), restarts a
-child or embedded server that dies (a server on its old port: children have it in their
-URLs), and on Ctrl-C stops everything in order: graph, ingest, storage, servers.
+Starts embedded PostgreSQL and NATS (unless their URLs are set), then storage, ingest,
+backtest and graph as child processes (`quantflow serve <service>`, what a container runs),
+restarts a child or embedded server that dies (a server on its old port: children have it in
+their URLs), and on Ctrl-C stops everything in order: graph, backtest, ingest, storage,
+servers.
 """
 
 from __future__ import annotations
@@ -235,8 +236,10 @@ class Stack:
         def port(field: str) -> int:
             return chosen.get(field) or free_port()
 
-        ports = {name: port(f"{name}_grpc_port") for name in ("storage", "ingest", "graph")}
-        metrics = {name: port(f"{name}_metrics_port") for name in ("storage", "ingest")}
+        ports = {
+            name: port(f"{name}_grpc_port") for name in ("storage", "ingest", "backtest", "graph")
+        }
+        metrics = {name: port(f"{name}_metrics_port") for name in ("storage", "ingest", "backtest")}
         env = {
             **os.environ,
             "QUANTFLOW_NATS_URL": self.nats_url,
@@ -252,10 +255,13 @@ class Stack:
             "QUANTFLOW_STORAGE_GRPC_PORT": str(ports["storage"]),
             "QUANTFLOW_INGEST_GRPC_PORT": str(ports["ingest"]),
             "QUANTFLOW_GRAPH_GRPC_PORT": str(ports["graph"]),
+            "QUANTFLOW_BACKTEST_GRPC_PORT": str(ports["backtest"]),
             "QUANTFLOW_STORAGE_METRICS_PORT": str(metrics["storage"]),
             "QUANTFLOW_INGEST_METRICS_PORT": str(metrics["ingest"]),
+            "QUANTFLOW_BACKTEST_METRICS_PORT": str(metrics["backtest"]),
             "QUANTFLOW_STORAGE_TARGET": f"127.0.0.1:{ports['storage']}",
             "QUANTFLOW_INGEST_TARGET": f"127.0.0.1:{ports['ingest']}",
+            "QUANTFLOW_BACKTEST_TARGET": f"127.0.0.1:{ports['backtest']}",
         }
         graph_url = f"http://{self.settings.graph_host}:{self.settings.graph_port}"
         self.components = [
@@ -273,6 +279,12 @@ class Stack:
                     "metrics": f"http://127.0.0.1:{metrics['ingest']}/metrics",
                     "source": self.settings.source,
                 },
+            ),
+            Component(
+                "backtest",
+                ports["backtest"],
+                env,
+                extra={"metrics": f"http://127.0.0.1:{metrics['backtest']}/metrics"},
             ),
             Component(
                 "graph",

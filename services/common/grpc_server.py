@@ -4,7 +4,7 @@ services and one interceptor that turns QuantFlow errors into status codes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,16 +85,21 @@ class GrpcServer:
 
 
 async def start_grpc_server(
-    host: str, port: int, register: Register, service_names: Iterable[str]
+    host: str,
+    port: int,
+    register: Register,
+    service_names: Iterable[str],
+    options: Sequence[tuple[str, Any]] = (),
 ) -> GrpcServer:
     """Bind ``host:port`` (0 picks a free port), register services, mark them SERVING.
 
     ``service_names`` are the full names of the services ``register`` adds. Server reflection
     lists them beside health and reflection itself, so grpcurl, Postman or Kreya can call
-    every service without the protos.
+    every service without the protos. ``options`` are gRPC channel arguments (message size
+    limits, say).
     """
     service_names = tuple(service_names)
-    server = grpc.aio.server(interceptors=[ErrorInterceptor()])
+    server = grpc.aio.server(interceptors=[ErrorInterceptor()], options=list(options))
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -100,14 +100,18 @@ class Settings(BaseSettings):
     retention_batch_size: int = Field(default=10_000, ge=1, le=1_000_000)
     # Where graph reaches ingest (run-time subscriptions).
     ingest_target: str = "127.0.0.1:7102"
+    # Where graph and the CLI reach the backtest service.
+    backtest_target: str = "127.0.0.1:7104"
 
     # Network: where this process listens.
     grpc_host: str = "127.0.0.1"
     storage_grpc_port: int = Field(default=7101, ge=0, le=65535)
     ingest_grpc_port: int = Field(default=7102, ge=0, le=65535)
     graph_grpc_port: int = Field(default=7103, ge=0, le=65535)
+    backtest_grpc_port: int = Field(default=7104, ge=0, le=65535)
     storage_metrics_port: int = Field(default=9101, ge=0, le=65535)
     ingest_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    backtest_metrics_port: int = Field(default=9104, ge=0, le=65535)
     graph_host: str = "127.0.0.1"
     graph_port: int = Field(default=8000, ge=0, le=65535)
 

@@ -1,0 +1,63 @@
+"""BacktestService over gRPC: a thin layer over run, candle_source and results."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from quantflow.backtest.v1 import backtest_service_pb2 as pb
+from quantflow.backtest.v1 import backtest_service_pb2_grpc
+from quantflow.storage.v1 import storage_service_pb2_grpc
+from services.backtest import codec, run
+from services.backtest.candle_source import fetch_bars
+from services.backtest.results import ResultRepository, StoredResult
+from services.common.errors import InvalidArgument
+from services.storage.database_errors import unavailable_when_database_is_down
+
+
+def _stored_to_pb(stored: StoredResult) -> pb.BacktestResult:
+    return codec.result_to_pb(stored.result, stored.id, stored.request, stored.created_ms)
+
+
+def check_request(given: pb.BacktestInput) -> run.BacktestRequest:
+    """The request, its settings and its strategy's parameters checked (before any candle
+    is fetched): InvalidArgument naming what is wrong."""
+    if not given.strategy:
+        raise InvalidArgument("give a strategy, e.g. sma_cross (see ListStrategies)")
+    request = codec.request_from_pb(given)
+    run.resolve(request)
+    return request
+
+
+class BacktestServicer(backtest_service_pb2_grpc.BacktestServiceServicer):  # type: ignore[misc]
+    def __init__(
+        self, storage: storage_service_pb2_grpc.StorageServiceStub, results: ResultRepository
+    ) -> None:
+        self._storage = storage
+        self._results = results
+
+    async def ListStrategies(
+        self, request: pb.ListStrategiesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListStrategiesResponse:
+        return pb.ListStrategiesResponse(
+            strategies=[codec.strategy_to_pb(info) for info in run.catalogue()]
+        )
+
+    async def RunBacktest(
+        self, request: pb.RunBacktestRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RunBacktestResponse:
+        backtest = check_request(request.input)
+        bars, source = await fetch_bars(self._storage, backtest)
+        # Off the event loop: health checks and other calls keep answering meanwhile.
+        result = await asyncio.to_thread(run.run_backtest, backtest, bars, source=source)
+        with unavailable_when_database_is_down():
+            stored = await self._results.save(backtest, result)
+        return pb.RunBacktestResponse(result=_stored_to_pb(stored))
+
+    async def GetBacktest(
+        self, request: pb.GetBacktestRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBacktestResponse:
+        with unavailable_when_database_is_down():
+            stored = await self._results.get(request.id)
+        return pb.GetBacktestResponse(result=_stored_to_pb(stored))

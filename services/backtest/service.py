@@ -1,0 +1,79 @@
+"""The backtest service: candles from storage over gRPC, results in PostgreSQL, gRPC and
+metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+import grpc
+
+from quantflow.backtest.v1 import backtest_service_pb2, backtest_service_pb2_grpc
+from quantflow.storage.v1 import storage_service_pb2_grpc
+from services.backtest.results import ResultRepository
+from services.backtest.rpc import BacktestServicer
+from services.common.errors import Unavailable
+from services.common.grpc_server import start_grpc_server
+from services.common.runtime import MetricsServer, require_url
+from services.common.settings import Settings, mask_password
+from services.storage.migrations import prepare_schema
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = backtest_service_pb2.DESCRIPTOR.services_by_name["BacktestService"].full_name
+# Candles of a million-bar backtest arrive in chunks far below this; a whole result (up to
+# 10,000 equity points and every trade) may not.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+]
+
+
+async def _pool(dsn: str) -> asyncpg.Pool:
+    """Migrations applied (the same sequence storage applies; whoever starts first does it),
+    then a pool; a database that refuses is a one-line startup failure."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise Unavailable(
+            f"cannot reach PostgreSQL at {mask_password(dsn)}: {error or type(error).__name__}; "
+            "check QUANTFLOW_DATABASE_URL"
+        ) from error
+    try:
+        await prepare_schema(conn)
+    finally:
+        await conn.close()
+    pool: asyncpg.Pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+    return pool
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    dsn = require_url(settings.database_dsn(), "QUANTFLOW_DATABASE_URL")
+    pool = await _pool(dsn)
+    channel = grpc.aio.insecure_channel(settings.storage_target, options=CHANNEL_OPTIONS)
+    storage = storage_service_pb2_grpc.StorageServiceStub(channel)
+    grpc_server = await start_grpc_server(
+        settings.grpc_host,
+        settings.backtest_grpc_port,
+        lambda server: backtest_service_pb2_grpc.add_BacktestServiceServicer_to_server(
+            BacktestServicer(storage, ResultRepository(pool)), server
+        ),
+        [SERVICE_NAME],
+        options=CHANNEL_OPTIONS,
+    )
+    metrics = MetricsServer(settings.grpc_host, settings.backtest_metrics_port)
+    log.info(
+        "backtest: storage %s, gRPC :%d, metrics :%d",
+        settings.storage_target,
+        grpc_server.port,
+        metrics.port,
+    )
+    try:
+        await stop.wait()
+    finally:
+        await grpc_server.stop()
+        metrics.stop()
+        await channel.close()
+        await pool.close()
