@@ -131,9 +131,7 @@ class JobStore:
         )
 
     async def fail(self, job_id: str, error: str) -> Job | None:
-        return await self._move(
-            job_id, JobState.FAILED, "error = $4, finished_at = now()", error
-        )
+        return await self._move(job_id, JobState.FAILED, "error = $4, finished_at = now()", error)
 
     async def cancelled(self, job_id: str) -> Job | None:
         """Record that the job stopped (or never started) because a cancel was asked."""

@@ -21,6 +21,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from services.common.errors import FailedPrecondition, InvalidArgument
 
@@ -110,10 +111,10 @@ class Job:
     id: str
     kind: JobKind
     state: JobState
-    request: dict[str, object]
+    request: dict[str, Any]
     progress: float
     message: str
-    result: dict[str, object] | None
+    result: dict[str, Any] | None
     error: str
     attempts: int
     cancel_requested: bool

@@ -33,7 +33,9 @@ from services.common.errors import InvalidArgument
 
 Report = Callable[[Progress], None]
 
-_RANGE_RE = re.compile(r"^\s*(\w+)\s*=\s*([-+\d.eE]+)\s*:\s*([-+\d.eE]+)(?:\s*:\s*([-+\d.eE]+))?\s*$")
+_RANGE_RE = re.compile(
+    r"^\s*(\w+)\s*=\s*([-+\d.eE]+)\s*:\s*([-+\d.eE]+)(?:\s*:\s*([-+\d.eE]+))?\s*$"
+)
 
 
 def parse_range(text: str) -> ParamRange:
@@ -41,9 +43,7 @@ def parse_range(text: str) -> ParamRange:
     interval a random search samples); INVALID_ARGUMENT naming the text otherwise."""
     match = _RANGE_RE.match(text)
     if match is None:
-        raise InvalidArgument(
-            f"range {text!r} must read name=start:stop[:step], e.g. fast=5:50:5"
-        )
+        raise InvalidArgument(f"range {text!r} must read name=start:stop[:step], e.g. fast=5:50:5")
     name, start, stop, step = match.groups()
     try:
         return ParamRange(name, float(start), float(stop), float(step) if step else None)
@@ -230,7 +230,7 @@ def run(
     def end(index: int) -> str:  # half-open: the end of bar ``index - 1``
         return str(int(times[index - 1]) + step_ms)
 
-    folds = [
+    folds: list[dict[str, Any]] = [
         {
             "trainFromMs": str(int(times[fold.train[0]])),
             "trainToMs": end(fold.train[1]),
@@ -250,4 +250,3 @@ def run(
         "skipped": windows.skipped,
         "walkForward": {"efficiency": _finite(windows.efficiency), "folds": folds},
     }
-

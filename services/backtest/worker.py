@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import logging
 import threading
-from dataclasses import replace
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 import nats.errors

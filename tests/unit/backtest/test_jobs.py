@@ -132,7 +132,7 @@ def test_page_defaults_to_twenty_newest() -> None:
 
 @pytest.mark.parametrize("first", [-1, 101])
 def test_page_size_out_of_range_is_refused(first: int) -> None:
-    with pytest.raises(InvalidArgument, match="first must be in 1..100"):
+    with pytest.raises(InvalidArgument, match=r"first must be in 1\.\.100"):
         page(first, None)
 
 

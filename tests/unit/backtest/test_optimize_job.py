@@ -43,7 +43,7 @@ def test_spec_round_trips_through_json() -> None:
 
 
 def test_spec_unknown_objective_is_refused_naming_the_known_ones() -> None:
-    with pytest.raises(InvalidArgument, match="unknown objective 'luck'.*sharpe"):
+    with pytest.raises(InvalidArgument, match=r"unknown objective 'luck'.*sharpe"):
         OptimizeSpec(GRID.ranges, objective="luck")
 
 
