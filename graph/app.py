@@ -21,6 +21,7 @@ from graph import ide
 from graph.body_limit import BodySizeLimit
 from graph.context import Backends, Context
 from graph.schema import schema
+from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import bus
@@ -48,8 +49,17 @@ class QuantflowGraphQL(GraphQL[Context, None]):
         return Context(backends=self._backends["current"])
 
 
+# A backtest result (up to 10,000 equity points and every trade) may pass gRPC's 4 MB default.
+_BACKTEST_CHANNEL = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+
+
 def create_app(
-    nats_url: str, storage_target: str, namespace: str, *, ingest_target: str
+    nats_url: str,
+    storage_target: str,
+    namespace: str,
+    *,
+    ingest_target: str,
+    backtest_target: str | None = None,
 ) -> Starlette:
     holder: dict[str, Backends] = {}
 
@@ -57,12 +67,22 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         channel = grpc.aio.insecure_channel(storage_target)
         ingest_channel = grpc.aio.insecure_channel(ingest_target)
+        backtest_channel = (
+            grpc.aio.insecure_channel(backtest_target, options=_BACKTEST_CHANNEL)
+            if backtest_target
+            else None
+        )
         nc = await bus.connect(nats_url, "graph")
         holder["current"] = Backends(
             storage=storage_service_pb2_grpc.StorageServiceStub(channel),
             ingest=ingest_service_pb2_grpc.IngestServiceStub(ingest_channel),
             nats=nc,
             namespace=namespace,
+            backtest=(
+                backtest_service_pb2_grpc.BacktestServiceStub(backtest_channel)
+                if backtest_channel
+                else None
+            ),
         )
         try:
             yield
@@ -70,6 +90,8 @@ def create_app(
             await nc.drain()
             await channel.close()
             await ingest_channel.close()
+            if backtest_channel is not None:
+                await backtest_channel.close()
 
     async def healthz(request: Request) -> JSONResponse:
         ready = "current" in holder and holder["current"].nats.is_connected

@@ -1,4 +1,5 @@
-"""What resolvers reach: the storage and ingest gRPC stubs and the NATS connection."""
+"""What resolvers reach: the storage, ingest and backtest gRPC stubs and the NATS
+connection."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
 
+from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
 
@@ -17,6 +19,8 @@ class Backends:
     namespace: str
     # None for a gateway run without ingest: subscription mutations then answer UNAVAILABLE.
     ingest: ingest_service_pb2_grpc.IngestServiceStub | None = None
+    # None for a gateway run without the backtest service: backtests answer UNAVAILABLE.
+    backtest: backtest_service_pb2_grpc.BacktestServiceStub | None = None
 
 
 @dataclass

@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from graph.arguments import kline_kind_argument, symbol_argument, venue_argument
+from graph.backtest import BacktestMutations, BacktestQueries
 from graph.bus_events import bus_events
 from graph.candles import CandleQueries
 from graph.columnar import ColumnarExecutionContext
@@ -23,7 +24,8 @@ from graph.errors import from_rpc_error, should_mask
 from graph.history import TradeConnection, history
 from graph.limits import limit_extensions
 from graph.market_kinds import LatestMarketQueries, LiveMarketSubscriptions
-from graph.market_subscriptions import MarketSubscription, Mutation, market_subscriptions
+from graph.market_subscriptions import MarketSubscription, market_subscriptions
+from graph.market_subscriptions import Mutation as MarketMutation
 from graph.scalars import SCALAR_MAP, Int64
 from graph.trade import Trade
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
@@ -110,7 +112,7 @@ class Kline:
 
 
 @strawberry.type
-class Query(LatestMarketQueries, CandleQueries):
+class Query(LatestMarketQueries, CandleQueries, BacktestQueries):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
         "error when none is stored, so the rest of the query still answers."
@@ -163,6 +165,11 @@ class Query(LatestMarketQueries, CandleQueries):
         description="What is stored of one series and its holes, each with its cause; null "
         "with an error when storage cannot answer.",
     )
+
+
+@strawberry.type
+class Mutation(MarketMutation, BacktestMutations):
+    pass
 
 
 @strawberry.type

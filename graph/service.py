@@ -22,6 +22,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         settings.storage_target,
         settings.namespace,
         ingest_target=settings.ingest_target,
+        backtest_target=settings.backtest_target,
     )
     config = uvicorn.Config(
         app,
