@@ -172,6 +172,53 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from quantflow.backtest.v1 import backtest_service_pb2 as pb
+    from services.cli.backtest import (
+        DIRECTIONS,
+        FILLS,
+        BacktestFailed,
+        backtest_target,
+        metrics_table,
+        parse_params,
+        parse_time,
+        run_backtest,
+    )
+    from services.common.errors import InvalidArgument
+    from services.common.symbols import parse_symbol
+
+    settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
+    configure_logging("WARNING")
+    try:
+        given = pb.BacktestInput(
+            symbol=parse_symbol(args.symbol),
+            venue=args.venue,
+            interval=args.interval,
+            from_ms=parse_time(args.first, "--from"),
+            to_ms=parse_time(args.end, "--to"),
+            strategy=args.strategy,
+            cash=args.cash,
+            fee_rate=args.fee_rate,
+            slippage_bps=args.slippage_bps,
+            fill=FILLS[args.fill],
+            direction=DIRECTIONS[args.direction],
+            position_size=args.position_size,
+        )
+        given.params.update(parse_params(args.param))
+        for name in ("stop_loss", "take_profit", "trailing_stop"):
+            if getattr(args, name) is not None:
+                setattr(given, name, getattr(args, name))
+        result = asyncio.run(run_backtest(backtest_target(settings), given))
+    except InvalidArgument as error:
+        raise SystemExit(f"quantflow backtest: SYMBOL: {error}") from None
+    except BacktestFailed as error:
+        raise SystemExit(f"quantflow backtest: {error}") from None
+    except KeyboardInterrupt:
+        return 130
+    print("\n".join(metrics_table(result)))
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from services.cli import dev
 
@@ -297,6 +344,40 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--venue", choices=VENUES, default=VENUES[0], help="binance (default)")
     audit.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
     audit.set_defaults(handler=_audit)
+
+    backtest = commands.add_parser(
+        "backtest", help="run a strategy over stored candles and print its metrics"
+    )
+    backtest.add_argument("symbol", help="e.g. BTCUSDT")
+    backtest.add_argument("--interval", default="1m", help="candle interval (default 1m)")
+    backtest.add_argument(
+        "--from", dest="first", required=True, help="first candle open, e.g. 2024-08-01 (UTC)"
+    )
+    backtest.add_argument(
+        "--to", dest="end", required=True, help="end of the range, excluded, e.g. 2024-08-08"
+    )
+    backtest.add_argument(
+        "--strategy", default="sma_cross", help="a strategy name (default sma_cross)"
+    )
+    backtest.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a strategy parameter, e.g. --param fast=10 --param slow=30; repeat for each",
+    )
+    backtest.add_argument("--fill", choices=("next_open", "close"), default="next_open")
+    backtest.add_argument("--direction", choices=("long_only", "long_short"), default="long_only")
+    backtest.add_argument("--cash", type=float, default=10_000.0)
+    backtest.add_argument("--fee-rate", type=float, default=0.001, help="0.001 = 0.1%% a fill")
+    backtest.add_argument("--slippage-bps", type=float, default=0.0)
+    backtest.add_argument("--position-size", type=float, default=1.0)
+    backtest.add_argument("--stop-loss", type=float, default=None)
+    backtest.add_argument("--take-profit", type=float, default=None)
+    backtest.add_argument("--trailing-stop", type=float, default=None)
+    backtest.add_argument("--venue", choices=VENUES, default=VENUES[0], help="binance (default)")
+    backtest.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
+    backtest.set_defaults(handler=_backtest)
 
     dev = commands.add_parser("dev", help="contributor tasks")
     dev.add_argument(

@@ -4,9 +4,13 @@ GraphQL schema, results stored in PostgreSQL and read back by id."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -41,6 +45,7 @@ class Stack:
     stub: backtest_service_pb2_grpc.BacktestServiceStub
     context: Context
     pool: asyncpg.Pool
+    target: str
 
     async def query(self, document: str) -> dict[str, Any]:
         result = await schema.execute(document, context_value=self.context)
@@ -84,7 +89,7 @@ async def stack(
                     namespace=namespace,
                     backtest=stub,
                 )
-                yield Stack(stub, Context(backends), pool)
+                yield Stack(stub, Context(backends), pool, settings.backtest_target)
         finally:
             await pool.close()
 
@@ -283,3 +288,30 @@ async def test_an_unknown_id_is_not_found_and_a_malformed_one_invalid(stack: Sta
     assert code == "NOT_FOUND"
     code, message = await stack.error('{ backtest(id: "abc") { id } }')
     assert code == "INVALID_ARGUMENT" and "abc" in message
+
+
+async def test_the_cli_prints_the_metrics_of_the_same_run(stack: Stack, tmp_path: Path) -> None:
+    env = {**os.environ, "QUANTFLOW_BACKTEST_TARGET": stack.target}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli.main", "backtest", "BTCUSDT", "--venue", USDM,
+        "--interval", "1m", "--from", "2022-04-08", "--to", "2022-04-09",
+        "--strategy", "sma_cross", "--param", "fast=10", "--param", "slow=30",
+        "--data-dir", str(tmp_path),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    text = out.decode()
+    expected = _engine_final_equity(_stored_bars())
+    assert f"final equity       {expected:,.2f} (from 10,000.00)" in text, text
+    assert "1,440 bars, 0 holes (kline_1m)" in text
+    assert "sma_cross fast=10 slow=30, fill NEXT_OPEN" in text
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli.main", "backtest", "BTCUSDT", "--from",
+        "2022-04-08", "--to", "2022-04-09", "--data-dir", str(tmp_path),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await process.communicate()
+    assert process.returncode == 1
+    assert "no candles stored for BTCUSDT 1m [2022-04-08T00:00:00Z" in err.decode()
