@@ -22,7 +22,7 @@ from services.backtest import codec
 from services.backtest.job_events import KINDS, STATE_OF, STATES, job_event
 from services.backtest.job_runner import backtest_request, check_optimizable, optimize_request
 from services.backtest.job_store import JobStore
-from services.backtest.jobs import Job, JobKind, cursor, page, parse_job_id
+from services.backtest.jobs import Job, JobKind, cursor, moves_forward, page, parse_job_id
 from services.backtest.optimize import Constraint, ParamRange, WalkForward
 from services.backtest.optimize_job import OptimizeSpec
 from services.backtest.results import ResultRepository
@@ -194,6 +194,7 @@ class JobServicer(BacktestServicer):
             jobs=[await self.job_to_pb(job, with_result=False) for job in jobs],
             end_cursor=cursor(jobs[-1]) if jobs else "",
             has_next_page=more,
+            cursors=[cursor(job) for job in jobs],
         )
 
     async def CancelJob(
@@ -248,9 +249,6 @@ async def watch(
 
 
 def _moves_forward(latest: jobs_pb2.JobEvent, event: jobs_pb2.JobEvent) -> bool:
-    """News: the job ended, started, or progressed; never a step back."""
-    if STATE_OF[event.state].terminal:
-        return True
-    if event.state != latest.state and event.progress >= latest.progress:
-        return True
-    return bool(event.progress > latest.progress)
+    return moves_forward(
+        (STATE_OF[latest.state], latest.progress), (STATE_OF[event.state], event.progress)
+    )

@@ -104,6 +104,20 @@ class Progress:
         return self.fraction > recorded
 
 
+def moves_forward(latest: tuple[JobState, float], event: tuple[JobState, float]) -> bool:
+    """Whether ``event`` (state, progress) is news to a watcher who saw ``latest``: the job
+    ended, started, or progressed; never a step back (a redelivered attempt starts over at 0
+    but is shown only once it passes what was shown)."""
+    (seen_state, seen_progress), (state, progress) = latest, event
+    if seen_state.terminal:
+        return False
+    if state.terminal:
+        return True
+    if state is not seen_state and progress >= seen_progress:
+        return True
+    return progress > seen_progress
+
+
 @dataclass(frozen=True)
 class Job:
     """One job as stored."""

@@ -18,6 +18,7 @@ from services.backtest.jobs import (
     check_move,
     claim,
     cursor,
+    moves_forward,
     page,
     parse_cursor,
     parse_job_id,
@@ -143,3 +144,16 @@ def test_cursor_round_trips_creation_time_to_the_microsecond_and_id() -> None:
 def test_parse_cursor_rejects_garbage() -> None:
     with pytest.raises(InvalidArgument, match="cursor 'x:y'"):
         parse_cursor("x:y")
+
+
+def test_watcher_sees_progress_forward_only() -> None:
+    running = JobState.RUNNING
+    assert moves_forward((running, 0.3), (running, 0.4))
+    assert not moves_forward((running, 0.4), (running, 0.4))
+    assert not moves_forward((running, 0.4), (running, 0.05))  # a new attempt restarting
+
+
+def test_watcher_sees_start_and_end_once() -> None:
+    assert moves_forward((JobState.QUEUED, 0.0), (JobState.RUNNING, 0.0))
+    assert moves_forward((JobState.RUNNING, 0.9), (JobState.CANCELLED, 0.5))
+    assert not moves_forward((JobState.SUCCEEDED, 1.0), (JobState.SUCCEEDED, 1.0))

@@ -411,14 +411,16 @@ class ListJobsRequest(_message.Message):
     def __init__(self, first: _Optional[int] = ..., after: _Optional[str] = ...) -> None: ...
 
 class ListJobsResponse(_message.Message):
-    __slots__ = ("jobs", "end_cursor", "has_next_page")
+    __slots__ = ("jobs", "end_cursor", "has_next_page", "cursors")
     JOBS_FIELD_NUMBER: _ClassVar[int]
     END_CURSOR_FIELD_NUMBER: _ClassVar[int]
     HAS_NEXT_PAGE_FIELD_NUMBER: _ClassVar[int]
+    CURSORS_FIELD_NUMBER: _ClassVar[int]
     jobs: _containers.RepeatedCompositeFieldContainer[Job]
     end_cursor: str
     has_next_page: bool
-    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., end_cursor: _Optional[str] = ..., has_next_page: _Optional[bool] = ...) -> None: ...
+    cursors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., end_cursor: _Optional[str] = ..., has_next_page: _Optional[bool] = ..., cursors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CancelJobRequest(_message.Message):
     __slots__ = ("id",)
