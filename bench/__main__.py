@@ -4,7 +4,8 @@ python -m bench                  # everything
 python -m bench --quick          # a tenth of the capture, parse/publish/store only
                                  # (the full run publishes and stores it 5 times over)
 python -m bench --only end2end   # one group: parse, publish, store, import, coverage,
-                                 # pipeline, end2end, indicators, ohlc, backtest
+                                 # pipeline, end2end, indicators, ohlc, backtest,
+                                 # backtest_service
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from bench import (
     backtest,
+    backtest_service,
     ceilings,
     coverage,
     data,
@@ -45,6 +47,7 @@ GROUPS = (
     "indicators",
     "ohlc",
     "backtest",
+    "backtest_service",
 )
 # publish and store run over the capture's trades this many times (new ids each copy).
 COPIES = 5
@@ -65,6 +68,8 @@ COVERAGE_TRADES = 2_000_000
 INDICATOR_CANDLES = 1_000_000
 # A year of 1m klines aggregated to 1h through GraphQL (issue 8: under 1 s; quick: a month).
 OHLC_MINUTES = ohlc.YEAR_MINUTES
+# GraphQL runBacktest over this many stored 1m candles (issue 9: under 1 s; quick: a tenth).
+BACKTEST_CANDLES = backtest_service.CANDLES
 
 
 def _arguments() -> argparse.Namespace:
@@ -111,6 +116,11 @@ async def _io_benchmarks(
         if "ohlc" in groups:
             minutes = OHLC_MINUTES // 12 if limit is not None else OHLC_MINUTES
             results += await ohlc.run(running.postgres_admin_url, running.nats_url, minutes)
+        if "backtest_service" in groups:
+            candles = BACKTEST_CANDLES // 10 if limit is not None else BACKTEST_CANDLES
+            results += await backtest_service.run(
+                running.postgres_admin_url, running.nats_url, candles
+            )
         if "pipeline" in groups:
             results += await pipeline.run(
                 running.postgres_admin_url, running.nats_url, Path(scratch)
@@ -136,7 +146,8 @@ def main() -> None:
         results += parse.run(data.raw_messages(limit))
     if "indicators" in groups:
         results += indicators.run(INDICATOR_CANDLES // 10 if arguments.quick else INDICATOR_CANDLES)
-    if groups & {"publish", "store", "import", "coverage", "pipeline", "end2end", "ohlc"}:
+    io_groups = {"publish", "store", "import", "coverage", "pipeline", "end2end", "ohlc"}
+    if groups & (io_groups | {"backtest_service"}):
         results += asyncio.run(
             _io_benchmarks(groups, limit, copies, arguments.tape_trades, import_days)
         )

@@ -7,7 +7,7 @@ import base64
 import enum
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import grpc
 import strawberry
@@ -322,7 +322,7 @@ def result_from_pb(result: pb.BacktestResult) -> BacktestResult:
 def input_to_pb(given: BacktestInput) -> pb.BacktestInput:
     """The request BacktestService takes; the symbol and venue checked here, everything else
     by the service, whose INVALID_ARGUMENT names the bad value."""
-    params = given.params if given.params is not None else {}
+    params: object = given.params if given.params is not None else {}
     if not isinstance(params, dict):
         raise TypedError(
             "INVALID_ARGUMENT", f"params: give an object of parameters, not {json.dumps(params)}"
@@ -360,7 +360,7 @@ def _param(param: pb.StrategyParam) -> StrategyParam:
     return StrategyParam(
         name=param.name,
         type=param.type,
-        default=json.loads(param.default_json) if param.default_json else None,
+        default=cast(JSON, json.loads(param.default_json or "null")),
         min=_optional(param, "min"),
         max=_optional(param, "max"),
         description=param.description,

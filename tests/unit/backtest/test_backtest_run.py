@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from quantflow.backtest.v1 import backtest_service_pb2 as pb
 from services.backtest import codec, engine, run, strategies
 from services.backtest.bars import Bars, Indicators
 from services.common.errors import InvalidArgument
@@ -118,7 +119,7 @@ def test_results_survive_json_and_protobuf() -> None:
         request
     )
     message = codec.result_to_pb(back, "id", request, 5)
-    assert message.fill == codec.pb.FILL_CLOSE
+    assert message.fill == pb.FILL_CLOSE
     assert message.metrics.final_equity == result.final_equity
     assert message.data_quality.source == "kline_1m"
     again = codec.request_from_pb(message.input)
