@@ -204,3 +204,49 @@ async def test_progress_events_arrive_in_order_and_cancel_stops_the_job(cluster:
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await stub.CancelJob(pb.CancelJobRequest(id=job.id))
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_optimize_cli_shows_progress_bar_then_best_rows(
+    cluster: Cluster, database_url: str, nats_url: str, namespace: str, tmp_path: Any
+) -> None:
+    worker = cluster.start_worker()
+    await cluster.stub(worker)
+    env = base_env(
+        database_url=database_url,
+        nats_url=nats_url,
+        namespace=namespace,
+        backtest_target=f"127.0.0.1:{worker.port}",  # type: ignore[attr-defined]
+    )
+    cli = CliProcess(
+        [
+            "optimize",
+            "BTCUSDT",
+            "--interval",
+            "1m",
+            "--from",
+            "2023-11-14T22:13:00Z",
+            "--to",
+            "2023-11-28T19:33:00Z",
+            "--range",
+            "fast=5:50:5",
+            "--range",
+            "slow=20:200:20",
+            "--constraint",
+            "fast < slow",
+            "--objective",
+            "sharpe",
+            "--top",
+            "3",
+            "--data-dir",
+            str(tmp_path / "no-stack"),
+        ],
+        env,
+        tmp_path / "optimize.log",
+    )
+    assert await cli.run_to_end(120) == 0, cli.output()
+    output = cli.output()
+    assert "100%" in output and "[##" in output
+    assert "parameter sets tried" in output
+    table = [line for line in output.splitlines() if line.startswith(("1 ", "2 ", "3 "))]
+    assert len(table) == 3
+    assert all("fast=" in line and "slow=" in line for line in table)
