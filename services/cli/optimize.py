@@ -192,10 +192,10 @@ async def _follow(
     stub: backtest_service_pb2_grpc.BacktestServiceStub, job_id: str, bar: FractionBar
 ) -> int:
     """Show each WatchJob step until the job ends; its final state."""
-    state = jobs_pb2.JOB_STATE_UNSPECIFIED
+    state: int = jobs_pb2.JOB_STATE_UNSPECIFIED
     async for reply in stub.WatchJob(pb.WatchJobRequest(id=job_id)):
         event = reply.event
-        state = event.state
+        state = int(event.state)
         label = jobs_pb2.JobState.Name(state).removeprefix("JOB_STATE_").lower()
         bar.show(event.progress, event.message or label)
         if state in _ENDED:

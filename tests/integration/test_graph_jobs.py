@@ -59,7 +59,7 @@ class Stack:
         events = []
         stream = await schema.subscribe(document, context_value=self.context)
         assert not hasattr(stream, "errors"), stream
-        async for result in stream:  # type: ignore[union-attr]
+        async for result in stream:
             assert result.errors is None, result.errors
             assert result.data is not None
             events.append(result.data["jobProgress"])
