@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+from prometheus_client import Counter, Histogram
 
 from quantflow.backtest.v1 import backtest_service_pb2 as pb
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
@@ -12,8 +13,20 @@ from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.backtest import codec, run
 from services.backtest.candle_source import fetch_bars
 from services.backtest.results import ResultRepository, StoredResult
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, QuantflowError
 from services.storage.database_errors import unavailable_when_database_is_down
+
+RUNS = Counter(
+    "quantflow_backtest_runs",
+    "RunBacktest calls by outcome (ok, or the status code of the error)",
+    ["outcome"],
+)
+RUN_SECONDS = Histogram(
+    "quantflow_backtest_run_seconds",
+    "RunBacktest time: candle fetch, simulation and storing the result",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+BARS = Counter("quantflow_backtest_bars", "Candles simulated by RunBacktest")
 
 
 def _stored_to_pb(stored: StoredResult) -> pb.BacktestResult:
@@ -47,13 +60,23 @@ class BacktestServicer(backtest_service_pb2_grpc.BacktestServiceServicer):  # ty
     async def RunBacktest(
         self, request: pb.RunBacktestRequest, context: grpc.aio.ServicerContext
     ) -> pb.RunBacktestResponse:
-        backtest = check_request(request.input)
+        try:
+            with RUN_SECONDS.time():
+                stored = await self._run(request.input)
+        except QuantflowError as error:
+            RUNS.labels(error.code).inc()
+            raise
+        RUNS.labels("ok").inc()
+        BARS.inc(stored.result.data_quality.bars)
+        return pb.RunBacktestResponse(result=_stored_to_pb(stored))
+
+    async def _run(self, given: pb.BacktestInput) -> StoredResult:
+        backtest = check_request(given)
         bars, source = await fetch_bars(self._storage, backtest)
         # Off the event loop: health checks and other calls keep answering meanwhile.
         result = await asyncio.to_thread(run.run_backtest, backtest, bars, source=source)
         with unavailable_when_database_is_down():
-            stored = await self._results.save(backtest, result)
-        return pb.RunBacktestResponse(result=_stored_to_pb(stored))
+            return await self._results.save(backtest, result)
 
     async def GetBacktest(
         self, request: pb.GetBacktestRequest, context: grpc.aio.ServicerContext

@@ -143,9 +143,22 @@ async def test_live_capture_flows_to_graphql_and_a_second_replay_adds_nothing(
         assert error["path"] == ["missing"]
         assert error["extensions"]["code"] == "NOT_FOUND"
 
+        # The backtest service runs beside them, reached by the gateway and reaching storage.
+        listed = await graphql(url, "{ strategies { name } }")
+        assert "sma_cross" in {s["name"] for s in listed["data"]["strategies"]}, listed
+        empty = await graphql(
+            url,
+            'mutation { runBacktest(input: {symbol: "BTCUSDT", interval: "1d", '
+            'from: "2001-01-01T00:00:00Z", to: "2001-02-01T00:00:00Z", strategy: "sma_cross"}) '
+            "{ id } }",
+        )
+        [error] = empty["errors"]
+        assert error["extensions"]["code"] == "NOT_FOUND" and "BTCUSDT 1d" in error["message"]
+
         status = cli(["status", "--data-dir", str(tmp_path / "qf")], env, name="status")
         assert await status.run_to_end() == 0, status.output()
         assert status.output().count("SERVING") == 4
+        assert "strategies" in status.output()
         assert await up.interrupt() == 0, up.output()[-3000:]
 
     for trade in received:

@@ -18,6 +18,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client as NatsClient
+from prometheus_client import REGISTRY
 
 from graph.context import Backends, Context
 from graph.schema import schema
@@ -169,9 +170,14 @@ async def test_strategies_list_the_builtins_and_the_declarative_one(stack: Stack
     assert [p["type"] for p in declarative["params"]] == ["string", "string"]
 
 
+def _runs(outcome: str) -> float:
+    return REGISTRY.get_sample_value("quantflow_backtest_runs_total", {"outcome": outcome}) or 0.0
+
+
 async def test_a_grpc_backtest_ends_where_the_engine_ends_on_the_same_candles(
     stack: Stack,
 ) -> None:
+    runs_before = _runs("ok")
     for fill, engine_fill in ((pb.FILL_NEXT_OPEN, engine.Fill.NEXT_OPEN),
                               (pb.FILL_CLOSE, engine.Fill.CLOSE)):  # fmt: skip
         reply = await stack.stub.RunBacktest(pb.RunBacktestRequest(input=_input(fill=fill)))
@@ -187,6 +193,7 @@ async def test_a_grpc_backtest_ends_where_the_engine_ends_on_the_same_candles(
         assert result.equity_value[-1] == pytest.approx(expected, rel=1e-12)
         stored = (await stack.stub.GetBacktest(pb.GetBacktestRequest(id=result.id))).result
         assert stored == result
+    assert _runs("ok") == runs_before + 2  # Prometheus counts them
 
 
 async def test_a_graphql_backtest_agrees_and_can_be_read_back_by_id(stack: Stack) -> None:
@@ -272,11 +279,13 @@ async def test_bad_strategies_and_parameters_are_invalid_arguments_naming_them(
         ),
         (_input(fee_rate=2.0), "feeRate"),
     ]
+    refused_before = _runs("INVALID_ARGUMENT")
     for given, named in cases:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stack.stub.RunBacktest(pb.RunBacktestRequest(input=given))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, named
         assert named in (caught.value.details() or ""), caught.value.details()
+    assert _runs("INVALID_ARGUMENT") == refused_before + len(cases)
     code, message = await stack.error(_mutation(strategy='"nope"'))
     assert code == "INVALID_ARGUMENT" and "nope" in message
 

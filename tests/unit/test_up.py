@@ -49,6 +49,17 @@ def test_plan_points_graph_at_ingest_for_run_time_subscriptions(tmp_path: Path) 
     assert all(c.env["QUANTFLOW_INGEST_TARGET"] == "127.0.0.1:7602" for c in stack.components)
 
 
+def test_plan_starts_the_backtest_service_before_graph_and_points_graph_at_it(
+    tmp_path: Path,
+) -> None:
+    stack = Stack(Settings(data_dir=tmp_path, backtest_grpc_port=7604))
+    stack._plan()
+    assert [c.name for c in stack.components] == ["storage", "ingest", "backtest", "graph"]
+    assert all(c.env["QUANTFLOW_BACKTEST_TARGET"] == "127.0.0.1:7604" for c in stack.components)
+    (backtest,) = [c for c in stack.components if c.name == "backtest"]
+    assert backtest.env["QUANTFLOW_BACKTEST_METRICS_PORT"] not in ("9104", "0")
+
+
 def test_plan_hands_the_captured_symbols_and_streams_to_every_component(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, symbols=("ETHUSDT",), streams=("trade", "kline_1h"))
     stack = Stack(settings)
