@@ -47,7 +47,7 @@ def check_optimizable(spec: OptimizeSpec, request: BacktestRequest) -> None:
 
 
 class JobRunner:
-    """Runs a job's work; see :class:`services.backtest.worker.JobRunner`."""
+    """Runs a job's work: the :data:`services.backtest.worker.Runner` of the service."""
 
     def __init__(
         self, storage: storage_service_pb2_grpc.StorageServiceStub, results: ResultRepository

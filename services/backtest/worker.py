@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -34,11 +34,10 @@ log = logging.getLogger(__name__)
 Report = Callable[[Progress], None]
 
 
-class JobRunner(Protocol):
-    """Runs one job's work; calls ``report`` as it goes (from any thread). ``report`` raises
-    :class:`JobCancelled` when the job must stop; the runner lets it propagate."""
-
-    def __call__(self, job: Job, report: Report) -> Awaitable[dict[str, Any]]: ...
+# Runs one job's work to its result (JSON); calls ``report`` as it goes (from any thread).
+# ``report`` raises JobCancelled when the job must stop; the runner lets it propagate.
+# services.backtest.job_runner.JobRunner is the real one.
+Runner = Callable[[Job, Report], Awaitable[dict[str, Any]]]
 
 
 class _Stopped(JobCancelled):
@@ -77,7 +76,7 @@ class JobWorker:
         js: JetStreamContext,
         store: JobStore,
         events: JobEventPublisher,
-        runner: JobRunner,
+        runner: Runner,
         namespace: str,
         *,
         ack_wait_s: float = 30.0,
