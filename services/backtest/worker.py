@@ -31,6 +31,8 @@ from services.common.errors import InvalidArgument, NotFound, QuantflowError
 
 log = logging.getLogger(__name__)
 
+_RETRY_DELAY_S = 2.0
+
 Report = Callable[[Progress], None]
 
 
@@ -113,10 +115,17 @@ class JobWorker:
                     continue
                 except nats.errors.Error as error:
                     log.warning("jobs fetch failed (%s); retrying", error)
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(_RETRY_DELAY_S)
                     continue
                 for message in messages:
-                    await self.handle(message, stop)
+                    try:
+                        await self.handle(message, stop)
+                    except Exception:
+                        # The database gone, say: the job stays queued, and this worker lives.
+                        log.exception("job message %r: not handled; retrying later", message.data)
+                        with contextlib.suppress(nats.errors.Error):
+                            await message.nak(delay=_RETRY_DELAY_S)
+                        await asyncio.sleep(_RETRY_DELAY_S)
         finally:
             await subscription.unsubscribe()
 
