@@ -22,6 +22,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from prometheus_client import Counter
 
 from services.backtest.job_events import JobEventPublisher, job_event
 from services.backtest.job_store import JobStore
@@ -32,6 +33,10 @@ from services.common.errors import InvalidArgument, NotFound, QuantflowError
 log = logging.getLogger(__name__)
 
 _RETRY_DELAY_S = 2.0
+
+ENDED = Counter(
+    "quantflow_backtest_jobs_ended_total", "Jobs this worker took to an end", ["kind", "state"]
+)
 
 Report = Callable[[Progress], None]
 
@@ -93,7 +98,6 @@ class JobWorker:
         # Well inside ack_wait, so one late heartbeat does not lose the job.
         self._heartbeat_s = max(0.1, min(1.0, ack_wait_s / 4))
         self._max_attempts = max_attempts
-        self.jobs_done = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         subscription = await self._js.pull_subscribe(
@@ -199,8 +203,6 @@ class JobWorker:
         finished = await self._store.succeed(job.id, result)
         if finished is None:
             log.info("job %s: already finished elsewhere; this result is dropped", job.id)
-        else:
-            self.jobs_done += 1
         await self._finish(finished)
         return True
 
@@ -213,5 +215,6 @@ class JobWorker:
 
     async def _finish(self, job: Job | None) -> None:
         if job is not None:
+            ENDED.labels(job.kind.value, job.state.value).inc()
             log.info("job %s: %s", job.id, job.state)
             await self._events.publish(job_event(job))
