@@ -1,8 +1,6 @@
-"""BacktestService over gRPC: a thin layer over run, candle_source and results."""
+"""BacktestService over gRPC: a thin layer over runner, run and results."""
 
 from __future__ import annotations
-
-import asyncio
 
 import grpc
 from prometheus_client import Counter, Histogram
@@ -11,9 +9,9 @@ from quantflow.backtest.v1 import backtest_service_pb2 as pb
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.backtest import codec, run
-from services.backtest.candle_source import fetch_bars
 from services.backtest.results import ResultRepository, StoredResult
-from services.common.errors import InvalidArgument, QuantflowError
+from services.backtest.runner import check_request, run_and_store
+from services.common.errors import QuantflowError
 from services.storage.database_errors import unavailable_when_database_is_down
 
 RUNS = Counter(
@@ -31,16 +29,6 @@ BARS = Counter("quantflow_backtest_bars", "Candles simulated by RunBacktest")
 
 def _stored_to_pb(stored: StoredResult) -> pb.BacktestResult:
     return codec.result_to_pb(stored.result, stored.id, stored.request, stored.created_ms)
-
-
-def check_request(given: pb.BacktestInput) -> run.BacktestRequest:
-    """The request, its settings and its strategy's parameters checked (before any candle
-    is fetched): InvalidArgument naming what is wrong."""
-    if not given.strategy:
-        raise InvalidArgument("give a strategy, e.g. sma_cross (see ListStrategies)")
-    request = codec.request_from_pb(given)
-    run.resolve(request)
-    return request
 
 
 class BacktestServicer(backtest_service_pb2_grpc.BacktestServiceServicer):  # type: ignore[misc]
@@ -71,12 +59,7 @@ class BacktestServicer(backtest_service_pb2_grpc.BacktestServiceServicer):  # ty
         return pb.RunBacktestResponse(result=_stored_to_pb(stored))
 
     async def _run(self, given: pb.BacktestInput) -> StoredResult:
-        backtest = check_request(given)
-        bars, source = await fetch_bars(self._storage, backtest)
-        # Off the event loop: health checks and other calls keep answering meanwhile.
-        result = await asyncio.to_thread(run.run_backtest, backtest, bars, source=source)
-        with unavailable_when_database_is_down():
-            return await self._results.save(backtest, result)
+        return await run_and_store(self._storage, self._results, check_request(given))
 
     async def GetBacktest(
         self, request: pb.GetBacktestRequest, context: grpc.aio.ServicerContext

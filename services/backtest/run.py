@@ -167,8 +167,16 @@ def resolve(
     """The request's parameters checked against its strategy, defaults filled in."""
     if request.strategy == DECLARATIVE:
         return _declarative_params(request.params)
-    strategy = strategies.get(request.strategy, known)
-    return dict(strategies.resolve_params(strategy, request.params))
+    return dict(strategies.resolve_params(_strategy(request.strategy, known), request.params))
+
+
+def _strategy(name: str, known: Mapping[str, strategies.Strategy] | None) -> strategies.Strategy:
+    """The strategy called ``name``: InvalidArgument listing every name, declarative too."""
+    known = strategies.registry() if known is None else known
+    if name not in known:
+        names = ", ".join(sorted([*known, DECLARATIVE]))
+        raise InvalidArgument(f"no strategy {name!r}; known: {names}")
+    return known[name]
 
 
 def _declarative_params(given: Mapping[str, object]) -> dict[str, int | float | str]:
@@ -215,7 +223,7 @@ def signals(
         return strategies.Signals(
             np.asarray(entries, dtype=np.bool_), np.asarray(exits, dtype=np.bool_)
         )
-    strategy = strategies.get(request.strategy, known)
+    strategy = _strategy(request.strategy, known)
     numbers = {k: v for k, v in params.items() if not isinstance(v, str)}
     return strategy.signals(Indicators(bars), numbers)
 

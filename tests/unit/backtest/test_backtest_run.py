@@ -92,6 +92,13 @@ def test_bad_strategies_and_params_are_named(request_: run.BacktestRequest, name
         run.resolve(request_)
 
 
+def test_an_unknown_strategy_lists_every_known_one_declarative_included() -> None:
+    with pytest.raises(
+        InvalidArgument, match=r"no strategy 'sma'; known: .*declarative.*sma_cross"
+    ):
+        run.resolve(_request("sma"))
+
+
 def test_the_catalogue_lists_builtins_and_declarative_by_name() -> None:
     listed = run.catalogue()
     assert [s.name for s in listed] == sorted(s.name for s in listed)
