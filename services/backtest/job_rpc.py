@@ -26,7 +26,8 @@ from services.backtest.jobs import Job, JobKind, cursor, moves_forward, page, pa
 from services.backtest.optimize import Constraint, ParamRange, WalkForward
 from services.backtest.optimize_job import OptimizeSpec
 from services.backtest.results import ResultRepository
-from services.backtest.rpc import BacktestServicer, check_request
+from services.backtest.rpc import BacktestServicer
+from services.backtest.runner import check_request
 from services.common import names
 from services.common.errors import InvalidArgument, Unavailable
 from services.storage.database_errors import unavailable_when_database_is_down
