@@ -207,3 +207,30 @@ async def test_optimize_range_of_unknown_parameter_is_invalid_argument_naming_it
 async def test_job_of_unknown_id_is_not_found(stack: Stack) -> None:
     code, _ = await stack.error('{ job(id: "5b1f3c9e-8d2a-4c6b-9a51-2f7e0d4c8b13") { id } }')
     assert code == "NOT_FOUND"
+
+
+async def test_walk_forward_reports_each_fold_in_and_out_of_sample(stack: Stack) -> None:
+    windows = "walkForward: {trainBars: 600, testBars: 200, mode: ANCHORED}"
+    job = (
+        await stack.query(f"mutation {{ optimize(input: {{{OPTIMIZE}, {windows}}}) {{ id }} }}")
+    )["optimize"]
+    events = await stack.follow(job["id"])
+    assert events[-1]["state"] == "SUCCEEDED"
+    walk = (
+        await stack.query(
+            f'{{ job(id: "{job["id"]}") {{ request result {{ ... on OptimizeResult {{ '
+            "walkForward { efficiency folds { trainFrom trainTo testFrom testTo "
+            "inSample { params score } outOfSample { params } table { score } } } } } } }"
+        )
+    )["job"]
+    folds = walk["result"]["walkForward"]["folds"]
+    assert len(folds) == 4  # tests start at bars 600, 800, 1000, 1200 of 1440
+    assert all(fold["trainFrom"] == "2022-04-08T00:00:00+00:00" for fold in folds)
+    assert [fold["testFrom"] for fold in folds] == [fold["trainTo"] for fold in folds]
+    assert all(fold["inSample"]["params"] == fold["outOfSample"]["params"] for fold in folds)
+    assert all(fold["inSample"]["score"] == fold["table"][0]["score"] for fold in folds)
+    assert walk["request"]["walkForward"] == {
+        "trainBars": 600,
+        "testBars": 200,
+        "mode": "WALK_FORWARD_MODE_ANCHORED",
+    }
