@@ -22,6 +22,7 @@ from graph.context import Context
 from graph.coverage import Coverage, coverage
 from graph.errors import from_rpc_error, should_mask
 from graph.history import TradeConnection, history
+from graph.jobs import JobMutations, JobQueries, JobSubscriptions
 from graph.limits import limit_extensions
 from graph.market_kinds import LatestMarketQueries, LiveMarketSubscriptions
 from graph.market_subscriptions import MarketSubscription, market_subscriptions
@@ -112,7 +113,7 @@ class Kline:
 
 
 @strawberry.type
-class Query(LatestMarketQueries, CandleQueries, BacktestQueries):
+class Query(LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
         "error when none is stored, so the rest of the query still answers."
@@ -168,12 +169,12 @@ class Query(LatestMarketQueries, CandleQueries, BacktestQueries):
 
 
 @strawberry.type
-class Mutation(MarketMutation, BacktestMutations):
+class Mutation(MarketMutation, BacktestMutations, JobMutations):
     pass
 
 
 @strawberry.type
-class Subscription(LiveMarketSubscriptions):
+class Subscription(LiveMarketSubscriptions, JobSubscriptions):
     @strawberry.subscription(
         description="Every trade of the given symbols (all if none) on the given venue (all "
         "if none) as it arrives on the bus."

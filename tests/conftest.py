@@ -87,7 +87,11 @@ async def nats_client(nats_url: str, namespace: str) -> AsyncIterator[NatsClient
     nc = await nats.connect(nats_url)
     yield nc
     js = nc.jetstream()
-    for stream in (names.market_stream(namespace), names.deadletter_stream(namespace)):
+    for stream in (
+        names.market_stream(namespace),
+        names.deadletter_stream(namespace),
+        names.jobs_stream(namespace),
+    ):
         try:
             await js.delete_stream(stream)
         except NotFoundError:

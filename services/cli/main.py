@@ -219,6 +219,24 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _optimize(args: argparse.Namespace) -> int:
+    from services.cli.backtest import BacktestFailed, backtest_target
+    from services.cli.optimize import optimize_input, print_lines, run_optimize
+
+    settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
+    configure_logging("WARNING")
+    try:
+        given = optimize_input(args)
+        lines = asyncio.run(run_optimize(backtest_target(settings), given, args.top))
+    except BacktestFailed as error:
+        raise SystemExit(f"quantflow optimize: {error}") from None
+    except KeyboardInterrupt:
+        print("\nquantflow optimize: interrupted; the job is cancelled", file=sys.stderr)
+        return 130
+    print_lines(lines)
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from services.cli import dev
 
@@ -378,6 +396,14 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--venue", choices=VENUES, default=VENUES[0], help="binance (default)")
     backtest.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
     backtest.set_defaults(handler=_backtest)
+
+    from services.cli.optimize_flags import add_arguments as add_optimize_arguments
+
+    optimize = commands.add_parser(
+        "optimize", help="search a strategy's parameters over stored candles (a job, with progress)"
+    )
+    add_optimize_arguments(optimize)
+    optimize.set_defaults(handler=_optimize)
 
     dev = commands.add_parser("dev", help="contributor tasks")
     dev.add_argument(

@@ -31,3 +31,26 @@ class Progress:
     def finish(self) -> None:
         if self._shown:
             print(file=sys.stderr)
+
+
+class FractionBar:
+    """A bar for work measured as a fraction, rewritten in place on stderr:
+    ``optimize [##########··········] 50% 45/90 parameter set runs``."""
+
+    WIDTH = 30
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._shown = False
+
+    def show(self, fraction: float, message: str = "") -> None:
+        filled = round(max(0.0, min(1.0, fraction)) * self.WIDTH)
+        bar = "#" * filled + "·" * (self.WIDTH - filled)
+        line = f"{self.label} [{bar}] {fraction * 100:3.0f}% {message}"
+        # Pad over what a longer previous line left behind.
+        print(f"\r{line:<{len(self.label) + self.WIDTH + 60}}", end="", file=sys.stderr, flush=True)
+        self._shown = True
+
+    def finish(self) -> None:
+        if self._shown:
+            print(file=sys.stderr)

@@ -88,3 +88,23 @@ async def ensure_streams(js: JetStreamContext, namespace: str, market_max_age_s:
             duplicate_window=min(market_max_age_s, DEADLETTER_MAX_AGE_S),
         ),
     )
+
+
+# A queued job no worker took is kept this long (then it is only a row in PostgreSQL).
+JOBS_MAX_AGE_S = 7 * 24 * 3600.0
+
+
+async def ensure_jobs_stream(js: JetStreamContext, namespace: str) -> None:
+    """Create (or bring up to date) the JOBS work queue: each job is delivered to one
+    worker of the shared durable consumer and removed once acked."""
+    await _ensure_stream(
+        js,
+        StreamConfig(
+            name=names.jobs_stream(namespace),
+            subjects=names.jobs_subjects(namespace),
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            max_age=JOBS_MAX_AGE_S,
+            duplicate_window=DUPLICATE_WINDOW_S,
+        ),
+    )

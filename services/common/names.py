@@ -233,3 +233,38 @@ def replay_checkpoint_bucket(namespace: str = "") -> str:
 def market_subscriptions_bucket(namespace: str = "") -> str:
     """JetStream key-value bucket where ingest keeps its run-time subscription changes."""
     return _stream(namespace, "MARKET_SUBSCRIPTIONS")
+
+
+def jobs_stream(namespace: str = "") -> str:
+    """The work-queue stream handing backtest and optimisation jobs to workers: ``JOBS``."""
+    return _stream(namespace, "JOBS")
+
+
+def jobs_subjects(namespace: str = "") -> list[str]:
+    """Subjects bound to the jobs stream: ``jobs.work.>``."""
+    return [_subject(namespace, "jobs", "work", ">")]
+
+
+def job_work_subject(kind: str, namespace: str = "") -> str:
+    """Where a job of ``kind`` (backtest, optimize) is queued: ``jobs.work.<kind>``; the
+    message body is the job's id."""
+    if not _TOKEN_RE.fullmatch(kind):
+        raise ValueError(f"job kind {kind!r} must be letters, digits or '_'")
+    return _subject(namespace, "jobs", "work", kind)
+
+
+def job_progress_subject(job_id: str, namespace: str = "") -> str:
+    """Core NATS subject of one job's progress events: ``jobs.progress.<id>``."""
+    if not re.fullmatch(r"[0-9a-f-]+", job_id):
+        raise ValueError(f"job id {job_id!r} must be a lower-case UUID")
+    return _subject(namespace, "jobs", "progress", job_id)
+
+
+def job_msg_id(job_id: str) -> str:
+    """``Nats-Msg-Id`` of a queued job: ``job:<id>``, so a retried submit queues it once."""
+    return f"job:{job_id}"
+
+
+def backtest_jobs_durable(namespace: str = "") -> str:
+    """Durable pull consumer every backtest worker shares on the jobs stream."""
+    return f"{namespace}_backtest_jobs" if namespace else "backtest_jobs"

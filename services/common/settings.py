@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     ingest_target: str = "127.0.0.1:7102"
     # Where graph and the CLI reach the backtest service.
     backtest_target: str = "127.0.0.1:7104"
+    # A job whose worker sent no sign of life this long goes to another worker (a live one
+    # signals every quarter of it); a job whose workers died this often is FAILED.
+    backtest_job_ack_wait_s: float = Field(default=30.0, ge=1.0)
+    backtest_job_max_attempts: int = Field(default=3, ge=1, le=100)
 
     # Network: where this process listens.
     grpc_host: str = "127.0.0.1"

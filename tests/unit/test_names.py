@@ -342,3 +342,19 @@ def test_deadletter_msg_id_names_stream_sequence_stored_time_and_event_index() -
     assert names.deadletter_msg_id("T1_MARKET", 42, 1723161255000123, 3) == (
         "dl:T1_MARKET:42:1723161255000123:3"
     )
+
+
+def test_jobs_stream_and_subjects_are_namespaced_like_the_others() -> None:
+    assert names.jobs_stream() == "JOBS"
+    assert names.jobs_stream("t1") == "T1_JOBS"
+    assert names.jobs_subjects("t1") == ["t1.jobs.work.>"]
+    assert names.job_work_subject("optimize") == "jobs.work.optimize"
+    assert names.backtest_jobs_durable("t1") == "t1_backtest_jobs"
+
+
+def test_job_progress_subject_is_jobs_progress_id() -> None:
+    job_id = "5b1f3c9e-8d2a-4c6b-9a51-2f7e0d4c8b13"
+    assert names.job_progress_subject(job_id) == f"jobs.progress.{job_id}"
+    assert names.job_progress_subject(job_id, "t1") == f"t1.jobs.progress.{job_id}"
+    with pytest.raises(ValueError, match="UUID"):
+        names.job_progress_subject("a.b")

@@ -23,45 +23,94 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from quantflow.backtest.v1 import jobs_pb2 as quantflow_dot_backtest_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,quantflow/backtest/v1/backtest_service.proto\x12\x15quantflow.backtest.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x17\n\x15ListStrategiesRequest\"M\n\x16ListStrategiesResponse\x12\x33\n\nstrategies\x18\x01 \x03(\x0b\x32\x1f.quantflow.backtest.v1.Strategy\"c\n\x08Strategy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x34\n\x06params\x18\x03 \x03(\x0b\x32$.quantflow.backtest.v1.StrategyParam\"\x8a\x01\n\rStrategyParam\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x14\n\x0c\x64\x65\x66\x61ult_json\x18\x03 \x01(\t\x12\x10\n\x03min\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03max\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\tB\x06\n\x04_minB\x06\n\x04_max\"\x93\x04\n\rBacktestInput\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x10\n\x08interval\x18\x03 \x01(\t\x12\x0f\n\x07\x66rom_ms\x18\x04 \x01(\x03\x12\r\n\x05to_ms\x18\x05 \x01(\x03\x12\x10\n\x08strategy\x18\x06 \x01(\t\x12\'\n\x06params\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\x04\x63\x61sh\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\x08\x66\x65\x65_rate\x18\t \x01(\x01H\x01\x88\x01\x01\x12\x19\n\x0cslippage_bps\x18\n \x01(\x01H\x02\x88\x01\x01\x12)\n\x04\x66ill\x18\x0b \x01(\x0e\x32\x1b.quantflow.backtest.v1.Fill\x12\x33\n\tdirection\x18\x0c \x01(\x0e\x32 .quantflow.backtest.v1.Direction\x12\x1a\n\rposition_size\x18\r \x01(\x01H\x03\x88\x01\x01\x12\x16\n\tstop_loss\x18\x0e \x01(\x01H\x04\x88\x01\x01\x12\x18\n\x0btake_profit\x18\x0f \x01(\x01H\x05\x88\x01\x01\x12\x1a\n\rtrailing_stop\x18\x10 \x01(\x01H\x06\x88\x01\x01\x42\x07\n\x05_cashB\x0b\n\t_fee_rateB\x0f\n\r_slippage_bpsB\x10\n\x0e_position_sizeB\x0c\n\n_stop_lossB\x0e\n\x0c_take_profitB\x10\n\x0e_trailing_stop\"I\n\x12RunBacktestRequest\x12\x33\n\x05input\x18\x01 \x01(\x0b\x32$.quantflow.backtest.v1.BacktestInput\"L\n\x13RunBacktestResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32%.quantflow.backtest.v1.BacktestResult\" \n\x12GetBacktestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"L\n\x13GetBacktestResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32%.quantflow.backtest.v1.BacktestResult\"\xd4\x02\n\x0e\x42\x61\x63ktestResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\x33\n\x05input\x18\x02 \x01(\x0b\x32$.quantflow.backtest.v1.BacktestInput\x12)\n\x04\x66ill\x18\x03 \x01(\x0e\x32\x1b.quantflow.backtest.v1.Fill\x12/\n\x07metrics\x18\x04 \x01(\x0b\x32\x1e.quantflow.backtest.v1.Metrics\x12\x13\n\x0b\x65quity_time\x18\x05 \x03(\x03\x12\x14\n\x0c\x65quity_value\x18\x06 \x03(\x01\x12,\n\x06trades\x18\x07 \x03(\x0b\x32\x1c.quantflow.backtest.v1.Trade\x12\x38\n\x0c\x64\x61ta_quality\x18\x08 \x01(\x0b\x32\".quantflow.backtest.v1.DataQuality\x12\x12\n\ncreated_ms\x18\t \x01(\x03\"\xb7\x03\n\x07Metrics\x12\x14\n\x0ctotal_return\x18\x01 \x01(\x01\x12\x11\n\x04\x63\x61gr\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\nvolatility\x18\x03 \x01(\x01\x12\x13\n\x06sharpe\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x14\n\x07sortino\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12\x13\n\x06\x63\x61lmar\x18\x06 \x01(\x01H\x03\x88\x01\x01\x12\x14\n\x0cmax_drawdown\x18\x07 \x01(\x01\x12\x1d\n\x15max_drawdown_duration\x18\x08 \x01(\x03\x12\x10\n\x08win_rate\x18\t \x01(\x01\x12\x1a\n\rprofit_factor\x18\n \x01(\x01H\x04\x88\x01\x01\x12\x12\n\nexpectancy\x18\x0b \x01(\x01\x12\x15\n\raverage_trade\x18\x0c \x01(\x01\x12\x0e\n\x06trades\x18\r \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x0e \x01(\x03\x12\x10\n\x08\x65xposure\x18\x0f \x01(\x01\x12\x1b\n\x13\x62uy_and_hold_return\x18\x10 \x01(\x01\x12\x14\n\x0c\x66inal_equity\x18\x11 \x01(\x01\x42\x07\n\x05_cagrB\t\n\x07_sharpeB\n\n\x08_sortinoB\t\n\x07_calmarB\x10\n\x0e_profit_factor\"\xb6\x01\n\x05Trade\x12\x11\n\tdirection\x18\x01 \x01(\t\x12\x15\n\rentry_time_ms\x18\x02 \x01(\x03\x12\x14\n\x0c\x65xit_time_ms\x18\x03 \x01(\x03\x12\x13\n\x0b\x65ntry_price\x18\x04 \x01(\x01\x12\x12\n\nexit_price\x18\x05 \x01(\x01\x12\x0c\n\x04size\x18\x06 \x01(\x01\x12\x0b\n\x03pnl\x18\x07 \x01(\x01\x12\x14\n\x0ctrade_return\x18\x08 \x01(\x01\x12\x13\n\x0b\x65xit_reason\x18\t \x01(\t\":\n\x0b\x44\x61taQuality\x12\x0c\n\x04\x62\x61rs\x18\x01 \x01(\x03\x12\r\n\x05holes\x18\x02 \x01(\x03\x12\x0e\n\x06source\x18\x03 \x01(\t*@\n\x04\x46ill\x12\x14\n\x10\x46ILL_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46ILL_NEXT_OPEN\x10\x01\x12\x0e\n\nFILL_CLOSE\x10\x02*Y\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44IRECTION_LONG_ONLY\x10\x01\x12\x18\n\x14\x44IRECTION_LONG_SHORT\x10\x02\x32\xcc\x02\n\x0f\x42\x61\x63ktestService\x12m\n\x0eListStrategies\x12,.quantflow.backtest.v1.ListStrategiesRequest\x1a-.quantflow.backtest.v1.ListStrategiesResponse\x12\x64\n\x0bRunBacktest\x12).quantflow.backtest.v1.RunBacktestRequest\x1a*.quantflow.backtest.v1.RunBacktestResponse\x12\x64\n\x0bGetBacktest\x12).quantflow.backtest.v1.GetBacktestRequest\x1a*.quantflow.backtest.v1.GetBacktestResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,quantflow/backtest/v1/backtest_service.proto\x12\x15quantflow.backtest.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a quantflow/backtest/v1/jobs.proto\"\x17\n\x15ListStrategiesRequest\"M\n\x16ListStrategiesResponse\x12\x33\n\nstrategies\x18\x01 \x03(\x0b\x32\x1f.quantflow.backtest.v1.Strategy\"c\n\x08Strategy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x34\n\x06params\x18\x03 \x03(\x0b\x32$.quantflow.backtest.v1.StrategyParam\"\x8a\x01\n\rStrategyParam\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x14\n\x0c\x64\x65\x66\x61ult_json\x18\x03 \x01(\t\x12\x10\n\x03min\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03max\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\tB\x06\n\x04_minB\x06\n\x04_max\"\x93\x04\n\rBacktestInput\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05venue\x18\x02 \x01(\t\x12\x10\n\x08interval\x18\x03 \x01(\t\x12\x0f\n\x07\x66rom_ms\x18\x04 \x01(\x03\x12\r\n\x05to_ms\x18\x05 \x01(\x03\x12\x10\n\x08strategy\x18\x06 \x01(\t\x12\'\n\x06params\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\x04\x63\x61sh\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\x08\x66\x65\x65_rate\x18\t \x01(\x01H\x01\x88\x01\x01\x12\x19\n\x0cslippage_bps\x18\n \x01(\x01H\x02\x88\x01\x01\x12)\n\x04\x66ill\x18\x0b \x01(\x0e\x32\x1b.quantflow.backtest.v1.Fill\x12\x33\n\tdirection\x18\x0c \x01(\x0e\x32 .quantflow.backtest.v1.Direction\x12\x1a\n\rposition_size\x18\r \x01(\x01H\x03\x88\x01\x01\x12\x16\n\tstop_loss\x18\x0e \x01(\x01H\x04\x88\x01\x01\x12\x18\n\x0btake_profit\x18\x0f \x01(\x01H\x05\x88\x01\x01\x12\x1a\n\rtrailing_stop\x18\x10 \x01(\x01H\x06\x88\x01\x01\x42\x07\n\x05_cashB\x0b\n\t_fee_rateB\x0f\n\r_slippage_bpsB\x10\n\x0e_position_sizeB\x0c\n\n_stop_lossB\x0e\n\x0c_take_profitB\x10\n\x0e_trailing_stop\"I\n\x12RunBacktestRequest\x12\x33\n\x05input\x18\x01 \x01(\x0b\x32$.quantflow.backtest.v1.BacktestInput\"L\n\x13RunBacktestResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32%.quantflow.backtest.v1.BacktestResult\" \n\x12GetBacktestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"L\n\x13GetBacktestResponse\x12\x35\n\x06result\x18\x01 \x01(\x0b\x32%.quantflow.backtest.v1.BacktestResult\"\xd4\x02\n\x0e\x42\x61\x63ktestResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\x33\n\x05input\x18\x02 \x01(\x0b\x32$.quantflow.backtest.v1.BacktestInput\x12)\n\x04\x66ill\x18\x03 \x01(\x0e\x32\x1b.quantflow.backtest.v1.Fill\x12/\n\x07metrics\x18\x04 \x01(\x0b\x32\x1e.quantflow.backtest.v1.Metrics\x12\x13\n\x0b\x65quity_time\x18\x05 \x03(\x03\x12\x14\n\x0c\x65quity_value\x18\x06 \x03(\x01\x12,\n\x06trades\x18\x07 \x03(\x0b\x32\x1c.quantflow.backtest.v1.Trade\x12\x38\n\x0c\x64\x61ta_quality\x18\x08 \x01(\x0b\x32\".quantflow.backtest.v1.DataQuality\x12\x12\n\ncreated_ms\x18\t \x01(\x03\"\xb7\x03\n\x07Metrics\x12\x14\n\x0ctotal_return\x18\x01 \x01(\x01\x12\x11\n\x04\x63\x61gr\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\nvolatility\x18\x03 \x01(\x01\x12\x13\n\x06sharpe\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x14\n\x07sortino\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12\x13\n\x06\x63\x61lmar\x18\x06 \x01(\x01H\x03\x88\x01\x01\x12\x14\n\x0cmax_drawdown\x18\x07 \x01(\x01\x12\x1d\n\x15max_drawdown_duration\x18\x08 \x01(\x03\x12\x10\n\x08win_rate\x18\t \x01(\x01\x12\x1a\n\rprofit_factor\x18\n \x01(\x01H\x04\x88\x01\x01\x12\x12\n\nexpectancy\x18\x0b \x01(\x01\x12\x15\n\raverage_trade\x18\x0c \x01(\x01\x12\x0e\n\x06trades\x18\r \x01(\x03\x12\x0f\n\x07\x65ntries\x18\x0e \x01(\x03\x12\x10\n\x08\x65xposure\x18\x0f \x01(\x01\x12\x1b\n\x13\x62uy_and_hold_return\x18\x10 \x01(\x01\x12\x14\n\x0c\x66inal_equity\x18\x11 \x01(\x01\x42\x07\n\x05_cagrB\t\n\x07_sharpeB\n\n\x08_sortinoB\t\n\x07_calmarB\x10\n\x0e_profit_factor\"\xb6\x01\n\x05Trade\x12\x11\n\tdirection\x18\x01 \x01(\t\x12\x15\n\rentry_time_ms\x18\x02 \x01(\x03\x12\x14\n\x0c\x65xit_time_ms\x18\x03 \x01(\x03\x12\x13\n\x0b\x65ntry_price\x18\x04 \x01(\x01\x12\x12\n\nexit_price\x18\x05 \x01(\x01\x12\x0c\n\x04size\x18\x06 \x01(\x01\x12\x0b\n\x03pnl\x18\x07 \x01(\x01\x12\x14\n\x0ctrade_return\x18\x08 \x01(\x01\x12\x13\n\x0b\x65xit_reason\x18\t \x01(\t\":\n\x0b\x44\x61taQuality\x12\x0c\n\x04\x62\x61rs\x18\x01 \x01(\x03\x12\r\n\x05holes\x18\x02 \x01(\x03\x12\x0e\n\x06source\x18\x03 \x01(\t\"L\n\x15SubmitBacktestRequest\x12\x33\n\x05input\x18\x01 \x01(\x0b\x32$.quantflow.backtest.v1.BacktestInput\"A\n\x16SubmitBacktestResponse\x12\'\n\x03job\x18\x01 \x01(\x0b\x32\x1a.quantflow.backtest.v1.Job\"S\n\nParamRange\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x01\x12\x0c\n\x04stop\x18\x03 \x01(\x01\x12\x11\n\x04step\x18\x04 \x01(\x01H\x00\x88\x01\x01\x42\x07\n\x05_step\"j\n\x0bWalkForward\x12\x12\n\ntrain_bars\x18\x01 \x01(\x05\x12\x11\n\ttest_bars\x18\x02 \x01(\x05\x12\x34\n\x04mode\x18\x03 \x01(\x0e\x32&.quantflow.backtest.v1.WalkForwardMode\"\xc5\x02\n\rOptimizeInput\x12\x36\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32$.quantflow.backtest.v1.BacktestInput\x12\x31\n\x06ranges\x18\x02 \x03(\x0b\x32!.quantflow.backtest.v1.ParamRange\x12\x33\n\x06method\x18\x03 \x01(\x0e\x32#.quantflow.backtest.v1.SearchMethod\x12\x0e\n\x06\x62udget\x18\x04 \x01(\x05\x12\x0c\n\x04seed\x18\x05 \x01(\x03\x12\x13\n\x0b\x63onstraints\x18\x06 \x03(\t\x12\x11\n\tobjective\x18\x07 \x01(\t\x12=\n\x0cwalk_forward\x18\x08 \x01(\x0b\x32\".quantflow.backtest.v1.WalkForwardH\x00\x88\x01\x01\x42\x0f\n\r_walk_forward\"F\n\x0fOptimizeRequest\x12\x33\n\x05input\x18\x01 \x01(\x0b\x32$.quantflow.backtest.v1.OptimizeInput\";\n\x10OptimizeResponse\x12\'\n\x03job\x18\x01 \x01(\x0b\x32\x1a.quantflow.backtest.v1.Job\"\xcb\x01\n\x0bOptimizeRow\x12>\n\x06params\x18\x01 \x03(\x0b\x32..quantflow.backtest.v1.OptimizeRow.ParamsEntry\x12\x12\n\x05score\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12/\n\x07metrics\x18\x03 \x01(\x0b\x32\x1e.quantflow.backtest.v1.Metrics\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x08\n\x06_score\"\x8c\x02\n\x0fWalkForwardFold\x12\x15\n\rtrain_from_ms\x18\x01 \x01(\x03\x12\x13\n\x0btrain_to_ms\x18\x02 \x01(\x03\x12\x14\n\x0ctest_from_ms\x18\x03 \x01(\x03\x12\x12\n\ntest_to_ms\x18\x04 \x01(\x03\x12\x35\n\tin_sample\x18\x05 \x01(\x0b\x32\".quantflow.backtest.v1.OptimizeRow\x12\x39\n\rout_of_sample\x18\x06 \x01(\x0b\x32\".quantflow.backtest.v1.OptimizeRow\x12\x31\n\x05table\x18\x07 \x03(\x0b\x32\".quantflow.backtest.v1.OptimizeRow\"r\n\x11WalkForwardResult\x12\x17\n\nefficiency\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x35\n\x05\x66olds\x18\x02 \x03(\x0b\x32&.quantflow.backtest.v1.WalkForwardFoldB\r\n\x0b_efficiency\"\xd8\x01\n\x0eOptimizeResult\x12\x11\n\tobjective\x18\x01 \x01(\t\x12\x30\n\x04rows\x18\x02 \x03(\x0b\x32\".quantflow.backtest.v1.OptimizeRow\x12\x30\n\x04\x62\x65st\x18\x03 \x01(\x0b\x32\".quantflow.backtest.v1.OptimizeRow\x12\x0f\n\x07skipped\x18\x04 \x01(\x03\x12>\n\x0cwalk_forward\x18\x05 \x01(\x0b\x32(.quantflow.backtest.v1.WalkForwardResult\"\xcc\x04\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.quantflow.backtest.v1.JobKind\x12.\n\x05state\x18\x03 \x01(\x0e\x32\x1f.quantflow.backtest.v1.JobState\x12\x10\n\x08progress\x18\x04 \x01(\x01\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\x18\n\x10\x63\x61ncel_requested\x18\x08 \x01(\x08\x12\x12\n\ncreated_ms\x18\t \x01(\x03\x12\x17\n\nstarted_ms\x18\n \x01(\x03H\x02\x88\x01\x01\x12\x18\n\x0b\x66inished_ms\x18\x0b \x01(\x03H\x03\x88\x01\x01\x12>\n\x0e\x62\x61\x63ktest_input\x18\x0c \x01(\x0b\x32$.quantflow.backtest.v1.BacktestInputH\x00\x12>\n\x0eoptimize_input\x18\r \x01(\x0b\x32$.quantflow.backtest.v1.OptimizeInputH\x00\x12@\n\x0f\x62\x61\x63ktest_result\x18\x0e \x01(\x0b\x32%.quantflow.backtest.v1.BacktestResultH\x01\x12@\n\x0foptimize_result\x18\x0f \x01(\x0b\x32%.quantflow.backtest.v1.OptimizeResultH\x01\x42\t\n\x07requestB\x08\n\x06resultB\r\n\x0b_started_msB\x0e\n\x0c_finished_ms\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"9\n\x0eGetJobResponse\x12\'\n\x03job\x18\x01 \x01(\x0b\x32\x1a.quantflow.backtest.v1.Job\"/\n\x0fListJobsRequest\x12\r\n\x05\x66irst\x18\x01 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"x\n\x10ListJobsResponse\x12(\n\x04jobs\x18\x01 \x03(\x0b\x32\x1a.quantflow.backtest.v1.Job\x12\x12\n\nend_cursor\x18\x02 \x01(\t\x12\x15\n\rhas_next_page\x18\x03 \x01(\x08\x12\x0f\n\x07\x63ursors\x18\x04 \x03(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"<\n\x11\x43\x61ncelJobResponse\x12\'\n\x03job\x18\x01 \x01(\x0b\x32\x1a.quantflow.backtest.v1.Job\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"B\n\x10WatchJobResponse\x12.\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1f.quantflow.backtest.v1.JobEvent*@\n\x04\x46ill\x12\x14\n\x10\x46ILL_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x46ILL_NEXT_OPEN\x10\x01\x12\x0e\n\nFILL_CLOSE\x10\x02*Y\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44IRECTION_LONG_ONLY\x10\x01\x12\x18\n\x14\x44IRECTION_LONG_SHORT\x10\x02*_\n\x0cSearchMethod\x12\x1d\n\x19SEARCH_METHOD_UNSPECIFIED\x10\x00\x12\x16\n\x12SEARCH_METHOD_GRID\x10\x01\x12\x18\n\x14SEARCH_METHOD_RANDOM\x10\x02*s\n\x0fWalkForwardMode\x12!\n\x1dWALK_FORWARD_MODE_UNSPECIFIED\x10\x00\x12\x1d\n\x19WALK_FORWARD_MODE_ROLLING\x10\x01\x12\x1e\n\x1aWALK_FORWARD_MODE_ANCHORED\x10\x02\x32\x8b\x07\n\x0f\x42\x61\x63ktestService\x12m\n\x0eListStrategies\x12,.quantflow.backtest.v1.ListStrategiesRequest\x1a-.quantflow.backtest.v1.ListStrategiesResponse\x12\x64\n\x0bRunBacktest\x12).quantflow.backtest.v1.RunBacktestRequest\x1a*.quantflow.backtest.v1.RunBacktestResponse\x12\x64\n\x0bGetBacktest\x12).quantflow.backtest.v1.GetBacktestRequest\x1a*.quantflow.backtest.v1.GetBacktestResponse\x12m\n\x0eSubmitBacktest\x12,.quantflow.backtest.v1.SubmitBacktestRequest\x1a-.quantflow.backtest.v1.SubmitBacktestResponse\x12[\n\x08Optimize\x12&.quantflow.backtest.v1.OptimizeRequest\x1a\'.quantflow.backtest.v1.OptimizeResponse\x12U\n\x06GetJob\x12$.quantflow.backtest.v1.GetJobRequest\x1a%.quantflow.backtest.v1.GetJobResponse\x12[\n\x08ListJobs\x12&.quantflow.backtest.v1.ListJobsRequest\x1a\'.quantflow.backtest.v1.ListJobsResponse\x12^\n\tCancelJob\x12\'.quantflow.backtest.v1.CancelJobRequest\x1a(.quantflow.backtest.v1.CancelJobResponse\x12]\n\x08WatchJob\x12&.quantflow.backtest.v1.WatchJobRequest\x1a\'.quantflow.backtest.v1.WatchJobResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quantflow.backtest.v1.backtest_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FILL']._serialized_start=2276
-  _globals['_FILL']._serialized_end=2340
-  _globals['_DIRECTION']._serialized_start=2342
-  _globals['_DIRECTION']._serialized_end=2431
-  _globals['_LISTSTRATEGIESREQUEST']._serialized_start=101
-  _globals['_LISTSTRATEGIESREQUEST']._serialized_end=124
-  _globals['_LISTSTRATEGIESRESPONSE']._serialized_start=126
-  _globals['_LISTSTRATEGIESRESPONSE']._serialized_end=203
-  _globals['_STRATEGY']._serialized_start=205
-  _globals['_STRATEGY']._serialized_end=304
-  _globals['_STRATEGYPARAM']._serialized_start=307
-  _globals['_STRATEGYPARAM']._serialized_end=445
-  _globals['_BACKTESTINPUT']._serialized_start=448
-  _globals['_BACKTESTINPUT']._serialized_end=979
-  _globals['_RUNBACKTESTREQUEST']._serialized_start=981
-  _globals['_RUNBACKTESTREQUEST']._serialized_end=1054
-  _globals['_RUNBACKTESTRESPONSE']._serialized_start=1056
-  _globals['_RUNBACKTESTRESPONSE']._serialized_end=1132
-  _globals['_GETBACKTESTREQUEST']._serialized_start=1134
-  _globals['_GETBACKTESTREQUEST']._serialized_end=1166
-  _globals['_GETBACKTESTRESPONSE']._serialized_start=1168
-  _globals['_GETBACKTESTRESPONSE']._serialized_end=1244
-  _globals['_BACKTESTRESULT']._serialized_start=1247
-  _globals['_BACKTESTRESULT']._serialized_end=1587
-  _globals['_METRICS']._serialized_start=1590
-  _globals['_METRICS']._serialized_end=2029
-  _globals['_TRADE']._serialized_start=2032
-  _globals['_TRADE']._serialized_end=2214
-  _globals['_DATAQUALITY']._serialized_start=2216
-  _globals['_DATAQUALITY']._serialized_end=2274
-  _globals['_BACKTESTSERVICE']._serialized_start=2434
-  _globals['_BACKTESTSERVICE']._serialized_end=2766
+  _globals['_OPTIMIZEROW_PARAMSENTRY']._loaded_options = None
+  _globals['_OPTIMIZEROW_PARAMSENTRY']._serialized_options = b'8\001'
+  _globals['_FILL']._serialized_start=4964
+  _globals['_FILL']._serialized_end=5028
+  _globals['_DIRECTION']._serialized_start=5030
+  _globals['_DIRECTION']._serialized_end=5119
+  _globals['_SEARCHMETHOD']._serialized_start=5121
+  _globals['_SEARCHMETHOD']._serialized_end=5216
+  _globals['_WALKFORWARDMODE']._serialized_start=5218
+  _globals['_WALKFORWARDMODE']._serialized_end=5333
+  _globals['_LISTSTRATEGIESREQUEST']._serialized_start=135
+  _globals['_LISTSTRATEGIESREQUEST']._serialized_end=158
+  _globals['_LISTSTRATEGIESRESPONSE']._serialized_start=160
+  _globals['_LISTSTRATEGIESRESPONSE']._serialized_end=237
+  _globals['_STRATEGY']._serialized_start=239
+  _globals['_STRATEGY']._serialized_end=338
+  _globals['_STRATEGYPARAM']._serialized_start=341
+  _globals['_STRATEGYPARAM']._serialized_end=479
+  _globals['_BACKTESTINPUT']._serialized_start=482
+  _globals['_BACKTESTINPUT']._serialized_end=1013
+  _globals['_RUNBACKTESTREQUEST']._serialized_start=1015
+  _globals['_RUNBACKTESTREQUEST']._serialized_end=1088
+  _globals['_RUNBACKTESTRESPONSE']._serialized_start=1090
+  _globals['_RUNBACKTESTRESPONSE']._serialized_end=1166
+  _globals['_GETBACKTESTREQUEST']._serialized_start=1168
+  _globals['_GETBACKTESTREQUEST']._serialized_end=1200
+  _globals['_GETBACKTESTRESPONSE']._serialized_start=1202
+  _globals['_GETBACKTESTRESPONSE']._serialized_end=1278
+  _globals['_BACKTESTRESULT']._serialized_start=1281
+  _globals['_BACKTESTRESULT']._serialized_end=1621
+  _globals['_METRICS']._serialized_start=1624
+  _globals['_METRICS']._serialized_end=2063
+  _globals['_TRADE']._serialized_start=2066
+  _globals['_TRADE']._serialized_end=2248
+  _globals['_DATAQUALITY']._serialized_start=2250
+  _globals['_DATAQUALITY']._serialized_end=2308
+  _globals['_SUBMITBACKTESTREQUEST']._serialized_start=2310
+  _globals['_SUBMITBACKTESTREQUEST']._serialized_end=2386
+  _globals['_SUBMITBACKTESTRESPONSE']._serialized_start=2388
+  _globals['_SUBMITBACKTESTRESPONSE']._serialized_end=2453
+  _globals['_PARAMRANGE']._serialized_start=2455
+  _globals['_PARAMRANGE']._serialized_end=2538
+  _globals['_WALKFORWARD']._serialized_start=2540
+  _globals['_WALKFORWARD']._serialized_end=2646
+  _globals['_OPTIMIZEINPUT']._serialized_start=2649
+  _globals['_OPTIMIZEINPUT']._serialized_end=2974
+  _globals['_OPTIMIZEREQUEST']._serialized_start=2976
+  _globals['_OPTIMIZEREQUEST']._serialized_end=3046
+  _globals['_OPTIMIZERESPONSE']._serialized_start=3048
+  _globals['_OPTIMIZERESPONSE']._serialized_end=3107
+  _globals['_OPTIMIZEROW']._serialized_start=3110
+  _globals['_OPTIMIZEROW']._serialized_end=3313
+  _globals['_OPTIMIZEROW_PARAMSENTRY']._serialized_start=3258
+  _globals['_OPTIMIZEROW_PARAMSENTRY']._serialized_end=3303
+  _globals['_WALKFORWARDFOLD']._serialized_start=3316
+  _globals['_WALKFORWARDFOLD']._serialized_end=3584
+  _globals['_WALKFORWARDRESULT']._serialized_start=3586
+  _globals['_WALKFORWARDRESULT']._serialized_end=3700
+  _globals['_OPTIMIZERESULT']._serialized_start=3703
+  _globals['_OPTIMIZERESULT']._serialized_end=3919
+  _globals['_JOB']._serialized_start=3922
+  _globals['_JOB']._serialized_end=4510
+  _globals['_GETJOBREQUEST']._serialized_start=4512
+  _globals['_GETJOBREQUEST']._serialized_end=4539
+  _globals['_GETJOBRESPONSE']._serialized_start=4541
+  _globals['_GETJOBRESPONSE']._serialized_end=4598
+  _globals['_LISTJOBSREQUEST']._serialized_start=4600
+  _globals['_LISTJOBSREQUEST']._serialized_end=4647
+  _globals['_LISTJOBSRESPONSE']._serialized_start=4649
+  _globals['_LISTJOBSRESPONSE']._serialized_end=4769
+  _globals['_CANCELJOBREQUEST']._serialized_start=4771
+  _globals['_CANCELJOBREQUEST']._serialized_end=4801
+  _globals['_CANCELJOBRESPONSE']._serialized_start=4803
+  _globals['_CANCELJOBRESPONSE']._serialized_end=4863
+  _globals['_WATCHJOBREQUEST']._serialized_start=4865
+  _globals['_WATCHJOBREQUEST']._serialized_end=4894
+  _globals['_WATCHJOBRESPONSE']._serialized_start=4896
+  _globals['_WATCHJOBRESPONSE']._serialized_end=4962
+  _globals['_BACKTESTSERVICE']._serialized_start=5336
+  _globals['_BACKTESTSERVICE']._serialized_end=6243
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from quantflow.backtest.v1 import jobs_pb2 as _jobs_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -19,12 +20,30 @@ class Direction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DIRECTION_UNSPECIFIED: _ClassVar[Direction]
     DIRECTION_LONG_ONLY: _ClassVar[Direction]
     DIRECTION_LONG_SHORT: _ClassVar[Direction]
+
+class SearchMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEARCH_METHOD_UNSPECIFIED: _ClassVar[SearchMethod]
+    SEARCH_METHOD_GRID: _ClassVar[SearchMethod]
+    SEARCH_METHOD_RANDOM: _ClassVar[SearchMethod]
+
+class WalkForwardMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WALK_FORWARD_MODE_UNSPECIFIED: _ClassVar[WalkForwardMode]
+    WALK_FORWARD_MODE_ROLLING: _ClassVar[WalkForwardMode]
+    WALK_FORWARD_MODE_ANCHORED: _ClassVar[WalkForwardMode]
 FILL_UNSPECIFIED: Fill
 FILL_NEXT_OPEN: Fill
 FILL_CLOSE: Fill
 DIRECTION_UNSPECIFIED: Direction
 DIRECTION_LONG_ONLY: Direction
 DIRECTION_LONG_SHORT: Direction
+SEARCH_METHOD_UNSPECIFIED: SearchMethod
+SEARCH_METHOD_GRID: SearchMethod
+SEARCH_METHOD_RANDOM: SearchMethod
+WALK_FORWARD_MODE_UNSPECIFIED: WalkForwardMode
+WALK_FORWARD_MODE_ROLLING: WalkForwardMode
+WALK_FORWARD_MODE_ANCHORED: WalkForwardMode
 
 class ListStrategiesRequest(_message.Message):
     __slots__ = ()
@@ -213,3 +232,216 @@ class DataQuality(_message.Message):
     holes: int
     source: str
     def __init__(self, bars: _Optional[int] = ..., holes: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
+
+class SubmitBacktestRequest(_message.Message):
+    __slots__ = ("input",)
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    input: BacktestInput
+    def __init__(self, input: _Optional[_Union[BacktestInput, _Mapping]] = ...) -> None: ...
+
+class SubmitBacktestResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class ParamRange(_message.Message):
+    __slots__ = ("name", "start", "stop", "step")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    start: float
+    stop: float
+    step: float
+    def __init__(self, name: _Optional[str] = ..., start: _Optional[float] = ..., stop: _Optional[float] = ..., step: _Optional[float] = ...) -> None: ...
+
+class WalkForward(_message.Message):
+    __slots__ = ("train_bars", "test_bars", "mode")
+    TRAIN_BARS_FIELD_NUMBER: _ClassVar[int]
+    TEST_BARS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    train_bars: int
+    test_bars: int
+    mode: WalkForwardMode
+    def __init__(self, train_bars: _Optional[int] = ..., test_bars: _Optional[int] = ..., mode: _Optional[_Union[WalkForwardMode, str]] = ...) -> None: ...
+
+class OptimizeInput(_message.Message):
+    __slots__ = ("backtest", "ranges", "method", "budget", "seed", "constraints", "objective", "walk_forward")
+    BACKTEST_FIELD_NUMBER: _ClassVar[int]
+    RANGES_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    WALK_FORWARD_FIELD_NUMBER: _ClassVar[int]
+    backtest: BacktestInput
+    ranges: _containers.RepeatedCompositeFieldContainer[ParamRange]
+    method: SearchMethod
+    budget: int
+    seed: int
+    constraints: _containers.RepeatedScalarFieldContainer[str]
+    objective: str
+    walk_forward: WalkForward
+    def __init__(self, backtest: _Optional[_Union[BacktestInput, _Mapping]] = ..., ranges: _Optional[_Iterable[_Union[ParamRange, _Mapping]]] = ..., method: _Optional[_Union[SearchMethod, str]] = ..., budget: _Optional[int] = ..., seed: _Optional[int] = ..., constraints: _Optional[_Iterable[str]] = ..., objective: _Optional[str] = ..., walk_forward: _Optional[_Union[WalkForward, _Mapping]] = ...) -> None: ...
+
+class OptimizeRequest(_message.Message):
+    __slots__ = ("input",)
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    input: OptimizeInput
+    def __init__(self, input: _Optional[_Union[OptimizeInput, _Mapping]] = ...) -> None: ...
+
+class OptimizeResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class OptimizeRow(_message.Message):
+    __slots__ = ("params", "score", "metrics")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    params: _containers.ScalarMap[str, float]
+    score: float
+    metrics: Metrics
+    def __init__(self, params: _Optional[_Mapping[str, float]] = ..., score: _Optional[float] = ..., metrics: _Optional[_Union[Metrics, _Mapping]] = ...) -> None: ...
+
+class WalkForwardFold(_message.Message):
+    __slots__ = ("train_from_ms", "train_to_ms", "test_from_ms", "test_to_ms", "in_sample", "out_of_sample", "table")
+    TRAIN_FROM_MS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_TO_MS_FIELD_NUMBER: _ClassVar[int]
+    TEST_FROM_MS_FIELD_NUMBER: _ClassVar[int]
+    TEST_TO_MS_FIELD_NUMBER: _ClassVar[int]
+    IN_SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    OUT_OF_SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    train_from_ms: int
+    train_to_ms: int
+    test_from_ms: int
+    test_to_ms: int
+    in_sample: OptimizeRow
+    out_of_sample: OptimizeRow
+    table: _containers.RepeatedCompositeFieldContainer[OptimizeRow]
+    def __init__(self, train_from_ms: _Optional[int] = ..., train_to_ms: _Optional[int] = ..., test_from_ms: _Optional[int] = ..., test_to_ms: _Optional[int] = ..., in_sample: _Optional[_Union[OptimizeRow, _Mapping]] = ..., out_of_sample: _Optional[_Union[OptimizeRow, _Mapping]] = ..., table: _Optional[_Iterable[_Union[OptimizeRow, _Mapping]]] = ...) -> None: ...
+
+class WalkForwardResult(_message.Message):
+    __slots__ = ("efficiency", "folds")
+    EFFICIENCY_FIELD_NUMBER: _ClassVar[int]
+    FOLDS_FIELD_NUMBER: _ClassVar[int]
+    efficiency: float
+    folds: _containers.RepeatedCompositeFieldContainer[WalkForwardFold]
+    def __init__(self, efficiency: _Optional[float] = ..., folds: _Optional[_Iterable[_Union[WalkForwardFold, _Mapping]]] = ...) -> None: ...
+
+class OptimizeResult(_message.Message):
+    __slots__ = ("objective", "rows", "best", "skipped", "walk_forward")
+    OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    BEST_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    WALK_FORWARD_FIELD_NUMBER: _ClassVar[int]
+    objective: str
+    rows: _containers.RepeatedCompositeFieldContainer[OptimizeRow]
+    best: OptimizeRow
+    skipped: int
+    walk_forward: WalkForwardResult
+    def __init__(self, objective: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[OptimizeRow, _Mapping]]] = ..., best: _Optional[_Union[OptimizeRow, _Mapping]] = ..., skipped: _Optional[int] = ..., walk_forward: _Optional[_Union[WalkForwardResult, _Mapping]] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("id", "kind", "state", "progress", "message", "error", "attempts", "cancel_requested", "created_ms", "started_ms", "finished_ms", "backtest_input", "optimize_input", "backtest_result", "optimize_result")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_MS_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_MS_FIELD_NUMBER: _ClassVar[int]
+    BACKTEST_INPUT_FIELD_NUMBER: _ClassVar[int]
+    OPTIMIZE_INPUT_FIELD_NUMBER: _ClassVar[int]
+    BACKTEST_RESULT_FIELD_NUMBER: _ClassVar[int]
+    OPTIMIZE_RESULT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    kind: _jobs_pb2.JobKind
+    state: _jobs_pb2.JobState
+    progress: float
+    message: str
+    error: str
+    attempts: int
+    cancel_requested: bool
+    created_ms: int
+    started_ms: int
+    finished_ms: int
+    backtest_input: BacktestInput
+    optimize_input: OptimizeInput
+    backtest_result: BacktestResult
+    optimize_result: OptimizeResult
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[_jobs_pb2.JobKind, str]] = ..., state: _Optional[_Union[_jobs_pb2.JobState, str]] = ..., progress: _Optional[float] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., attempts: _Optional[int] = ..., cancel_requested: _Optional[bool] = ..., created_ms: _Optional[int] = ..., started_ms: _Optional[int] = ..., finished_ms: _Optional[int] = ..., backtest_input: _Optional[_Union[BacktestInput, _Mapping]] = ..., optimize_input: _Optional[_Union[OptimizeInput, _Mapping]] = ..., backtest_result: _Optional[_Union[BacktestResult, _Mapping]] = ..., optimize_result: _Optional[_Union[OptimizeResult, _Mapping]] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("first", "after")
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    first: int
+    after: str
+    def __init__(self, first: _Optional[int] = ..., after: _Optional[str] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs", "end_cursor", "has_next_page", "cursors")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    END_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    HAS_NEXT_PAGE_FIELD_NUMBER: _ClassVar[int]
+    CURSORS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    end_cursor: str
+    has_next_page: bool
+    cursors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., end_cursor: _Optional[str] = ..., has_next_page: _Optional[bool] = ..., cursors: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CancelJobRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class CancelJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
+
+class WatchJobRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class WatchJobResponse(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: _jobs_pb2.JobEvent
+    def __init__(self, event: _Optional[_Union[_jobs_pb2.JobEvent, _Mapping]] = ...) -> None: ...

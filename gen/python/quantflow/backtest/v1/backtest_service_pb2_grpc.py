@@ -50,6 +50,36 @@ class BacktestServiceStub:
                 request_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestRequest.SerializeToString,
                 response_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestResponse.FromString,
                 _registered_method=True)
+        self.SubmitBacktest = channel.unary_unary(
+                '/quantflow.backtest.v1.BacktestService/SubmitBacktest',
+                request_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.SubmitBacktestRequest.SerializeToString,
+                response_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.SubmitBacktestResponse.FromString,
+                _registered_method=True)
+        self.Optimize = channel.unary_unary(
+                '/quantflow.backtest.v1.BacktestService/Optimize',
+                request_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.OptimizeRequest.SerializeToString,
+                response_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.OptimizeResponse.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/quantflow.backtest.v1.BacktestService/GetJob',
+                request_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetJobResponse.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/quantflow.backtest.v1.BacktestService/ListJobs',
+                request_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/quantflow.backtest.v1.BacktestService/CancelJob',
+                request_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.CancelJobResponse.FromString,
+                _registered_method=True)
+        self.WatchJob = channel.unary_stream(
+                '/quantflow.backtest.v1.BacktestService/WatchJob',
+                request_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.WatchJobRequest.SerializeToString,
+                response_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.WatchJobResponse.FromString,
+                _registered_method=True)
 
 
 class BacktestServiceServicer:
@@ -80,6 +110,51 @@ class BacktestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitBacktest(self, request, context):
+        """Queue a backtest as a job; answers the job (QUEUED) at once. INVALID_ARGUMENT as
+        RunBacktest for a bad strategy, parameter or setting.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Optimize(self, request, context):
+        """Queue a parameter search (grid or random, under constraints, ranked by an objective,
+        optionally walked forward) as a job; answers the job (QUEUED) at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """A job by id, with its result once it has one. NOT_FOUND when there is none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """Jobs, newest first, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """Stop a job: a queued one is CANCELLED at once, a running one at its next progress
+        step. FAILED_PRECONDITION when it has already finished.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJob(self, request, context):
+        """The job's state now, then every step forward until it ends (progress never goes back).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BacktestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -97,6 +172,36 @@ def add_BacktestServiceServicer_to_server(servicer, server):
                     servicer.GetBacktest,
                     request_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestRequest.FromString,
                     response_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestResponse.SerializeToString,
+            ),
+            'SubmitBacktest': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitBacktest,
+                    request_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.SubmitBacktestRequest.FromString,
+                    response_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.SubmitBacktestResponse.SerializeToString,
+            ),
+            'Optimize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Optimize,
+                    request_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.OptimizeRequest.FromString,
+                    response_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.OptimizeResponse.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetJobRequest.FromString,
+                    response_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetJobResponse.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListJobsRequest.FromString,
+                    response_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.CancelJobRequest.FromString,
+                    response_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'WatchJob': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJob,
+                    request_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.WatchJobRequest.FromString,
+                    response_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.WatchJobResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +286,168 @@ class BacktestService:
             '/quantflow.backtest.v1.BacktestService/GetBacktest',
             quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestRequest.SerializeToString,
             quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitBacktest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.backtest.v1.BacktestService/SubmitBacktest',
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.SubmitBacktestRequest.SerializeToString,
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.SubmitBacktestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Optimize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.backtest.v1.BacktestService/Optimize',
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.OptimizeRequest.SerializeToString,
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.OptimizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.backtest.v1.BacktestService/GetJob',
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetJobRequest.SerializeToString,
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.backtest.v1.BacktestService/ListJobs',
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListJobsRequest.SerializeToString,
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.backtest.v1.BacktestService/CancelJob',
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.CancelJobRequest.SerializeToString,
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quantflow.backtest.v1.BacktestService/WatchJob',
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.WatchJobRequest.SerializeToString,
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.WatchJobResponse.FromString,
             options,
             channel_credentials,
             insecure,
