@@ -54,9 +54,7 @@ class DiscordSender:
         }
         self._limiter.record(channel.target, self._clock.time())
         try:
-            response = await self._client.post(
-                channel.target, params={"wait": "true"}, json=body
-            )
+            response = await self._client.post(channel.target, params={"wait": "true"}, json=body)
         except (httpx.HTTPError, httpx.InvalidURL) as error:
             return network_fault(error, self._policy, attempt, self._rng)
         self._follow_bucket(channel, response)

@@ -81,4 +81,3 @@ class TelegramSender:
         if "migrate_to_chat_id" in parameters:
             described += f" (the chat is now {parameters['migrate_to_chat_id']})"
         return Failed(described)
-
