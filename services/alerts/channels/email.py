@@ -95,6 +95,7 @@ class EmailSender:
             smtp.connect(server.host, server.port)
             if server.starttls:
                 smtp.starttls()
+            smtp.ehlo_or_helo_if_needed()
             if server.username is not None:
                 smtp.login(server.username, server.password or "")
             code, reply = smtp.mail(server.sender)

@@ -44,6 +44,11 @@ class RateLimiter:
             self._recent.append(now)
             self._forget(now)
 
+    def answered(self, target: str, now: float) -> None:
+        """The service answered a send to ``target`` at ``now``. It may have taken the
+        message in at any moment until then, so the spacing counts from here."""
+        self._last_send[target] = max(self._last_send.get(target, now), now)
+
     def pause(self, target: str | None, until: float) -> None:
         """No send to ``target`` (``None``: to anyone) before ``until``."""
         if target is None:

@@ -63,6 +63,8 @@ class TelegramSender:
             response = await self._client.post(url, json=body)
         except (httpx.HTTPError, httpx.InvalidURL) as error:
             return network_fault(error, self._policy, attempt, self._rng)
+        finally:
+            self._limiter.answered(channel.target, self._clock.time())
         return self._outcome(channel, response, attempt)
 
     def _outcome(self, channel: Channel, response: httpx.Response, attempt: int) -> Outcome:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.alerts.channels.rate_limit import RateLimiter, telegram_limiter
 
 
@@ -56,3 +58,19 @@ def test_a_shorter_pause_never_shortens_a_longer_one() -> None:
     limiter.pause("chat-a", 25.0)
 
     assert limiter.wait_s("chat-a", 20.0) == 10.0
+
+
+def test_spacing_counts_from_the_answer_when_it_came_later() -> None:
+    limiter = telegram_limiter()
+    limiter.record("chat-a", 100.0)
+    limiter.answered("chat-a", 100.4)
+
+    assert limiter.wait_s("chat-a", 101.0) == pytest.approx(0.4)
+
+
+def test_an_answer_is_not_a_second_send_in_the_global_window() -> None:
+    limiter = RateLimiter(global_limit=2, global_window_s=1.0)
+    limiter.record("chat-a", 0.0)
+    limiter.answered("chat-a", 0.1)
+
+    assert limiter.wait_s("chat-b", 0.2) == 0.0
