@@ -75,7 +75,8 @@ class TelegramSender:
         described = f"Telegram {status}: {answer.get('description') or short(response.text)}"
         parameters = answer.get("parameters") or {}
         if status == 429:
-            retry_after = float(parameters.get("retry_after", self._policy.base_s))
+            given = parameters.get("retry_after")
+            retry_after = float(given) if isinstance(given, int | float) else self._policy.base_s
             self._limiter.pause(channel.target, self._clock.time() + retry_after)
             return Retry(retry_after, described)
         if status >= 500:

@@ -53,7 +53,10 @@ class WebhookSender:
         status = response.status_code
         if 200 <= status < 300:
             return Delivered()
-        described = f"webhook answered {status}: {short(response.text)}".rstrip(": ")
+        answer = short(response.text)
+        described = (
+            f"webhook answered {status}: {answer}" if answer else f"webhook answered {status}"
+        )
         if status == 429:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             if retry_after is not None:
