@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     backtest_job_ack_wait_s: float = Field(default=30.0, ge=1.0)
     backtest_job_max_attempts: int = Field(default=3, ge=1, le=100)
 
+    # Alerts: the SMTP server email notifications go through.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "quantflow@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+
     # Network: where this process listens.
     grpc_host: str = "127.0.0.1"
     storage_grpc_port: int = Field(default=7101, ge=0, le=65535)

@@ -1,0 +1,1 @@
+"""Alerting service: rules on prices and indicators, firings and their notifications."""
