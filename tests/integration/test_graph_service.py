@@ -7,21 +7,17 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from graph import service as graph_service
 from services.common.embedded import start_postgres
-from services.common.settings import Settings
 from services.ingest.publisher import EventPublisher
 from services.storage import service as storage_service
+from tests.integration.graph_helpers import gateway, graphql
 from tests.integration.helpers import (
     eventually,
     running,
@@ -34,32 +30,6 @@ pytestmark = pytest.mark.integration
 
 # 2^53 + 1: the first integer a JavaScript number cannot hold.
 BEYOND_DOUBLE = 2**53 + 1
-
-
-async def _graphql(settings: Settings, query: str) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{settings.graph_port}/graphql"
-    async with httpx.AsyncClient() as client:
-        response = await client.post(url, json={"query": query}, timeout=10)
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
-    return body
-
-
-@contextlib.asynccontextmanager
-async def _gateway(settings: Settings) -> AsyncIterator[None]:
-    """The graph service, once its HTTP side answers /healthz (gRPC health comes first)."""
-    async with running(graph_service.run, settings, settings.graph_grpc_port):
-
-        async def ready() -> bool:
-            async with httpx.AsyncClient() as client:
-                try:
-                    url = f"http://127.0.0.1:{settings.graph_port}/healthz"
-                    return (await client.get(url, timeout=1)).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-        await eventually(ready)
-        yield
 
 
 async def test_stored_data_answers_unavailable_while_postgresql_is_down_and_prices_from_memory(
@@ -75,9 +45,9 @@ async def test_stored_data_answers_unavailable_while_postgresql_is_down_and_pric
         )
         async with (
             running(storage_service.run, settings, settings.storage_grpc_port),
-            _gateway(settings),
+            gateway(settings),
         ):
-            before = await _graphql(settings, query)
+            before = await graphql(settings, query)
             assert before["data"] == {
                 "price": None,
                 "prices": [],
@@ -87,7 +57,7 @@ async def test_stored_data_answers_unavailable_while_postgresql_is_down_and_pric
             assert [e["extensions"]["code"] for e in before["errors"]] == ["NOT_FOUND"]
 
             await asyncio.to_thread(postgres.stop)
-            answer = await _graphql(settings, query)
+            answer = await graphql(settings, query)
     finally:
         await asyncio.to_thread(postgres.delete)
 
@@ -109,14 +79,14 @@ async def test_price_with_a_trade_id_beyond_2_pow_53_is_an_exact_string(
     query = '{ price(symbol: "BTCUSDT") { tradeId } prices { tradeId } }'
     async with (
         running(storage_service.run, settings, settings.storage_grpc_port),
-        _gateway(settings),
+        gateway(settings),
     ):
 
         async def stored() -> bool:
-            return bool((await _graphql(settings, query))["data"]["price"])
+            return bool((await graphql(settings, query))["data"]["price"])
 
         await eventually(stored)
-        answer = await _graphql(settings, query)
+        answer = await graphql(settings, query)
     assert answer["data"] == {
         "price": {"tradeId": "9007199254740993"},
         "prices": [{"tradeId": "9007199254740993"}],
@@ -143,7 +113,7 @@ async def test_legacy_graphql_ws_client_receives_a_published_trade(
     _, publisher = await trade_publisher(nats_client, namespace)
     ws_url = f"ws://127.0.0.1:{settings.graph_port}/graphql"
     async with (
-        _gateway(settings),
+        gateway(settings),
         connect(ws_url, subprotocols=[Subprotocol("graphql-ws")]) as socket,
     ):
         assert socket.subprotocol == "graphql-ws"
