@@ -20,7 +20,6 @@ in ``early_requests``, which a well-behaved client keeps at 0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import json
 import time
@@ -32,13 +31,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.ingest.recordings import read_recording
+from tests.fakes.loopback import LoopbackServer
 
 WEIGHTS = {
     "ping": 1,
@@ -175,8 +174,6 @@ class FakeBinanceRest:
     _forced: list[_Forced] = field(default_factory=list)
     _blocked_until: float = 0.0
     _used: dict[int, int] = field(default_factory=dict)
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.app = Starlette(
@@ -184,6 +181,7 @@ class FakeBinanceRest:
                 Route(f"/api/v3/{name}", self._endpoint(name), methods=["GET"]) for name in WEIGHTS
             ]
         )
+        self._loopback = LoopbackServer(self.app)
 
     def fail_next(
         self, status: int, retry_after_s: int, count: int = 1, endpoint: str | None = None
@@ -200,21 +198,10 @@ class FakeBinanceRest:
 
     @property
     def url(self) -> str:
-        if self._server is None or not self._server.servers:
-            raise RuntimeError("FakeBinanceRest is not serving; use `async with`")
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        return self._loopback.url
 
     async def __aenter__(self) -> Self:
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
+        await self._loopback.__aenter__()
         return self
 
     async def __aexit__(
@@ -223,10 +210,7 @@ class FakeBinanceRest:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loopback.__aexit__(exc_type, exc, traceback)
 
     # Rate limits
 
