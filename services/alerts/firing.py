@@ -180,7 +180,8 @@ class RuleMachine:
         self._candles = (
             CandleStream(rule.condition) if rule.condition.driver is Driver.CANDLES else None
         )
-        self._seen_trades: dict[str, int] = dict(seen_trades or {})  # venue → last trade id evaluated
+        # venue → the last trade id evaluated
+        self._seen_trades: dict[str, int] = dict(seen_trades or {})
         self._seen_candle: int | None = None  # last open time evaluated
 
     @property

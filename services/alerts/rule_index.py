@@ -17,9 +17,12 @@ conditions, and rules with a ``rearm`` level (re-arming at a level is an event o
 
 The result is the reference's: the same firings as a :class:`RuleMachine` per rule fed every
 event. Redelivered events are skipped once for the whole symbol (the last trade id per
-venue): every rule of the symbol sees the same events, so that is each rule's "seen up to" (a rule added later starts from the symbol's).
-Trades of one symbol are expected from one venue (the previous trade is the previous one
-fed, whatever its venue).
+venue): every rule of the symbol sees the same events, so that is each rule's "seen up to"
+(a rule added later starts from the symbol's). Trades of one symbol are expected from one
+venue (the previous trade is the previous one fed, whatever its venue).
+
+A finished or expired rule stays in its list, skipped when found, until it is removed: the
+evaluator removes rules as they finish (and the scheduler as they expire).
 """
 
 from __future__ import annotations
@@ -86,9 +89,8 @@ class _Levels:
         self.rules.insert(at, rule)
 
     def remove(self, rule_id: str) -> None:
-        kept = [(lv, r) for lv, r in zip(self.levels, self.rules) if r.rule.rule_id != rule_id]
-        self.levels = [lv for lv, _ in kept]
-        self.rules = [r for _, r in kept]
+        at = next(i for i, r in enumerate(self.rules) if r.rule.rule_id == rule_id)
+        del self.levels[at], self.rules[at]
 
 
 class SymbolRules:
@@ -126,9 +128,11 @@ class SymbolRules:
     def remove(self, rule_id: str) -> None:
         if self._machines.pop(rule_id, None) is not None:
             return
-        kind, _, _ = self._indexed.pop(rule_id)
-        self._lists[kind].remove(rule_id)
-        self._pending = [p for p in self._pending if p[2].rule.rule_id != rule_id]
+        kind, _, lifecycle = self._indexed.pop(rule_id)
+        pending = [p for p in self._pending if p[2] is not lifecycle]
+        if len(pending) == len(self._pending):
+            self._lists[kind].remove(rule_id)
+        self._pending = pending
 
     def state(self, rule_id: str) -> State:
         """The rule's state after the last trade, as its own :class:`RuleMachine` has it."""
@@ -231,4 +235,3 @@ class RuleIndex:
     def on_candle(self, event: CandleEvent) -> list[Firing]:
         book = self._symbols.get(event.symbol)
         return [] if book is None else book.on_candle(event)
-

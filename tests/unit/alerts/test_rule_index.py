@@ -125,7 +125,9 @@ def _run(initial: list[Rule], path: list[Step]) -> tuple[list[Firing], list[Firi
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 25).flatmap(lambda n: st.tuples(*(rules(f"r{i}") for i in range(n)))), steps())
+@given(
+    st.integers(1, 25).flatmap(lambda n: st.tuples(*(rules(f"r{i}") for i in range(n)))), steps()
+)
 def test_index_fires_exactly_what_each_rule_alone_fires(
     initial: tuple[Rule, ...], path: list[Step]
 ) -> None:
@@ -173,3 +175,13 @@ def test_a_trade_finds_only_the_rules_whose_level_it_passed() -> None:
 def test_rule_on_another_symbol_is_refused() -> None:
     with pytest.raises(ValueError, match="BTCUSDT"):
         SymbolRules(SYMBOL).add(Rule("r", "BTCUSDT", parse_condition("price > 1")))
+
+
+def test_rule_removed_before_its_first_trade_never_fires() -> None:
+    book = SymbolRules(SYMBOL)
+    book.on_trade(_trade(1, 100, 0))
+    book.add(Rule("kept", SYMBOL, parse_condition("price > 100.5")))
+    book.add(Rule("gone", SYMBOL, parse_condition("price > 100.5")))
+    book.remove("gone")
+    book.on_trade(_trade(2, 100, 1))
+    assert [f.rule_id for f in book.on_trade(_trade(3, 101, 2))] == ["kept"]
