@@ -10,13 +10,15 @@ added and removed mid-stream.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.alerts.firing import Firing, Mode, Rule, RuleMachine
+from services.alerts.firing import CandleEvent, Firing, Mode, Rule, RuleMachine
 from services.alerts.rule_index import RuleIndex, SymbolRules, threshold
+from services.common.candles import Candle
 from services.common.conditions import parse_condition
 from services.common.trades import Trade
 
@@ -185,3 +187,18 @@ def test_rule_removed_before_its_first_trade_never_fires() -> None:
     book.remove("gone")
     book.on_trade(_trade(2, 100, 1))
     assert [f.rule_id for f in book.on_trade(_trade(3, 101, 2))] == ["kept"]
+
+
+def test_candle_rules_are_evaluated_on_closed_candles_of_their_interval() -> None:
+    index = RuleIndex()
+    index.add(Rule("c", SYMBOL, parse_condition("close > 100"), interval="1h"))
+
+    def closed(hour: int, close: str, interval: str = "1h") -> CandleEvent:
+        value = Decimal(close)
+        candle = Candle(hour * 3_600_000, value, value, value, value, Decimal(1), value, 1)
+        return CandleEvent(SYMBOL, interval, candle)
+
+    assert index.on_trade(_trade(1, 101, 0)) == []
+    assert index.on_candle(closed(0, "99")) == []
+    assert index.on_candle(closed(1, "101", "1m")) == []
+    assert [f.candle_open_ms for f in index.on_candle(closed(1, "101"))] == [3_600_000]
