@@ -5,7 +5,7 @@ python -m bench --quick          # a tenth of the capture, parse/publish/store o
                                  # (the full run publishes and stores it 5 times over)
 python -m bench --only end2end   # one group: parse, publish, store, import, coverage,
                                  # pipeline, end2end, indicators, ohlc, backtest,
-                                 # backtest_service
+                                 # backtest_service, alerts
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from bench import (
+    alerts,
     backtest,
     backtest_service,
     ceilings,
@@ -48,6 +49,7 @@ GROUPS = (
     "ohlc",
     "backtest",
     "backtest_service",
+    "alerts",
 )
 # publish and store run over the capture's trades this many times (new ids each copy).
 COPIES = 5
@@ -153,6 +155,8 @@ def main() -> None:
         )
     if "backtest" in groups:
         results += backtest.run(arguments.quick)
+    if "alerts" in groups:
+        results += alerts.run(arguments.quick)
     print(
         f"capture: {data.CAPTURE.name}; Python {platform.python_version()}; "
         f"{os.cpu_count()} CPUs; load average before: {load_before:.2f}; servers: "
