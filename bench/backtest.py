@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from bench.report import Result
-from services.backtest import indicators, metrics
+from services.backtest import metrics
 from services.backtest.bars import Bars, Indicators
 from services.backtest.engine import Settings, simulate
 from services.backtest.optimize import Constraint, ParamRange, grid, search
 from services.backtest.strategies import get
+from services.common.indicators.fast import ewm
 
 FEE = 0.001
 CASH = 10_000.0
@@ -41,7 +42,7 @@ def random_walk(bars: int, seed: int = 42) -> Bars:
     rng = np.random.default_rng(seed)
     momentum = 0.7
     shocks = rng.normal(0.0, 0.0005, bars) / (1 - momentum)
-    close = 30_000 * np.exp(np.cumsum(indicators.ewm(shocks, 1 - momentum, 1)))
+    close = 30_000 * np.exp(np.cumsum(ewm(shocks, 1 - momentum, 1)))
     open_ = np.concatenate(([30_000.0], close[:-1])) * np.exp(rng.normal(0.0, 0.0002, bars))
     return Bars.from_columns(
         np.arange(bars) * 60_000,
