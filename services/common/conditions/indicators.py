@@ -2,8 +2,9 @@
 
 ``compute(spec, candles)`` returns every output of one spec (``macd(12,26,9)`` →
 ``{"macd": …, "macd_signal": …, "macd_diff": …}``), aligned with the candles. Any
-implementation of the indicator catalogue fits; the default (``ta_indicators.ta_compute``)
-calls the `ta` library itself. Whatever it returns, values before an indicator's warm-up and
+implementation of the indicator catalogue fits; the default is the catalogue's own
+(:func:`services.common.indicators.compute.outputs`: numpy for the hot indicators, `ta` for
+the rest), the same values ``indicators`` answers in GraphQL. Whatever it returns, values before an indicator's warm-up and
 infinities become NaN (undefined), so implementations that fill the warm-up differently
 (`ta`'s ATR says 0) give the same condition values.
 """
@@ -31,13 +32,14 @@ def indicator_columns(
     precomputed: Precomputed | None = None,
 ) -> dict[str, Array]:
     """Every indicator output ``condition`` reads, keyed by its text (``rsi(14)``): from
-    ``precomputed`` where given, else from ``compute`` (default: by `ta`), each
-    spec computed once."""
+    ``precomputed`` where given, else from ``compute`` (default: the indicator catalogue),
+    each spec computed once."""
     if compute is None:
-        # Imported here: `ta` brings pandas, which parsing and trade conditions never need.
-        from services.common.conditions.ta_indicators import ta_compute
+        # Imported here: the catalogue brings `ta` and pandas, which parsing and trade
+        # conditions never need.
+        from services.common.indicators.compute import outputs
 
-        compute = ta_compute
+        compute = outputs
     length = len(candles["close"])
     given = precomputed or {}
     computed: dict[str, Mapping[str, Array]] = {}
