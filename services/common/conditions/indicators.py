@@ -4,9 +4,9 @@
 ``{"macd": …, "macd_signal": …, "macd_diff": …}``), aligned with the candles. Any
 implementation of the indicator catalogue fits; the default is the catalogue's own
 (:func:`services.common.indicators.compute.outputs`: numpy for the hot indicators, `ta` for
-the rest), the same values ``indicators`` answers in GraphQL. Whatever it returns, values before an indicator's warm-up and
-infinities become NaN (undefined), so implementations that fill the warm-up differently
-(`ta`'s ATR says 0) give the same condition values.
+the rest), the same values ``indicators`` answers in GraphQL. Whatever it returns, values
+before an indicator's warm-up and infinities become NaN (undefined), so implementations that
+fill the warm-up differently (`ta`'s ATR says 0) give the same condition values.
 """
 
 from __future__ import annotations
