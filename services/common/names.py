@@ -268,3 +268,37 @@ def job_msg_id(job_id: str) -> str:
 def backtest_jobs_durable(namespace: str = "") -> str:
     """Durable pull consumer every backtest worker shares on the jobs stream."""
     return f"{namespace}_backtest_jobs" if namespace else "backtest_jobs"
+
+
+def alerts_stream(namespace: str = "") -> str:
+    """The stream holding alert firings: ``ALERTS``."""
+    return _stream(namespace, "ALERTS")
+
+
+def alerts_subjects(namespace: str = "") -> list[str]:
+    """Subjects bound to the alerts stream: ``alerts.fired.>``."""
+    return [_subject(namespace, "alerts", "fired", ">")]
+
+
+def alert_fired_subject(symbol: str, namespace: str = "") -> str:
+    """Where a firing of a rule on ``symbol`` is published (``alerts.v1.AlertFired``):
+    ``alerts.fired.<SYMBOL>``."""
+    if not _TOKEN_RE.fullmatch(symbol):
+        raise ValueError(f"subject token {symbol!r} must be letters, digits or '_'")
+    return _subject(namespace, "alerts", "fired", symbol.upper())
+
+
+def all_alerts_fired_subject(namespace: str = "") -> str:
+    """Every symbol's firings: ``alerts.fired.*``."""
+    return _subject(namespace, "alerts", "fired", "*")
+
+
+def alert_fired_msg_id(rule_id: str, event_key: str) -> str:
+    """``Nats-Msg-Id`` of a firing: ``alert:<rule id>:<event key>`` (one per rule and
+    event, so a redelivered event publishes its firing once)."""
+    return f"alert:{rule_id}:{event_key}"
+
+
+def alerts_market_durable(namespace: str = "") -> str:
+    """Durable pull consumer the alert evaluators share on the market stream."""
+    return f"{namespace}_alerts_market" if namespace else "alerts_market"

@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     backtest_job_ack_wait_s: float = Field(default=30.0, ge=1.0)
     backtest_job_max_attempts: int = Field(default=3, ge=1, le=100)
 
+    # Where graph reaches the alerts service.
+    alerts_target: str = "127.0.0.1:7105"
     # Alerts: the SMTP server email notifications go through.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -121,9 +123,11 @@ class Settings(BaseSettings):
     ingest_grpc_port: int = Field(default=7102, ge=0, le=65535)
     graph_grpc_port: int = Field(default=7103, ge=0, le=65535)
     backtest_grpc_port: int = Field(default=7104, ge=0, le=65535)
+    alerts_grpc_port: int = Field(default=7105, ge=0, le=65535)
     storage_metrics_port: int = Field(default=9101, ge=0, le=65535)
     ingest_metrics_port: int = Field(default=9102, ge=0, le=65535)
     backtest_metrics_port: int = Field(default=9104, ge=0, le=65535)
+    alerts_metrics_port: int = Field(default=9105, ge=0, le=65535)
     graph_host: str = "127.0.0.1"
     graph_port: int = Field(default=8000, ge=0, le=65535)
 
