@@ -3,7 +3,8 @@ connection."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
@@ -26,3 +27,5 @@ class Backends:
 @dataclass
 class Context:
     backends: Backends
+    # This request's DataLoaders by name, made on first use (graph/loaders.py).
+    loaders: dict[str, Any] = field(default_factory=dict)

@@ -21,6 +21,7 @@ from graph.columnar import ColumnarExecutionContext
 from graph.context import Context
 from graph.coverage import Coverage, coverage
 from graph.errors import from_rpc_error, should_mask
+from graph.federation import ENTITY_TYPES, FEDERATION_VERSION, SymbolQueries
 from graph.history import TradeConnection, history
 from graph.jobs import JobMutations, JobQueries, JobSubscriptions
 from graph.limits import limit_extensions
@@ -113,7 +114,7 @@ class Kline:
 
 
 @strawberry.type
-class Query(LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries):
+class Query(LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries, SymbolQueries):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
         "error when none is stored, so the rest of the query still answers."
@@ -214,7 +215,7 @@ class Subscription(LiveMarketSubscriptions, JobSubscriptions):
                 yield Kline.from_event(event)
 
 
-class QuantflowSchema(strawberry.Schema):
+class QuantflowSchema(strawberry.federation.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -244,6 +245,8 @@ schema = QuantflowSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    types=ENTITY_TYPES,
+    federation_version=FEDERATION_VERSION,
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
     execution_context_class=ColumnarExecutionContext,
     extensions=[

@@ -102,4 +102,8 @@ def run(verb: str, rest: list[str]) -> int:
         return fetch_graphiql()
     if verb == "install-browser":
         return install_browser()
+    if verb in ("export-schema", "check-schema"):
+        from services.cli import supergraph
+
+        return supergraph.export_schema() if verb == "export-schema" else supergraph.check_schema()
     raise SystemExit(f"unknown verb {verb}")

@@ -417,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
             "bench",
             "fetch-graphiql",
             "install-browser",
+            "export-schema",
+            "check-schema",
         ),
     )
     dev.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the underlying tool")
