@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from graph import ide
 from graph.body_limit import BodySizeLimit
 from graph.context import Backends, Context
+from graph.health_routes import Upstreams, health_routes
 from graph.schema import schema
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
@@ -62,6 +63,7 @@ def create_app(
     backtest_target: str | None = None,
 ) -> Starlette:
     holder: dict[str, Backends] = {}
+    upstreams: dict[str, Upstreams] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -84,18 +86,19 @@ def create_app(
                 else None
             ),
         )
+        channels = {"storage": channel, "ingest": ingest_channel}
+        if backtest_channel is not None:
+            channels["backtest"] = backtest_channel
+        upstreams["current"] = Upstreams(channels=channels, nats=nc)
         try:
             yield
         finally:
+            upstreams.clear()
             await nc.drain()
             await channel.close()
             await ingest_channel.close()
             if backtest_channel is not None:
                 await backtest_channel.close()
-
-    async def healthz(request: Request) -> JSONResponse:
-        ready = "current" in holder and holder["current"].nats.is_connected
-        return JSONResponse({"status": "ok" if ready else "starting"}, 200 if ready else 503)
 
     def metrics(request: Request) -> Response:
         # A plain route: a mounted ASGI app would answer /metrics with a redirect to /metrics/.
@@ -106,7 +109,7 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
+            *health_routes(lambda: upstreams.get("current")),
             Mount(ide.STATIC_PATH, ide.static_files()),
             Route("/metrics", metrics),
         ],
