@@ -1,5 +1,5 @@
 """The Starlette application: GraphQL (GraphiQL, graphql-transport-ws and legacy graphql-ws),
-health, metrics."""
+REST routes with their OpenAPI document and docs page, health, metrics."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from graph import ide
+from graph.api_docs import api_docs_routes
 from graph.body_limit import BodySizeLimit
 from graph.context import Backends, Context
 from graph.health_routes import Upstreams, health_routes
+from graph.rest import rest_routes
 from graph.schema import schema
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
@@ -112,6 +114,9 @@ def create_app(
             *health_routes(lambda: upstreams.get("current")),
             Mount(ide.STATIC_PATH, ide.static_files()),
             Route("/metrics", metrics),
+            # REST over the same schema, and its OpenAPI document and docs page.
+            *rest_routes(lambda: holder.get("current")),
+            *api_docs_routes(),
         ],
         middleware=[Middleware(BodySizeLimit)],
         lifespan=lifespan,

@@ -20,7 +20,7 @@ from graph.candles import CandleQueries
 from graph.columnar import ColumnarExecutionContext
 from graph.context import Context
 from graph.coverage import Coverage, coverage
-from graph.errors import from_rpc_error, should_mask
+from graph.errors import from_rpc_error, is_bad_variable, should_mask
 from graph.federation import ENTITY_TYPES, FEDERATION_VERSION, SymbolQueries
 from graph.history import TradeConnection, history
 from graph.jobs import JobMutations, JobQueries, JobSubscriptions
@@ -236,8 +236,10 @@ class QuantflowSchema(strawberry.federation.Schema):
 
 def _is_typed(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is None or (
-        isinstance(original, GraphQLError) and "code" in (original.extensions or {})
+    return (
+        original is None
+        or is_bad_variable(error)
+        or (isinstance(original, GraphQLError) and "code" in (original.extensions or {}))
     )
 
 

@@ -102,6 +102,10 @@ def run(verb: str, rest: list[str]) -> int:
         return fetch_graphiql()
     if verb == "install-browser":
         return install_browser()
+    if verb == "fetch-docs-ui":
+        from services.cli.docs_assets import fetch_docs_ui
+
+        return fetch_docs_ui()
     if verb in ("export-schema", "check-schema"):
         from services.cli import supergraph
 

@@ -419,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
             "install-browser",
             "export-schema",
             "check-schema",
+            "fetch-docs-ui",
         ),
     )
     dev.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the underlying tool")
