@@ -243,7 +243,7 @@ def _operation(describer: _Describer, operation: Operation) -> dict[str, Any]:
         },
     }
     if field_definition.description:
-        described["description"] = field_definition.description
+        described["description"] = f"GraphQL's `{field.name.value}`: {field_definition.description}"
     if parameters:
         described["parameters"] = parameters
     if operation.body_variable is not None:
