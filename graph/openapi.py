@@ -5,6 +5,7 @@ with the same type and description, so the document cannot drift from what is se
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -184,6 +185,14 @@ def _fields_for(
     return fields
 
 
+def _merged(schema: JsonSchema, extra: Mapping[str, Any]) -> JsonSchema:
+    """``schema`` with ``extra`` laid over it (``items`` merged, not replaced)."""
+    merged = {**schema, **extra}
+    if "items" in extra and "items" in schema:
+        merged["items"] = {**schema["items"], **extra["items"]}
+    return merged
+
+
 def _json_default(value: object, type_: GraphQLInputType) -> object:
     """A default as JSON (an enum's by its name), printed the way GraphQL would."""
     if value is Undefined:
@@ -205,7 +214,9 @@ def _operation(describer: _Describer, operation: Operation) -> dict[str, Any]:
         variable = variables[param.name]
         type_ = type_from_ast(describer.schema, variable.type)
         assert type_ is not None
-        schema = describer.input(type_)  # type: ignore[arg-type]
+        # A parameter is given or absent, never null: its schema is the non-null type's.
+        inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+        schema = _merged(describer.input(GraphQLNonNull(inner)), param.schema)  # type: ignore[arg-type]
         if variable.default_value is not None:
             schema = {**schema, "default": value_from_ast_untyped(variable.default_value)}
         required = param.where == "path" or (

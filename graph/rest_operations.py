@@ -9,8 +9,10 @@ returns it, so REST and GraphQL cannot disagree. Alerts (`/alerts`, `/alerts/sub
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from services.common import names
 
 PRICE = "venue symbol price quantity tradeId tradeTimeMs tradeTime"
 TRADE = "venue symbol tradeId price quantity tradeTimeMs tradeTime buyerIsMaker"
@@ -48,6 +50,8 @@ class Param:
     name: str
     where: Literal["path", "query"]
     description: str
+    # What the document states beyond the variable's GraphQL type (a pattern, an enum).
+    schema: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,12 @@ class Operation:
     tag: str = "market data"
 
 
-SYMBOL = Param("symbol", "path", 'The exchange symbol, e.g. "BTCUSDT" (case is ignored).')
-VENUE = Param("venue", "query", '"binance" (spot, the default) or "binance_usdm".')
+_SYMBOL_SCHEMA = {"pattern": "^[A-Za-z0-9]{2,30}$"}
+_VENUE_SCHEMA = {"enum": list(names.VENUES)}
+SYMBOL = Param(
+    "symbol", "path", 'The exchange symbol, e.g. "BTCUSDT" (case is ignored).', _SYMBOL_SCHEMA
+)
+VENUE = Param("venue", "query", '"binance" (spot, the default) or "binance_usdm".', _VENUE_SCHEMA)
 FROM = Param("from", "query", "ISO-8601 date-time, inclusive (UTC unless an offset is given).")
 TO = Param("to", "query", "ISO-8601 date-time, exclusive.")
 INTERVAL = Param("interval", "query", 'A Binance interval: "1m", "1h", "1d", "1M" …')
@@ -81,8 +89,13 @@ OPERATIONS: tuple[Operation, ...] = (
         f"{{ prices(symbols: $symbols, venue: $venue) {{ {PRICE} }} }}",
         "The latest stored price of every symbol (or of those given)",
         (
-            Param("symbols", "query", "Symbols to answer, repeated (`?symbols=A&symbols=B`)."),
-            Param("venue", "query", "One venue; every venue when not given."),
+            Param(
+                "symbols",
+                "query",
+                "Symbols to answer, repeated (`?symbols=A&symbols=B`).",
+                {"items": _SYMBOL_SCHEMA},
+            ),
+            Param("venue", "query", "One venue; every venue when not given.", _VENUE_SCHEMA),
         ),
     ),
     Operation(
@@ -109,7 +122,12 @@ OPERATIONS: tuple[Operation, ...] = (
             SYMBOL,
             FROM,
             TO,
-            Param("first", "query", "Page size: 100 unless given, at most 1,000."),
+            Param(
+                "first",
+                "query",
+                "Page size: 100 unless given, at most 1,000.",
+                {"minimum": 0, "maximum": 1000},
+            ),
             Param("after", "query", "A cursor (`pageInfo.endCursor`): the page after it."),
             VENUE,
         ),
