@@ -344,6 +344,7 @@ class Stack:
         lines = [
             "",
             f"  QuantFlow is up. GraphiQL: {graph}",
+            f"  REST docs:  {graph.removesuffix('/graphql')}/docs",
             f"  source:     {self.settings.source}",
             f"  PostgreSQL: {mask_password(self.database_url)}"
             + (" (embedded)" if self.postgres else ""),
