@@ -53,8 +53,10 @@ _SCALARS: dict[str, JsonSchema] = {
     "JSON": {"description": "Any JSON value."},
 }
 # The statuses a route may answer with a typed error (see graph/rest.py).
-_ERROR_STATUSES = (400, 404, 409, 413, 500, 503)
+_ERROR_STATUSES = (400, 404, 409, 500, 503)
 _ERROR_REF = {"$ref": "#/components/responses/Error"}
+# A body over the cap is refused before any route runs, in the GraphQL error shape.
+_TOO_LARGE_REF = {"$ref": "#/components/responses/PayloadTooLarge"}
 
 
 def _nullable(schema: JsonSchema) -> JsonSchema:
@@ -251,6 +253,7 @@ def _operation(describer: _Describer, operation: Operation) -> dict[str, Any]:
                 },
             },
             **{str(status): _ERROR_REF for status in _ERROR_STATUSES},
+            "413": _TOO_LARGE_REF,
         },
     }
     if field_definition.description:
@@ -292,6 +295,36 @@ def _error_response() -> dict[str, Any]:
     }
 
 
+def _too_large_response() -> dict[str, Any]:
+    return {
+        "description": "The request body exceeds the gateway's cap (the same as /graphql's).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["errors"],
+                    "properties": {
+                        "errors": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["message", "extensions"],
+                                "properties": {
+                                    "message": {"type": "string"},
+                                    "extensions": {
+                                        "type": "object",
+                                        "properties": {"code": {"const": "PAYLOAD_TOO_LARGE"}},
+                                    },
+                                },
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+
+
 def _version() -> str:
     try:
         return version("quantflow")
@@ -321,6 +354,6 @@ def openapi_document(
         "paths": paths,
         "components": {
             "schemas": dict(sorted(describer.components.items())),
-            "responses": {"Error": _error_response()},
+            "responses": {"Error": _error_response(), "PayloadTooLarge": _too_large_response()},
         },
     }

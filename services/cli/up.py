@@ -340,7 +340,7 @@ class Stack:
             await self.shutdown()
 
     def _banner(self) -> None:
-        graph = self.components[-1].extra["graphql"]
+        graph = str(self.components[-1].extra["graphql"])
         lines = [
             "",
             f"  QuantFlow is up. GraphiQL: {graph}",

@@ -59,7 +59,8 @@ class Api:
         operation = self.openapi["paths"][template][method.lower()]
         documented = operation["responses"][str(response.status_code)]
         if "$ref" in documented:
-            documented = self.openapi["components"]["responses"]["Error"]
+            name = documented["$ref"].rsplit("/", 1)[1]
+            documented = self.openapi["components"]["responses"][name]
         schema = documented["content"]["application/json"]["schema"]
         Draft202012Validator({**schema, "components": self.openapi["components"]}).validate(body)
         return response.status_code, body
@@ -228,6 +229,10 @@ async def test_backtest_run_answers_its_result_and_refuses_bad_bodies(api: Api) 
         assert named in error["error"]["message"]
     status, error = await api.call("POST", "/backtest/run", "/backtest/run", content=b"{not json")
     assert status == 400 and "not JSON" in error["error"]["message"]
+    status, error = await api.call(
+        "POST", "/backtest/run", "/backtest/run", json={**BACKTEST, "pad": "x" * 70_000}
+    )
+    assert status == 413 and error["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
 async def test_optimize_queues_a_job_followed_to_its_result_at_the_job_route(api: Api) -> None:
