@@ -88,9 +88,9 @@ def compose(sdl_file: Path, supergraph_out: Path | None = None) -> int:
     return subprocess.call(command)
 
 
-def check_schema() -> int:
+def check_schema(sdl_file: Path = SDL_FILE) -> int:
     """Fail when graph/schema.graphql is stale or does not compose."""
-    committed = SDL_FILE.read_text(encoding="utf-8") if SDL_FILE.exists() else ""
+    committed = sdl_file.read_text(encoding="utf-8") if sdl_file.exists() else ""
     diff = stale_diff(committed, current_sdl())
     if diff:
         print(*diff[:60], sep="\n")
@@ -101,4 +101,4 @@ def check_schema() -> int:
         return 1
     print("graph/schema.graphql is in sync with the code")
     with tempfile.TemporaryDirectory() as scratch:
-        return compose(SDL_FILE, Path(scratch) / "supergraph.graphql")
+        return compose(sdl_file, Path(scratch) / "supergraph.graphql")

@@ -5,20 +5,32 @@ latest prices are loaded one call a venue."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import grpc
+import pytest
 from strawberry.dataloader import DataLoader
 
 from graph.errors import TypedError
 from graph.loaders import SymbolKey, load_latest_prices
 from graph.schema import schema
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
-from services.cli.supergraph import SDL_FILE, current_sdl, stale_diff
+from services.cli.supergraph import SDL_FILE, check_schema, current_sdl, stale_diff
 
 
 def test_committed_sdl_is_what_the_schema_prints() -> None:
     # Stale after a schema change: `quantflow dev export-schema` rewrites it.
     assert stale_diff(SDL_FILE.read_text(encoding="utf-8"), current_sdl()) == []
+
+
+def test_check_schema_fails_on_a_stale_file_naming_the_command_that_fixes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = tmp_path / "schema.graphql"
+    stale.write_text(current_sdl().replace("type Symbol", "type Ticker2"), encoding="utf-8")
+    assert check_schema(stale) == 1
+    out = capsys.readouterr().out
+    assert "quantflow dev export-schema" in out and "+type Symbol" in out
 
 
 def test_stale_diff_names_a_changed_line() -> None:
