@@ -11,8 +11,9 @@ fields through ``_entities``. ``latest`` goes through a DataLoader: many symbols
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import strawberry
 from strawberry.types import Info
@@ -24,6 +25,7 @@ from graph.candles import ohlc as ohlc_of
 from graph.context import Context
 from graph.coverage import Coverage
 from graph.coverage import coverage as coverage_of
+from graph.errors import TypedError
 from graph.history import TradeConnection
 from graph.history import history as history_of
 from graph.loaders import latest_price_loader
@@ -130,3 +132,55 @@ class SymbolQueries:
 
 # Entity types the federation schema lists in `types=[…]`.
 ENTITY_TYPES: list[type] = [Symbol]
+# Each entity's key fields in a representation: (required, optional), all strings.
+_KEY_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "Symbol": (frozenset({"name"}), frozenset({"venue"})),
+}
+
+Resolve = Callable[[Info[Context, None], list[Any]], list[Any]]
+
+
+def representation_error(representation: object) -> str | None:
+    """Why a router's entity representation cannot be resolved, or None when it can."""
+    if not isinstance(representation, dict):
+        return "a representation is an object with __typename and the entity's key fields"
+    typename = representation.get("__typename")
+    if typename not in _KEY_FIELDS:
+        return f"__typename {typename!r} is no entity of this subgraph ({', '.join(_KEY_FIELDS)})"
+    required, optional = _KEY_FIELDS[typename]
+    given = set(representation) - {"__typename"}
+    missing, unknown = sorted(required - given), sorted(given - required - optional)
+    if missing or unknown:
+        return f"{typename} is keyed by {', '.join(sorted(required | optional))}: " + "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"no key field {', '.join(unknown)}" if unknown else "",
+            )
+            if part
+        )
+    not_text = sorted(name for name in given if not isinstance(representation[name], str))
+    if not_text:
+        return f"{typename}: {', '.join(not_text)} must be a string"
+    return None
+
+
+def checked_entities(
+    resolve: Resolve, info: Info[Context, None], representations: Sequence[object]
+) -> list[Any]:
+    """``_entities`` with each representation checked first: a malformed one is a typed
+    INVALID_ARGUMENT for that entity alone (Strawberry's own resolver would fail the whole
+    field with an internal error), and the caller's representations are left as they were."""
+    results: list[Any] = [None] * len(representations)
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for index, representation in enumerate(representations):
+        error = representation_error(representation)
+        if error is None:
+            assert isinstance(representation, dict)
+            valid.append((index, dict(representation)))
+        else:
+            results[index] = TypedError("INVALID_ARGUMENT", f"representations[{index}]: {error}")
+    resolved = resolve(info, [representation for _, representation in valid])
+    for (index, _), result in zip(valid, resolved, strict=True):
+        results[index] = result
+    return results

@@ -10,6 +10,7 @@ import grpc
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -21,7 +22,7 @@ from graph.columnar import ColumnarExecutionContext
 from graph.context import Context
 from graph.coverage import Coverage, coverage
 from graph.errors import from_rpc_error, is_bad_variable, should_mask
-from graph.federation import ENTITY_TYPES, FEDERATION_VERSION, SymbolQueries
+from graph.federation import ENTITY_TYPES, FEDERATION_VERSION, SymbolQueries, checked_entities
 from graph.history import TradeConnection, history
 from graph.jobs import JobMutations, JobQueries, JobSubscriptions
 from graph.limits import limit_extensions
@@ -216,6 +217,12 @@ class Subscription(LiveMarketSubscriptions, JobSubscriptions):
 
 
 class QuantflowSchema(strawberry.federation.Schema):
+    # Strawberry builds `_entities` from this signature: the types must stay its own.
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        return checked_entities(super().entities_resolver, info, representations)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:

@@ -129,3 +129,31 @@ async def test_latest_prices_of_a_venue_whose_call_fails_are_typed_errors_the_re
     assert isinstance(found[0], storage_pb.LatestPrice)
     assert isinstance(found[1], TypedError)
     assert found[1].extensions == {"code": "UNAVAILABLE"}
+
+
+@pytest.mark.parametrize(
+    ("representation", "named"),
+    [
+        (1, "an object with __typename"),
+        ({}, "__typename None is no entity"),
+        ({"__typename": "Query"}, "__typename 'Query' is no entity of this subgraph (Symbol)"),
+        ({"__typename": "Symbol"}, "missing name"),
+        ({"__typename": "Symbol", "name": "BTCUSDT", "price": "1"}, "no key field price"),
+        ({"__typename": "Symbol", "name": 5}, "name must be a string"),
+    ],
+)
+async def test_a_malformed_representation_is_invalid_argument_for_that_entity_alone(
+    representation: object, named: str
+) -> None:
+    good = {"__typename": "Symbol", "name": "ethusdt"}
+    result = await schema.execute(
+        "query($r: [_Any!]!) { _entities(representations: $r) { ... on Symbol { name } } }",
+        variable_values={"r": [good, representation]},
+        context_value=None,
+    )
+    assert result.data == {"_entities": [{"name": "ETHUSDT"}, None]}
+    assert result.errors is not None and len(result.errors) == 1
+    error = result.errors[0]
+    assert error.extensions == {"code": "INVALID_ARGUMENT"} and error.path == ["_entities", 1]
+    assert named in error.message
+    assert good == {"__typename": "Symbol", "name": "ethusdt"}  # the caller's, untouched
