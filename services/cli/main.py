@@ -419,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
             "bench",
             "fetch-graphiql",
             "install-browser",
+            "helm-check",
         ),
     )
     dev.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the underlying tool")
