@@ -14,7 +14,9 @@ import pkgutil
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import promql_parser
 import pytest
 import yaml
 from prometheus_client import REGISTRY
@@ -35,16 +37,6 @@ SUFFIXES = {
     "gaugehistogram": ("_bucket", "_gsum", "_gcount"),
     "unknown": ("",),
 }
-# PromQL words that look like metric names.
-PROMQL_WORDS = {
-    "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk", "bottomk", "quantile",
-    "count_values", "group", "by", "without", "on", "ignoring", "group_left", "group_right",
-    "and", "or", "unless", "offset", "bool", "rate", "irate", "increase", "delta", "idelta",
-    "deriv", "histogram_quantile", "abs", "absent", "absent_over_time", "clamp_min",
-    "clamp_max", "label_replace", "label_join", "time", "vector", "scalar", "sort",
-    "sort_desc", "avg_over_time", "max_over_time", "min_over_time", "sum_over_time",
-    "count_over_time", "changes", "resets", "predict_linear", "timestamp", "inf", "nan",
-}  # fmt: skip
 
 
 @functools.cache
@@ -59,16 +51,29 @@ def exported_series() -> frozenset[str]:
 
 
 def metric_names(expression: str) -> set[str]:
-    """The metric names in a PromQL expression (or a Grafana ``label_values(metric, l)``)."""
+    """The metric names in a PromQL expression (or a Grafana ``label_values(metric, l)``),
+    read from its syntax tree (promql-parser); an expression that does not parse fails."""
     values = re.fullmatch(r"\s*label_values\(\s*([a-zA-Z_:][\w:]*)\s*,.*\)\s*", expression)
     if values:
         return {values.group(1)}
-    text = re.sub(r'"(?:[^"\\]|\\.)*"', "", expression)  # strings
-    text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
-    text = re.sub(r"\[[^\]]*\]", "", text)  # ranges, $__rate_interval
-    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
-    tokens = re.findall(r"(?<![\w$.])[a-zA-Z_:][\w:]*", text)
-    return {t for t in tokens if t.lower() not in PROMQL_WORDS}
+    # Grafana's range variable becomes a duration PromQL accepts.
+    tree = promql_parser.parse(expression.replace("$__rate_interval", "5m"))
+    return set(_selected(tree))
+
+
+def _selected(node: Any) -> Iterator[str]:
+    if isinstance(node, promql_parser.VectorSelector):
+        if node.name:
+            yield node.name
+        return
+    if isinstance(node, promql_parser.MatrixSelector):
+        yield from _selected(node.vector_selector)
+        return
+    for child in ("expr", "lhs", "rhs", "param"):
+        if hasattr(node, child):
+            yield from _selected(getattr(node, child))
+    for argument in getattr(node, "args", None) or ():
+        yield from _selected(argument)
 
 
 def dashboard_expressions() -> Iterator[tuple[str, str]]:
@@ -87,6 +92,11 @@ def rule_expressions() -> Iterator[tuple[str, str]]:
     for group in rules["groups"]:
         for rule in group["rules"]:
             yield f"rule {rule['alert']}", rule["expr"]
+
+
+def test_an_expression_that_does_not_parse_fails() -> None:
+    with pytest.raises(ValueError, match="unclosed left parenthesis"):
+        metric_names("sum by (kind) (rate(quantflow_x_total[5m])")
 
 
 def test_the_metric_names_are_read_from_expressions() -> None:
