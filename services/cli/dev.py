@@ -110,4 +110,8 @@ def run(verb: str, rest: list[str]) -> int:
         from services.cli import supergraph
 
         return supergraph.export_schema() if verb == "export-schema" else supergraph.check_schema()
+    if verb == "helm-check":
+        from services.cli.helm_check import main
+
+        return main()
     raise SystemExit(f"unknown verb {verb}")
