@@ -35,12 +35,12 @@ from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
 log = logging.getLogger(__name__)
 
 DELIVERIES = Counter(
-    "quantflow_alert_deliveries_total",
+    "quantflow_alerts_deliveries",
     "Notification sends by channel kind and outcome (delivered, retry, failed, unknown)",
     ["kind", "outcome"],
 )
 SEND_SECONDS = Histogram(
-    "quantflow_alert_send_seconds", "Time one send took, by channel kind", ["kind"]
+    "quantflow_alerts_send_seconds", "Time one send took, by channel kind", ["kind"]
 )
 PENDING = Gauge("quantflow_alert_outbox_pending", "Notifications waiting to be delivered")
 OLDEST_PENDING_AGE = Gauge(
@@ -176,27 +176,29 @@ class DeliveryWorker:
         busy = list(self._in_flight)
         claimed: list[outbox.Claimed] = []
         limited: dict[UUID, float] = {}
-        async with self._pool.acquire() as conn, conn.transaction():
-            candidates = await outbox.due_heads(conn, busy, room)
-            sendable = []
-            for candidate in candidates:
-                wait_s = self._wait_s(candidate)
-                if wait_s > 0:
-                    limited[candidate.channel_id] = wait_s
-                else:
-                    sendable.append(candidate)
-            async with self._control_lock:
-                leased = await outbox.take_leases(control, [c.channel_id for c in sendable])
-            try:
+        leased: set[UUID] = set()
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                candidates = await outbox.due_heads(conn, busy, room)
+                sendable = []
+                for candidate in candidates:
+                    wait_s = self._wait_s(candidate)
+                    if wait_s > 0:
+                        limited[candidate.channel_id] = wait_s
+                    else:
+                        sendable.append(candidate)
+                async with self._control_lock:
+                    leased = await outbox.take_leases(control, [c.channel_id for c in sendable])
                 for candidate in sendable:
                     if candidate.channel_id not in leased:
                         continue  # another worker is sending to this channel
                     claim = await self._claim(conn, candidate)
                     if claim is not None:
                         claimed.append(claim)
-            except BaseException:
-                await self._release_quietly(control, leased)
-                raise
+        except BaseException:
+            # Not committed: nothing was claimed, no lease is kept.
+            await self._release_quietly(control, leased)
+            raise
         # Committed: each claimed send may go out now.
         sending = {claim.channel_id for claim in claimed}
         await self._release_quietly(control, leased - sending)

@@ -243,7 +243,7 @@ async def test_each_kind_is_delivered_once_with_the_firings_body(
 ) -> None:
     rows = Outbox(pool)
     delivered_before = sample(
-        "quantflow_alert_deliveries_total", kind="WEBHOOK", outcome="delivered"
+        "quantflow_alerts_deliveries_total", kind="WEBHOOK", outcome="delivered"
     )
     async with (
         FakeTelegramBotApi(tokens={TOKEN}, chats={CHAT_A}) as telegram,
@@ -297,7 +297,7 @@ async def test_each_kind_is_delivered_once_with_the_firings_body(
     }
     assert hook.headers["idempotency-key"] == settled[3]["idempotency_key"]
     assert (
-        sample("quantflow_alert_deliveries_total", kind="WEBHOOK", outcome="delivered")
+        sample("quantflow_alerts_deliveries_total", kind="WEBHOOK", outcome="delivered")
         == delivered_before + 1
     )
 
