@@ -27,7 +27,7 @@ import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.alerts import outbox
-from services.alerts.channels.outcome import ChannelKind, Outcome, Retry
+from services.alerts.channels.outcome import ChannelKind, Failed, Outcome, Retry
 from services.alerts.channels.senders import Sender
 from services.alerts.delivery_rules import Recovery, Settlement, recover, settle
 from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
@@ -65,9 +65,17 @@ class DeliverySettings:
     max_in_flight: int = 32
     database_retry_s: float = 1.0
     drain_s: float = 15.0
+    # After a service refused a channel itself (Discord 401/403/404, a Telegram bot blocked),
+    # its later notifications fail unsent for this long instead of being refused one by one.
+    refused_channel_hold_s: float = 600.0
 
     def __post_init__(self) -> None:
-        if self.poll_s <= 0 or self.database_retry_s <= 0 or self.drain_s < 0:
+        if (
+            self.poll_s <= 0
+            or self.database_retry_s <= 0
+            or self.drain_s < 0
+            or self.refused_channel_hold_s < 0
+        ):
             raise ValueError(f"DeliverySettings needs positive waits; got {self}")
         if self.max_in_flight < 1:
             raise ValueError(f"max_in_flight must be ≥ 1; got {self.max_in_flight}")
@@ -92,6 +100,8 @@ class DeliveryWorker:
         self._in_flight: dict[UUID, asyncio.Task[None]] = {}
         # One operation at a time on the control connection (the loop and finished sends).
         self._control_lock = asyncio.Lock()
+        # Channel → (monotonic time until which it counts as refused, the refusal).
+        self._refused: dict[UUID, tuple[float, str]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then give the sends already out ``drain_s`` to be
@@ -227,6 +237,11 @@ class DeliveryWorker:
             await outbox.fail_unsent(conn, candidate.id, f"no sender for {kind.value} channels")
             DELIVERIES.labels(kind.value, "failed").inc()
             return None
+        refusal = self._refusal(candidate.channel_id)
+        if refusal is not None and not candidate.orphan:
+            await outbox.fail_unsent(conn, candidate.id, f"not sent: {refusal}")
+            DELIVERIES.labels(kind.value, "failed").inc()
+            return None
         if candidate.orphan:
             DELIVERIES.labels(kind.value, "unknown").inc()
             if recover(possible_duplicate=candidate.possible_duplicate) is Recovery.GIVE_UP:
@@ -240,6 +255,16 @@ class DeliveryWorker:
                 candidate.id,
             )
         return await outbox.mark_sending(conn, candidate)
+
+    def _refusal(self, channel_id: UUID) -> str | None:
+        refused = self._refused.get(channel_id)
+        if refused is None:
+            return None
+        until, reason = refused
+        if time.monotonic() >= until:
+            del self._refused[channel_id]
+            return None
+        return reason
 
     async def _release_quietly(
         self, control: asyncpg.pool.PoolConnectionProxy, channel_ids: set[UUID]
@@ -256,6 +281,11 @@ class DeliveryWorker:
             outcome = await self._send(claim)
             settlement = settle(outcome, possible_duplicate=claim.possible_duplicate)
             DELIVERIES.labels(claim.channel.kind.value, _metric_outcome(settlement)).inc()
+            if isinstance(outcome, Failed) and outcome.refuses_channel:
+                self._refused[claim.channel_id] = (
+                    time.monotonic() + self._settings.refused_channel_hold_s,
+                    f"the channel was refused by its service ({outcome.reason})",
+                )
             await self._record(claim, settlement)
         except Exception:
             # Left marked mid-send: the next claim repeats it once, as an unknown outcome.

@@ -384,16 +384,22 @@ async def test_discord_401_403_404_fail_at_once_and_are_never_retried(
         if status == 403:
             discord.fail_next(403)
         channel = await rows.channel(ChannelKind.DISCORD, url)
-        [notification] = await rows.fire(await rows.rule(), [channel])
+        rule_id = await rows.rule()
+        [refused] = await rows.fire(rule_id, [channel])
+        [next_one] = await rows.fire(rule_id, [channel])
         async with delivering(pool, fast_senders(client)):
-            [row] = await rows.settled([notification])
+            [row, later] = await rows.settled([refused, next_one])
             await asyncio.sleep(0.5)  # time enough for a retry that must not come
 
     assert row["status"] == "FAILED" and row["attempts"] == 1
     assert row["reason"].startswith(f"Discord {status}: {reason}")
+    assert [a["outcome"] for a in await rows.attempts(refused)] == ["FAILED"]
+    # The webhook itself was refused: the next notification is not sent to it either.
+    assert (later["status"], later["attempts"]) == ("FAILED", 0)
+    assert later["reason"].startswith("not sent: the channel was refused by its service")
+    assert f"Discord {status}" in later["reason"]
     assert discord.statuses == [status]
     assert discord.invalid_requests == 0
-    assert [a["outcome"] for a in await rows.attempts(notification)] == ["FAILED"]
 
 
 async def test_smtp_4xx_is_retried_until_the_mail_is_accepted(
