@@ -1,4 +1,4 @@
-"""The delivery worker: sends the notification outbox (:mod:`services.alerts.outbox`) out
+"""The delivery worker: sends the notification outbox (:mod:`services.alerts.delivery_store`) out
 through the channel senders, and records every attempt.
 
 It wakes on ``NOTIFY alert_outbox`` (a firing committed), when one of its sends finishes,
@@ -26,7 +26,7 @@ from uuid import UUID
 import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.alerts import outbox
+from services.alerts import delivery_store
 from services.alerts.channels.outcome import ChannelKind, Failed, Outcome, Retry
 from services.alerts.channels.senders import Sender
 from services.alerts.delivery_rules import Recovery, Settlement, recover, settle
@@ -148,10 +148,10 @@ class DeliveryWorker:
         await self._drop_control()
         control = await self._pool.acquire()
         try:
-            await control.add_listener(outbox.OUTBOX_CHANNEL, self._notified)
+            await control.add_listener(delivery_store.OUTBOX_CHANNEL, self._notified)
             # Sends still out from before the connection was lost keep their channels.
             async with self._control_lock:
-                taken = await outbox.take_leases(control, list(self._in_flight))
+                taken = await delivery_store.take_leases(control, list(self._in_flight))
         except BaseException:
             await self._pool.release(control)
             raise
@@ -168,7 +168,7 @@ class DeliveryWorker:
         # Releasing resets the session (advisory locks included), or closes a dead one.
         with contextlib.suppress(*DATABASE_UNAVAILABLE_ERRORS):
             if _usable(control):
-                await control.remove_listener(outbox.OUTBOX_CHANNEL, self._notified)
+                await control.remove_listener(delivery_store.OUTBOX_CHANNEL, self._notified)
         with contextlib.suppress(*DATABASE_UNAVAILABLE_ERRORS):
             await self._pool.release(control, timeout=5.0)
 
@@ -184,12 +184,12 @@ class DeliveryWorker:
         if room <= 0:
             return {}
         busy = list(self._in_flight)
-        claimed: list[outbox.Claimed] = []
+        claimed: list[delivery_store.Claimed] = []
         limited: dict[UUID, float] = {}
         leased: set[UUID] = set()
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                candidates = await outbox.due_heads(conn, busy, room)
+                candidates = await delivery_store.due_heads(conn, busy, room)
                 sendable = []
                 for candidate in candidates:
                     wait_s = self._wait_s(candidate)
@@ -198,7 +198,9 @@ class DeliveryWorker:
                     else:
                         sendable.append(candidate)
                 async with self._control_lock:
-                    leased = await outbox.take_leases(control, [c.channel_id for c in sendable])
+                    leased = await delivery_store.take_leases(
+                        control, [c.channel_id for c in sendable]
+                    )
                 for candidate in sendable:
                     if candidate.channel_id not in leased:
                         continue  # another worker is sending to this channel
@@ -217,7 +219,7 @@ class DeliveryWorker:
             self._in_flight[claim.channel_id] = task
         return limited
 
-    def _wait_s(self, candidate: outbox.Candidate) -> float:
+    def _wait_s(self, candidate: delivery_store.Candidate) -> float:
         """Seconds before the channel's own limits let it be sent to (no attempt is spent
         waiting for a rate limit). Orphans and unsendable ones are settled at once."""
         sender = self._senders.get(candidate.channel.kind)
@@ -226,27 +228,29 @@ class DeliveryWorker:
         return sender.wait_s(candidate.channel)
 
     async def _claim(
-        self, conn: asyncpg.Connection, candidate: outbox.Candidate
-    ) -> outbox.Claimed | None:
+        self, conn: asyncpg.Connection, candidate: delivery_store.Candidate
+    ) -> delivery_store.Claimed | None:
         kind = candidate.channel.kind
         if candidate.channel_deleted:
-            await outbox.fail_unsent(conn, candidate.id, "the channel was deleted")
+            await delivery_store.fail_unsent(conn, candidate.id, "the channel was deleted")
             DELIVERIES.labels(kind.value, "failed").inc()
             return None
         if kind not in self._senders:
-            await outbox.fail_unsent(conn, candidate.id, f"no sender for {kind.value} channels")
+            await delivery_store.fail_unsent(
+                conn, candidate.id, f"no sender for {kind.value} channels"
+            )
             DELIVERIES.labels(kind.value, "failed").inc()
             return None
         refusal = self._refusal(candidate.channel_id)
         if refusal is not None and not candidate.orphan:
-            await outbox.fail_unsent(conn, candidate.id, f"not sent: {refusal}")
+            await delivery_store.fail_unsent(conn, candidate.id, f"not sent: {refusal}")
             DELIVERIES.labels(kind.value, "failed").inc()
             return None
         if candidate.orphan:
             DELIVERIES.labels(kind.value, "unknown").inc()
             if recover(possible_duplicate=candidate.possible_duplicate) is Recovery.GIVE_UP:
                 log.warning("notification %d: unknown outcome twice; not sent again", candidate.id)
-                await outbox.give_up_unknown_twice(conn, candidate.id)
+                await delivery_store.give_up_unknown_twice(conn, candidate.id)
                 DELIVERIES.labels(kind.value, "failed").inc()
                 return None
             log.warning(
@@ -254,7 +258,7 @@ class DeliveryWorker:
                 "sending it again flagged as a possible duplicate",
                 candidate.id,
             )
-        return await outbox.mark_sending(conn, candidate)
+        return await delivery_store.mark_sending(conn, candidate)
 
     def _refusal(self, channel_id: UUID) -> str | None:
         refused = self._refused.get(channel_id)
@@ -272,11 +276,11 @@ class DeliveryWorker:
         async with self._control_lock:
             for channel_id in channel_ids:
                 with contextlib.suppress(*DATABASE_UNAVAILABLE_ERRORS):
-                    await outbox.release_lease(control, channel_id)
+                    await delivery_store.release_lease(control, channel_id)
 
     # Sending.
 
-    async def _deliver(self, claim: outbox.Claimed) -> None:
+    async def _deliver(self, claim: delivery_store.Claimed) -> None:
         try:
             outcome = await self._send(claim)
             settlement = settle(outcome, possible_duplicate=claim.possible_duplicate)
@@ -297,7 +301,7 @@ class DeliveryWorker:
             self._in_flight.pop(claim.channel_id, None)
             self._wake.set()
 
-    async def _send(self, claim: outbox.Claimed) -> Outcome:
+    async def _send(self, claim: delivery_store.Claimed) -> Outcome:
         sender = self._senders[claim.channel.kind]
         started = time.monotonic()
         try:
@@ -308,13 +312,13 @@ class DeliveryWorker:
         finally:
             SEND_SECONDS.labels(claim.channel.kind.value).observe(time.monotonic() - started)
 
-    async def _record(self, claim: outbox.Claimed, settlement: Settlement) -> None:
+    async def _record(self, claim: delivery_store.Claimed, settlement: Settlement) -> None:
         """Write the answer, waiting out a database that is down; given up only when the
         worker stops (the send then counts as unknown, and is repeated once)."""
         while True:
             try:
                 async with self._pool.acquire() as conn:
-                    if not await outbox.record(conn, claim, settlement):
+                    if not await delivery_store.record(conn, claim, settlement):
                         log.warning(
                             "notification %d: another worker took it over; answer of attempt "
                             "%d kept on the attempt only",
@@ -354,7 +358,7 @@ class DeliveryWorker:
         if len(self._in_flight) >= self._settings.max_in_flight:
             return poll_s  # a finishing send wakes the loop
         async with self._pool.acquire() as conn:
-            due_in = await outbox.seconds_until_due(conn, [*self._in_flight, *limited])
+            due_in = await delivery_store.seconds_until_due(conn, [*self._in_flight, *limited])
         waits = [poll_s, *limited.values()]
         if due_in is not None:
             waits.append(max(due_in, _BUSY_RECHECK_S))
@@ -362,7 +366,7 @@ class DeliveryWorker:
 
     async def _update_backlog(self) -> None:
         async with self._pool.acquire() as conn:
-            backlog = await outbox.backlog(conn)
+            backlog = await delivery_store.backlog(conn)
         PENDING.set(backlog.pending)
         OLDEST_PENDING_AGE.set(backlog.oldest_age_s)
 

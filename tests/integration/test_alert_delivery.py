@@ -29,7 +29,7 @@ import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
 
-from services.alerts import outbox
+from services.alerts import delivery_store
 from services.alerts.channels.discord import DiscordSender
 from services.alerts.channels.email import EmailSender, SmtpServer
 from services.alerts.channels.outcome import ChannelKind
@@ -125,7 +125,7 @@ class Outbox:
                         f"qf-{firing_id}-{channel_id}",
                     )
                 )
-            await outbox.announce(conn)
+            await delivery_store.announce(conn)
         return ids
 
     async def notification(self, notification_id: int) -> asyncpg.Record:
