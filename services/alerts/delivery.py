@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 from services.alerts import delivery_store
 from services.alerts.channels.outcome import ChannelKind, Failed, Outcome, Retry
 from services.alerts.channels.senders import Sender
 from services.alerts.delivery_rules import Recovery, Settlement, recover, settle
+from services.alerts.outbox import OUTBOX_CHANNEL
 from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,7 @@ DELIVERIES = Counter(
 SEND_SECONDS = Histogram(
     "quantflow_alerts_send_seconds", "Time one send took, by channel kind", ["kind"]
 )
-PENDING = Gauge("quantflow_alert_outbox_pending", "Notifications waiting to be delivered")
-OLDEST_PENDING_AGE = Gauge(
-    "quantflow_alert_outbox_oldest_pending_age_seconds",
-    "Age of the oldest notification still waiting (0 when none)",
-)
+# The outbox's size and age are services.alerts.metrics.OutboxGauges'.
 
 # A sender that raised (a bug: senders answer every fault with an outcome) tries again.
 _SENDER_ERROR_RETRY_S = 60.0
@@ -122,7 +119,6 @@ class DeliveryWorker:
                 control = await self._control_connection()
                 limited = await self._claim_and_send(control)
                 sleep_s = await self._next_wake_s(limited)
-                await self._update_backlog()
             except DATABASE_UNAVAILABLE_ERRORS as error:
                 log.warning(
                     "outbox: the database is unavailable (%s: %s); retrying in %.1fs",
@@ -148,7 +144,7 @@ class DeliveryWorker:
         await self._drop_control()
         control = await self._pool.acquire()
         try:
-            await control.add_listener(delivery_store.OUTBOX_CHANNEL, self._notified)
+            await control.add_listener(OUTBOX_CHANNEL, self._notified)
             # Sends still out from before the connection was lost keep their channels.
             async with self._control_lock:
                 taken = await delivery_store.take_leases(control, list(self._in_flight))
@@ -168,7 +164,7 @@ class DeliveryWorker:
         # Releasing resets the session (advisory locks included), or closes a dead one.
         with contextlib.suppress(*DATABASE_UNAVAILABLE_ERRORS):
             if _usable(control):
-                await control.remove_listener(delivery_store.OUTBOX_CHANNEL, self._notified)
+                await control.remove_listener(OUTBOX_CHANNEL, self._notified)
         with contextlib.suppress(*DATABASE_UNAVAILABLE_ERRORS):
             await self._pool.release(control, timeout=5.0)
 
@@ -363,12 +359,6 @@ class DeliveryWorker:
         if due_in is not None:
             waits.append(max(due_in, _BUSY_RECHECK_S))
         return max(min(waits), 0.005)
-
-    async def _update_backlog(self) -> None:
-        async with self._pool.acquire() as conn:
-            backlog = await delivery_store.backlog(conn)
-        PENDING.set(backlog.pending)
-        OLDEST_PENDING_AGE.set(backlog.oldest_age_s)
 
 
 def _usable(conn: asyncpg.pool.PoolConnectionProxy) -> bool:

@@ -1,8 +1,8 @@
 """The notification outbox in PostgreSQL (migration 0010): what the delivery worker reads
 and writes, as SQL in one place.
 
-A firing's transaction inserts its ``alert_notifications`` rows and calls :func:`announce`
-(``NOTIFY alert_outbox``, delivered at commit) so a worker wakes at once.
+A firing's transaction (:mod:`services.alerts.outbox`) inserts its ``alert_notifications``
+rows and sends ``NOTIFY alert_outbox`` (delivered at commit), so a worker wakes at once.
 
 Work is taken per channel, strictly in id order: only the head of a channel (its lowest
 PENDING id) is ever claimed, so nothing is sent to a chat while an earlier notification for
@@ -29,7 +29,6 @@ from services.alerts.channels.message import Notice
 from services.alerts.channels.outcome import Channel, ChannelKind
 from services.alerts.delivery_rules import UNKNOWN_TWICE, Settlement
 
-OUTBOX_CHANNEL = "alert_outbox"
 # pg_advisory_lock(class, key): the class keeps channel leases apart from other locks.
 _LEASE_CLASS = 0x51F11
 
@@ -110,11 +109,6 @@ def _candidate(row: asyncpg.Record) -> Candidate:
         possible_duplicate=row["possible_duplicate"],
         orphan=row["orphan"],
     )
-
-
-async def announce(conn: asyncpg.Connection) -> None:
-    """Wake the delivery workers once the current transaction commits."""
-    await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
 
 
 async def due_heads(conn: asyncpg.Connection, busy: Iterable[UUID], limit: int) -> list[Candidate]:
@@ -213,24 +207,6 @@ async def record(conn: asyncpg.Connection, claimed: Claimed, settlement: Settlem
             settlement.possible_duplicate,
         )
     return updated is not None
-
-
-@dataclass(frozen=True)
-class Backlog:
-    """Notifications waiting: how many, and the age of the oldest (0 when none)."""
-
-    pending: int
-    oldest_age_s: float
-
-
-async def backlog(conn: asyncpg.Connection) -> Backlog:
-    row = await conn.fetchrow(
-        """SELECT count(*) AS pending,
-                  coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS age
-           FROM alert_notifications WHERE status = 'PENDING'"""
-    )
-    assert row is not None
-    return Backlog(int(row["pending"]), float(row["age"]))
 
 
 async def take_leases(conn: asyncpg.Connection, channel_ids: Sequence[UUID]) -> set[UUID]:

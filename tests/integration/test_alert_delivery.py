@@ -29,7 +29,6 @@ import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
 
-from services.alerts import delivery_store
 from services.alerts.channels.discord import DiscordSender
 from services.alerts.channels.email import EmailSender, SmtpServer
 from services.alerts.channels.outcome import ChannelKind
@@ -39,6 +38,8 @@ from services.alerts.channels.telegram import TelegramSender
 from services.alerts.channels.webhook import WebhookSender
 from services.alerts.delivery import DeliverySettings, DeliveryWorker
 from services.alerts.delivery_rules import UNKNOWN_TWICE
+from services.alerts.metrics import OutboxGauges
+from services.alerts.outbox import OUTBOX_CHANNEL
 from services.common.embedded import EmbeddedPostgres, start_postgres
 from services.storage.migrations import migrate
 from tests.fakes.discord_webhook import FakeDiscordWebhooks
@@ -122,10 +123,10 @@ class Outbox:
                            VALUES ($1, $2, $3) RETURNING id""",
                         firing_id,
                         channel_id,
-                        f"qf-{firing_id}-{channel_id}",
+                        f"{firing_id}:{channel_id}",  # as the evaluator writes it
                     )
                 )
-            await delivery_store.announce(conn)
+            await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
         return ids
 
     async def notification(self, notification_id: int) -> asyncpg.Record:
@@ -279,7 +280,8 @@ async def test_each_kind_is_delivered_once_with_the_firings_body(
     [mail] = smtp.mails
     assert mail.recipients == ["ada@example.test"]
     assert "BTCUSDT: price crosses_above 61000" in str(mail.message["Subject"])
-    assert settled[2]["idempotency_key"] in str(mail.message["Message-ID"])
+    key = settled[2]["idempotency_key"]
+    assert mail.message["Message-ID"] == f"<{key.replace(':', '-')}@quantflow>"
     body = mail.message.get_payload(decode=True)
     assert isinstance(body, bytes) and f"(trade {trade_id})" in body.decode()
 
@@ -302,10 +304,11 @@ async def test_each_kind_is_delivered_once_with_the_firings_body(
     )
 
 
-async def test_backlog_is_reported_and_nothing_is_sent_before_it_is_due(
+async def test_nothing_is_sent_before_it_is_due_and_the_backlog_shows_it(
     pool: asyncpg.Pool, client: httpx.AsyncClient
 ) -> None:
     rows = Outbox(pool)
+    gauges = OutboxGauges(pool)
     async with WebhookSink(SECRET) as sink:
         channel = await rows.channel(ChannelKind.WEBHOOK, sink.url, SECRET)
         rule_id = await rows.rule()
@@ -314,22 +317,18 @@ async def test_backlog_is_reported_and_nothing_is_sent_before_it_is_due(
             "UPDATE alert_notifications SET next_attempt_at = now() + interval '1 hour'"
         )
         async with delivering(pool, fast_senders(client)):
-
-            async def reported() -> bool | None:
-                return sample("quantflow_alert_outbox_pending") == 3 or None
-
-            await eventually(reported, 10)
-            assert sample("quantflow_alert_outbox_oldest_pending_age_seconds") > 0
             await asyncio.sleep(0.5)
             assert sink.requests == []
+            await gauges.read()
+            assert sample("quantflow_alerts_outbox_pending") == 3
+            assert sample("quantflow_alerts_outbox_oldest_pending_seconds") > 0
             await pool.execute("UPDATE alert_notifications SET next_attempt_at = now()")
             await rows.settled(ids)
-
-            async def drained() -> bool | None:
-                return sample("quantflow_alert_outbox_pending") == 0 or None
-
-            await eventually(drained, 10)
-    assert len(sink.accepted()) == 3
+    await gauges.read()
+    assert sample("quantflow_alerts_outbox_pending") == 0
+    assert [r.payload["idempotencyKey"] for r in sink.accepted()] == [
+        f"{(await rows.notification(i))['idempotency_key']}" for i in ids
+    ]
 
 
 # Each service's rules.
