@@ -6,6 +6,7 @@ restart or a redelivery."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import uuid
@@ -18,12 +19,14 @@ import grpc
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
 from quantflow.alerts.v1 import alert_fired_pb2, alerts_service_pb2_grpc
 from quantflow.alerts.v1 import alerts_service_pb2 as pb
 from services.alerts import service as alerts_service
-from services.common import names
+from services.alerts.evaluator import Evaluator
+from services.common import bus, names
 from services.common.codec import BATCH_HEADER, encode_batch
 from services.common.embedded import free_port
 from services.common.events import Event
@@ -313,7 +316,7 @@ async def test_trades_delivered_twice_neither_fire_again_nor_disturb_later_firin
         assert len(await alerts.outbox(watched.id)) == len(expected)
 
 
-async def test_a_service_restarted_between_batches_resumes_from_its_checkpoint(
+async def test_a_service_restarted_just_before_a_crossing_fires_at_it_after_the_restart(
     database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
 ) -> None:
     port = free_port()
@@ -325,7 +328,10 @@ async def test_a_service_restarted_between_batches_resumes_from_its_checkpoint(
         alerts_grpc_port=port,
         alerts_metrics_port=0,
     )
-    half = len(TRADES) // 2
+    # Down just before the first crossing: the first trade after the restart is the one
+    # that fires, so the rules must resume their state and the previous price.
+    first_crossing = crossings_above(TRADES, LEVEL)[0]
+    half = next(i for i, t in enumerate(TRADES) if t.trade_id == first_crossing)
     async with running(storage_service.run, settings, settings.storage_grpc_port):
         async with (
             running(alerts_service.run, settings, port),
@@ -448,3 +454,73 @@ async def test_owners_see_only_their_own_rules_and_channels(alerts: Alerts) -> N
     with pytest.raises(grpc.aio.AioRpcError) as gone:
         await alerts.stub.DeleteChannel(pb.DeleteChannelRequest(id=mine))
     assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAfterCommit(Evaluator):
+    """An evaluator that dies between committing a batch with firings and acking it."""
+
+    async def _acknowledge(self, messages: list[Msg]) -> None:
+        if self.firings_recorded:
+            raise _Crash
+        await super()._acknowledge(messages)
+
+
+async def test_an_evaluator_dying_between_commit_and_ack_loses_and_doubles_nothing(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    dsn = database_url
+    pool = await alerts_service.open_pool(dsn)
+    js = nats_client.jetstream()
+    await bus.ensure_streams(js, namespace, 3600)
+    await bus.ensure_alerts_stream(js, namespace)
+    try:
+        conn = await asyncpg.connect(dsn)
+        try:
+            channel_id = uuid.uuid4()
+            await conn.execute(
+                "INSERT INTO alert_channels (id, kind, name, target, secret) "
+                "VALUES ($1, 'WEBHOOK', 'sink', 'http://127.0.0.1:9/', 'k')",
+                channel_id,
+            )
+            rule_ids = []
+            for condition in (f"price crosses_above {LEVEL}", f"not (price <= {LEVEL})"):
+                rule_id = uuid.uuid4()
+                await conn.execute(
+                    "INSERT INTO alert_rules (id, symbol, condition, mode, channel_ids) "
+                    "VALUES ($1, 'BTCUSDT', $2, 'RECURRING', $3)",
+                    rule_id,
+                    condition,
+                    [channel_id],
+                )
+                rule_ids.append(rule_id)
+        finally:
+            await conn.close()
+        stop = asyncio.Event()
+        crashing = _CrashAfterCommit(pool, dsn, js, namespace, batch_size=200, ack_wait_s=1.0)
+        task = asyncio.create_task(crashing.run(stop))
+        await _consumer_ready(nats_client, namespace)
+        alerts = Alerts(None, None, dsn, nats_client, namespace)  # type: ignore[arg-type]
+        await alerts.publish(TRADES)
+        with pytest.raises(_Crash):
+            await asyncio.wait_for(task, 30)
+        assert crashing.firings_recorded > 0
+
+        restarted = Evaluator(pool, dsn, js, namespace, batch_size=200, ack_wait_s=1.0)
+        task = asyncio.create_task(restarted.run(stop))
+        try:
+            await alerts.evaluated(TRADES[-1].trade_id)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+        expected = crossings_above(TRADES, LEVEL)
+        for rule_id in rule_ids:
+            firings = await alerts.fired(str(rule_id))
+            assert [row["trade_id"] for row in firings] == expected
+            assert len(await alerts.outbox(str(rule_id))) == len(expected)
+    finally:
+        await pool.close()
+        await js.delete_stream(names.alerts_stream(namespace))
