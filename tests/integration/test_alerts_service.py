@@ -599,8 +599,8 @@ async def test_the_scheduler_expires_rules_and_reports_a_silent_feed_once(
     await alerts.evaluated(TRADES[4].trade_id)
 
     async def expired() -> bool:
-        rule = (await alerts.stub.GetRule(pb.GetRuleRequest(id=expiring.id))).rule
-        return rule.state == pb.RULE_STATE_EXPIRED
+        rule: pb.Rule = (await alerts.stub.GetRule(pb.GetRuleRequest(id=expiring.id))).rule
+        return bool(rule.state == pb.RULE_STATE_EXPIRED)
 
     await eventually(expired)
 
