@@ -392,6 +392,21 @@ async def test_a_candle_rule_fires_on_the_closed_klines_where_close_crosses_its_
     assert [row["candle_open_ms"] for row in firings] == expected
     assert [row["event_key"] for row in firings] == [f"candle:1m:{t}" for t in expected]
 
+    # RuleHistory over the candles storage stored from the same bus: the same candles.
+    async def history_agrees() -> bool:
+        reply = await alerts.stub.RuleHistory(
+            pb.RuleHistoryRequest(
+                symbol="ETHUSDT",
+                condition="close crosses_above sma(20)",
+                interval="1m",
+                from_ms=events[0].open_time_ms,
+                to_ms=events[-1].open_time_ms + 1,
+            )
+        )
+        return [f.candle_open_ms for f in reply.firings] == expected
+
+    await eventually(history_agrees)
+
 
 @pytest.mark.parametrize(
     ("condition", "interval", "symbol", "problem"),
