@@ -1,5 +1,5 @@
-"""The delivery worker: sends the notification outbox (:mod:`services.alerts.delivery_store`) out
-through the channel senders, and records every attempt.
+"""The delivery worker: sends the notification outbox out through the channel senders, and
+records every attempt (the SQL: :mod:`services.alerts.delivery_store`).
 
 It wakes on ``NOTIFY alert_outbox`` (a firing committed), when one of its sends finishes,
 when the next retry is due, and at least every ``poll_s``. Each wake it claims the due head
@@ -183,6 +183,7 @@ class DeliveryWorker:
         claimed: list[delivery_store.Claimed] = []
         limited: dict[UUID, float] = {}
         leased: set[UUID] = set()
+        settled: list[tuple[ChannelKind, str]] = []
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 candidates = await delivery_store.due_heads(conn, busy, room)
@@ -200,7 +201,9 @@ class DeliveryWorker:
                 for candidate in sendable:
                     if candidate.channel_id not in leased:
                         continue  # another worker is sending to this channel
-                    claim = await self._claim(conn, candidate)
+                    counts: list[str] = []
+                    claim = await self._claim(conn, candidate, counts)
+                    settled.extend((candidate.channel.kind, outcome) for outcome in counts)
                     if claim is not None:
                         claimed.append(claim)
         except BaseException:
@@ -208,6 +211,8 @@ class DeliveryWorker:
             await self._release_quietly(control, leased)
             raise
         # Committed: each claimed send may go out now.
+        for kind, outcome in settled:
+            DELIVERIES.labels(kind.value, outcome).inc()
         sending = {claim.channel_id for claim in claimed}
         await self._release_quietly(control, leased - sending)
         for claim in claimed:
@@ -217,37 +222,43 @@ class DeliveryWorker:
 
     def _wait_s(self, candidate: delivery_store.Candidate) -> float:
         """Seconds before the channel's own limits let it be sent to (no attempt is spent
-        waiting for a rate limit). Orphans and unsendable ones are settled at once."""
+        waiting for a rate limit). What will not be sent is settled at once."""
         sender = self._senders.get(candidate.channel.kind)
-        if sender is None or candidate.channel_deleted or candidate.orphan:
+        if sender is None or candidate.channel_deleted:
+            return 0.0
+        if candidate.orphan and recover(possible_duplicate=candidate.possible_duplicate) is (
+            Recovery.GIVE_UP
+        ):
             return 0.0
         return sender.wait_s(candidate.channel)
 
     async def _claim(
-        self, conn: asyncpg.Connection, candidate: delivery_store.Candidate
+        self, conn: asyncpg.Connection, candidate: delivery_store.Candidate, counts: list[str]
     ) -> delivery_store.Claimed | None:
+        """Claim ``candidate`` in the claim transaction, or settle it there without sending;
+        ``counts`` gathers the outcomes to count once that commits."""
         kind = candidate.channel.kind
         if candidate.channel_deleted:
             await delivery_store.fail_unsent(conn, candidate.id, "the channel was deleted")
-            DELIVERIES.labels(kind.value, "failed").inc()
+            counts.append("failed")
             return None
         if kind not in self._senders:
             await delivery_store.fail_unsent(
                 conn, candidate.id, f"no sender for {kind.value} channels"
             )
-            DELIVERIES.labels(kind.value, "failed").inc()
+            counts.append("failed")
             return None
         refusal = self._refusal(candidate.channel_id)
         if refusal is not None and not candidate.orphan:
             await delivery_store.fail_unsent(conn, candidate.id, f"not sent: {refusal}")
-            DELIVERIES.labels(kind.value, "failed").inc()
+            counts.append("failed")
             return None
         if candidate.orphan:
-            DELIVERIES.labels(kind.value, "unknown").inc()
+            counts.append("unknown")
             if recover(possible_duplicate=candidate.possible_duplicate) is Recovery.GIVE_UP:
                 log.warning("notification %d: unknown outcome twice; not sent again", candidate.id)
                 await delivery_store.give_up_unknown_twice(conn, candidate.id)
-                DELIVERIES.labels(kind.value, "failed").inc()
+                counts.append("failed")
                 return None
             log.warning(
                 "notification %d: its send's outcome is unknown (a worker stopped mid-send); "

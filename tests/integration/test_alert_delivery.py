@@ -57,6 +57,7 @@ WEBHOOK_TOKEN = "xK2pQ-9wLmN3vB7cR5tY1uI8oP0aS4dF6gH2jK4lZ9xC7vB5nM3"
 SECRET = "s3cret-signing-key"
 FAST = RetryPolicy(base_s=0.1, factor=2.0, cap_s=1.0, jitter=0.0, max_attempts=5)
 QUICK = DeliverySettings(poll_s=0.2, database_retry_s=0.2, drain_s=5.0)
+DELIVERIES = "quantflow_alerts_deliveries_total"
 WORKER_PROCESS = Path(__file__).with_name("delivery_worker_process.py")
 T0_MS = 1723118400123
 
@@ -243,9 +244,7 @@ async def test_each_kind_is_delivered_once_with_the_firings_body(
     pool: asyncpg.Pool, client: httpx.AsyncClient
 ) -> None:
     rows = Outbox(pool)
-    delivered_before = sample(
-        "quantflow_alerts_deliveries_total", kind="WEBHOOK", outcome="delivered"
-    )
+    delivered_before = sample(DELIVERIES, kind="WEBHOOK", outcome="delivered")
     async with (
         FakeTelegramBotApi(tokens={TOKEN}, chats={CHAT_A}) as telegram,
         FakeDiscordWebhooks(webhooks={WEBHOOK_ID: WEBHOOK_TOKEN}) as discord,
@@ -298,10 +297,7 @@ async def test_each_kind_is_delivered_once_with_the_firings_body(
         "value": "61000.01",
     }
     assert hook.headers["idempotency-key"] == settled[3]["idempotency_key"]
-    assert (
-        sample("quantflow_alerts_deliveries_total", kind="WEBHOOK", outcome="delivered")
-        == delivered_before + 1
-    )
+    assert sample(DELIVERIES, kind="WEBHOOK", outcome="delivered") == delivered_before + 1
 
 
 async def test_nothing_is_sent_before_it_is_due_and_the_backlog_shows_it(
@@ -542,6 +538,8 @@ async def test_send_left_mid_flight_is_repeated_once_flagged_then_never_again(
             """INSERT INTO alert_delivery_attempts (notification_id, number, started_at, outcome)
                SELECT id, 1, now(), 'UNKNOWN' FROM alert_notifications"""
         )
+        unknown_before = sample(DELIVERIES, kind="WEBHOOK", outcome="unknown")
+        failed_before = sample(DELIVERIES, kind="WEBHOOK", outcome="failed")
         async with delivering(pool, fast_senders(client)):
             repeated, given_up = await rows.settled([once, twice])
 
@@ -554,6 +552,8 @@ async def test_send_left_mid_flight_is_repeated_once_flagged_then_never_again(
     assert [r.payload["idempotencyKey"] for r in sink.requests] == [repeated["idempotency_key"]]
     assert (given_up["status"], given_up["reason"]) == ("FAILED", UNKNOWN_TWICE)
     assert [a["outcome"] for a in await rows.attempts(twice)] == ["UNKNOWN"]
+    assert sample(DELIVERIES, kind="WEBHOOK", outcome="unknown") == unknown_before + 2
+    assert sample(DELIVERIES, kind="WEBHOOK", outcome="failed") == failed_before + 1
 
 
 @contextlib.contextmanager
