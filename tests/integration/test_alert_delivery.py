@@ -397,6 +397,64 @@ async def test_discord_401_403_404_fail_at_once_and_are_never_retried(
     assert discord.invalid_requests == 0
 
 
+async def test_discord_bucket_headers_and_429_are_waited_out_in_order(
+    pool: asyncpg.Pool, client: httpx.AsyncClient
+) -> None:
+    rows = Outbox(pool)
+    async with FakeDiscordWebhooks(
+        webhooks={WEBHOOK_ID: WEBHOOK_TOKEN}, bucket_limit=3, bucket_window_s=1.0
+    ) as discord:
+        channel = await rows.channel(ChannelKind.DISCORD, discord.webhook_url(WEBHOOK_ID))
+        rule_id = await rows.rule()
+        discord.fail_next(429, retry_after=0.5)
+        ids = [(await rows.fire(rule_id, [channel]))[0] for _ in range(7)]
+        async with delivering(pool, fast_senders(client)):
+            settled = await rows.settled(ids)
+
+    assert all(row["status"] == "DELIVERED" for row in settled)
+    # X-RateLimit-Remaining: 0 holds the webhook until its bucket resets: never over it.
+    assert discord.over_limit == 0
+    assert discord.statuses == [429] + [200] * 7
+    trades = [row["trade_id"] for row in settled]
+    contents = discord.contents(WEBHOOK_ID)
+    assert all(f"(trade {t})" in c for t, c in zip(trades, contents, strict=True))
+    [first_try, delivered] = await rows.attempts(ids[0])
+    assert first_try["outcome"] == "RETRY"
+    assert first_try["detail"] == "Discord 429: You are being rate limited."
+    assert (delivered["started_at"] - first_try["finished_at"]).total_seconds() >= 0.49
+
+
+async def test_webhook_answer_lost_is_repeated_once_with_the_same_key_then_not_again(
+    pool: asyncpg.Pool,
+) -> None:
+    rows = Outbox(pool)
+    async with (
+        WebhookSink(SECRET) as sink,
+        httpx.AsyncClient(timeout=httpx.Timeout(0.3, connect=2.0)) as impatient,
+    ):
+        # Taken in, answered too late, twice in a row for the first notification; the
+        # second one's first answer is late once.
+        sink.delay_next(1.0, count=2)
+        channel = await rows.channel(ChannelKind.WEBHOOK, sink.url, SECRET)
+        other = await rows.channel(ChannelKind.WEBHOOK, sink.url, SECRET)
+        rule_id = await rows.rule()
+        [twice_lost] = await rows.fire(rule_id, [channel])
+        async with delivering(pool, fast_senders(impatient)):
+            [given_up] = await rows.settled([twice_lost])
+            sink.delay_next(1.0)
+            [once_lost] = await rows.fire(rule_id, [other])
+            [repeated] = await rows.settled([once_lost])
+
+    assert (given_up["status"], given_up["attempts"]) == ("FAILED", 2)
+    assert given_up["reason"].startswith(UNKNOWN_TWICE)
+    assert [a["outcome"] for a in await rows.attempts(twice_lost)] == ["UNKNOWN", "UNKNOWN"]
+    assert (repeated["status"], repeated["possible_duplicate"]) == ("DELIVERED", True)
+    assert [a["outcome"] for a in await rows.attempts(once_lost)] == ["UNKNOWN", "DELIVERED"]
+    keys = [r.payload["idempotencyKey"] for r in sink.requests]
+    assert keys == [given_up["idempotency_key"]] * 2 + [repeated["idempotency_key"]] * 2
+    assert all(r.signature_ok for r in sink.requests)
+
+
 async def test_smtp_4xx_is_retried_until_the_mail_is_accepted(
     pool: asyncpg.Pool, client: httpx.AsyncClient
 ) -> None:
