@@ -192,8 +192,10 @@ async def record(conn: asyncpg.Connection, claimed: Claimed, settlement: Settlem
     async with conn.transaction():
         await conn.execute(
             """UPDATE alert_delivery_attempts
-               SET finished_at = clock_timestamp(), outcome = $3, detail = $4
-               WHERE notification_id = $1 AND number = $2 AND outcome = 'UNKNOWN'""",
+               SET finished_at = clock_timestamp(), outcome = $3,
+                   detail = concat_ws('; ', nullif(detail, ''), nullif($4, ''))
+               WHERE notification_id = $1 AND number = $2 AND outcome = 'UNKNOWN'
+                 AND finished_at IS NULL""",
             claimed.id,
             claimed.attempt,
             settlement.attempt_outcome.value,

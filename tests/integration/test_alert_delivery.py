@@ -607,7 +607,12 @@ async def test_send_left_mid_flight_is_repeated_once_flagged_then_never_again(
         2,
         True,
     )
-    assert [a["outcome"] for a in await rows.attempts(once)] == ["UNKNOWN", "DELIVERED"]
+    attempts = await rows.attempts(once)
+    assert [(a["outcome"], a["detail"]) for a in attempts] == [
+        ("UNKNOWN", ""),
+        ("DELIVERED", "sent again after an unknown outcome"),
+    ]
+    assert attempts[0]["finished_at"] is None
     assert [r.payload["idempotencyKey"] for r in sink.requests] == [repeated["idempotency_key"]]
     assert (given_up["status"], given_up["reason"]) == ("FAILED", UNKNOWN_TWICE)
     assert [a["outcome"] for a in await rows.attempts(twice)] == ["UNKNOWN"]
