@@ -328,6 +328,24 @@ async def test_nothing_is_sent_before_it_is_due_and_the_backlog_shows_it(
     ]
 
 
+async def test_notify_and_due_retries_wake_the_worker_without_waiting_for_its_poll(
+    pool: asyncpg.Pool, client: httpx.AsyncClient
+) -> None:
+    rows = Outbox(pool)
+    sleepy = DeliverySettings(poll_s=60.0, database_retry_s=0.2, drain_s=5.0)
+    async with WebhookSink(SECRET) as sink:
+        channel = await rows.channel(ChannelKind.WEBHOOK, sink.url, SECRET)
+        rule_id = await rows.rule()
+        async with delivering(pool, fast_senders(client), sleepy):
+            await asyncio.sleep(0.5)  # the worker found nothing and sleeps for a minute
+            sink.fail_next(503)
+            [notification] = await rows.fire(rule_id, [channel])  # with its NOTIFY
+            [row] = await rows.settled([notification], timeout_s=10)
+
+    assert (row["status"], row["attempts"]) == ("DELIVERED", 2)
+    assert [r.status for r in sink.requests] == [503, 200]
+
+
 # Each service's rules.
 
 
