@@ -230,8 +230,9 @@ class Evaluator:
         if not self._changed:
             return
         changed, self._changed = self._changed, set()
+        current = await self._rules.current(sorted(changed))
         for rule_id in changed:
-            stored = await self._rules.rule(rule_id)
+            stored = current.get(rule_id)
             known = self._watched.get(rule_id)
             if stored is not None and known is not None and stored.generation == known.generation:
                 continue  # the evaluator's own state update, or a repeat
