@@ -245,8 +245,7 @@ class RuleStore:
             except ValueError:
                 continue  # not a rule id (a stray NOTIFY payload)
         rows = await self._pool.fetch(
-            f"SELECT {_COLUMNS} FROM alert_rules WHERE id = ANY($1::uuid[]) "
-            "AND deleted_at IS NULL",
+            f"SELECT {_COLUMNS} FROM alert_rules WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
             ids,
         )
         return {str(row["id"]): rule_of(row) for row in rows}
