@@ -24,9 +24,10 @@ poll of recently changed rules in case a notification was missed. One evaluator 
 stack: every instance on the shared durable would see only part of each symbol's trades.
 Stale-feed rules (``no_trade(5m)``) are the scheduler's, not the evaluator's.
 
-Known limit: windows of ``change``/``volume_spike`` and the candles indicators are computed
-over start empty after a restart (they refill over the following events; until they are full
-the condition is unknown, which never fires a rule).
+New and restored rules evaluated one by one are warmed up from storage before their first
+live event (:mod:`warmup`): the indicators' candles and the windows of ``change`` and
+``volume_spike`` up to the checkpoint, so neither a new rule nor a restart leaves a rule
+blind for its warm-up.
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from services.alerts import firing as machine
 from services.alerts import metrics
 from services.alerts.fired_events import publish_fired
+from services.alerts.market_data import Storage
 from services.alerts.outbox import FeedPoint, NewFiring, RecordedFiring, RuleCheckpoint, record
 from services.alerts.outbox import feed_points as stored_feed_points
 from services.alerts.rule_index import RuleIndex
 from services.alerts.rule_store import RULES_CHANNEL, RuleStore, StoredRule
 from services.alerts.stale_feed import is_stale_condition
+from services.alerts.warmup import needs_warmup, warm
 from services.common import names
 from services.common.candles import Candle
 from services.common.codec import InvalidEvent, decode_message
@@ -122,9 +125,11 @@ class Evaluator:
         js: JetStreamContext,
         namespace: str,
         *,
+        storage: Storage | None = None,
         batch_size: int = 500,
         ack_wait_s: float = 30.0,
     ) -> None:
+        """``storage``: where new and restored rules warm up (:mod:`warmup`); None: cold."""
         self._pool = pool
         self._dsn = dsn
         self._js = js
@@ -135,9 +140,14 @@ class Evaluator:
         self._indexes: dict[str, RuleIndex] = {}  # by venue
         self._watched: dict[str, StoredRule] = {}  # by rule id
         self._persisted: dict[str, dict[str, object]] = {}  # last stored snapshot, by rule
-        self._fresh: set[str] = set()  # rules with no stored snapshot yet
+        # Rules with no stored snapshot yet, by (venue, symbol).
+        self._fresh: dict[tuple[str, str], set[str]] = {}
         self._changed: set[str] = set()
         self._listener: asyncpg.Connection | None = None
+        self._storage = storage
+        self._to_warm: list[str] = []
+        # The last event evaluated per (venue, symbol, kind): where warm-ups end.
+        self._series: dict[tuple[str, str, str], FeedPoint] = {}
         self._polled_ms = 0
         self.firings_recorded = 0
 
@@ -150,7 +160,9 @@ class Evaluator:
         self._persisted.clear()
         self._fresh.clear()
         self._polled_ms = int(time.time() * 1000)
+        self._series.clear()
         for point in await stored_feed_points(self._pool):
+            self._series[(point.venue, point.symbol, point.kind)] = point
             book = self._index(point.venue).book(point.symbol)
             if point.kind == names.TRADE:
                 book.resume(point.venue, point.last_id, float(point.price), point.time_ms)
@@ -159,6 +171,7 @@ class Evaluator:
         for stored in await self._rules.live_rules():
             self._watch(stored)
         metrics.RULES.set(len(self._watched))
+        await self._warm_up()
         log.info("evaluating %d alert rules", len(self._watched))
 
     def _index(self, venue: str) -> RuleIndex:
@@ -175,19 +188,23 @@ class Evaluator:
         except (ConditionError, ValueError) as error:
             log.error("alert rule %s cannot be evaluated (%s); skipped", stored.id, error)
             return
-        self._index(stored.venue).add(rule, stored.evaluator_state)
+        index = self._index(stored.venue)
+        index.add(rule, stored.evaluator_state)
         self._watched[stored.id] = stored
+        if index.machine(stored.id) is not None and needs_warmup(rule.condition):
+            self._to_warm.append(stored.id)
         if stored.evaluator_state is not None:
             self._persisted[stored.id] = stored.evaluator_state
         else:
-            self._fresh.add(stored.id)
+            self._fresh.setdefault((stored.venue, stored.symbol), set()).add(stored.id)
 
     def _unwatch(self, rule_id: str) -> None:
         stored = self._watched.pop(rule_id, None)
         if stored is not None:
             self._index(stored.venue).remove(rule_id)
         self._persisted.pop(rule_id, None)
-        self._fresh.discard(rule_id)
+        if stored is not None:
+            self._fresh.get((stored.venue, stored.symbol), set()).discard(rule_id)
 
     def _heard(self, connection: object, pid: int, channel: str, payload: object) -> None:
         self._changed.add(str(payload))
@@ -213,8 +230,9 @@ class Evaluator:
         if not self._changed:
             return
         changed, self._changed = self._changed, set()
+        current = await self._rules.current(sorted(changed))
         for rule_id in changed:
-            stored = await self._rules.rule(rule_id)
+            stored = current.get(rule_id)
             known = self._watched.get(rule_id)
             if stored is not None and known is not None and stored.generation == known.generation:
                 continue  # the evaluator's own state update, or a repeat
@@ -222,6 +240,30 @@ class Evaluator:
             if stored is not None:
                 self._watch(stored)
         metrics.RULES.set(len(self._watched))
+        await self._warm_up()
+
+    async def _warm_up(self) -> None:
+        """Warm the rules just watched from storage, before their first live event."""
+        pending, self._to_warm = self._to_warm, []
+        if self._storage is None:
+            return
+        now_ms = int(time.time() * 1000)
+        for rule_id in pending:
+            stored = self._watched.get(rule_id)
+            if stored is None:
+                continue
+            found = self._index(stored.venue).machine(rule_id)
+            if found is None:
+                continue
+            kind = names.kline_kind(stored.interval) if stored.interval else names.TRADE
+            point = self._series.get((stored.venue, stored.symbol, kind))
+            seen_candle = point.last_id if point is not None and stored.interval else None
+            seen_trade = (
+                (point.last_id, point.time_ms)
+                if point is not None and not stored.interval
+                else None
+            )
+            await warm(self._storage, found, stored.venue, now_ms, seen_candle, seen_trade)
 
     # The market
 
@@ -354,7 +396,7 @@ class Evaluator:
         stored = self._watched[found.rule_id]
         snapshot = index.snapshot(found.rule_id)
         self._persisted[found.rule_id] = snapshot
-        self._fresh.discard(found.rule_id)
+        self._fresh.get((venue, stored.symbol), set()).discard(found.rule_id)
         return NewFiring(
             rule_id=stored.id,
             generation=stored.generation,
@@ -373,16 +415,18 @@ class Evaluator:
             evaluator_state=snapshot,
         )
 
-    def _checkpoints(self) -> list[RuleCheckpoint]:
-        """Rules whose lifecycle moved since it was last stored: rules evaluated one by one
-        (their state moves at any event), and new rules once they have seen their first
-        trade (a restarted evaluator must not take that trade for their first again)."""
+    def _checkpoints(self, touched: set[tuple[str, str]]) -> list[RuleCheckpoint]:
+        """Rules of the (venue, symbol)s ``touched`` by the batch whose lifecycle moved since
+        it was last stored: rules evaluated one by one (their state moves at any event), and
+        new rules once they have seen their first event (a restarted evaluator must not take
+        that event for their first again)."""
         moved: dict[str, RuleCheckpoint] = {}
-        for venue, index in self._indexes.items():
-            candidates = index.machine_ids() + [
-                rule_id for rule_id in self._fresh if self._watched[rule_id].venue == venue
-            ]
-            for rule_id in candidates:
+        for venue, symbol in touched:
+            index = self._indexes.get(venue)
+            if index is None:
+                continue
+            fresh = self._fresh.get((venue, symbol), set())
+            for rule_id in [*index.book(symbol).machine_ids(), *fresh]:
                 snapshot = index.snapshot(rule_id)
                 known = self._persisted.get(rule_id)
                 if known == snapshot or (known is None and snapshot.get("before") is None):
@@ -391,12 +435,12 @@ class Evaluator:
                 state = str(snapshot["state"]).upper()
                 moved[rule_id] = RuleCheckpoint(rule_id, stored.generation, state, snapshot)
                 self._persisted[rule_id] = snapshot
-                self._fresh.discard(rule_id)
+                fresh.discard(rule_id)
         return list(moved.values())
 
     async def _commit(self, batch: _Batch, stop: asyncio.Event) -> list[RecordedFiring] | None:
         """Record the batch, retrying while PostgreSQL is away; None if stopped first."""
-        checkpoints = self._checkpoints()
+        checkpoints = self._checkpoints({(venue, symbol) for venue, symbol, _ in batch.feeds})
         delay = _RETRY_DELAY_S
         while True:
             try:
@@ -420,6 +464,7 @@ class Evaluator:
                 if stop.is_set():
                     return None
                 delay = min(delay * 2, _MAX_RETRY_DELAY_S)
+        self._series.update(batch.feeds)
         elapsed = time.perf_counter() - batch.arrived
         for done in recorded:
             metrics.TRADE_TO_OUTBOX.observe(elapsed)
