@@ -102,4 +102,8 @@ def run(verb: str, rest: list[str]) -> int:
         return fetch_graphiql()
     if verb == "install-browser":
         return install_browser()
+    if verb == "helm-check":
+        from services.cli.helm_check import main
+
+        return main()
     raise SystemExit(f"unknown verb {verb}")
