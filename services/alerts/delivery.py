@@ -126,7 +126,8 @@ class DeliveryWorker:
                     error,
                     settings.database_retry_s,
                 )
-                await self._drop_control()
+                if not await self._control_answers():
+                    await self._drop_control()
                 sleep_s = settings.database_retry_s
             except Exception:
                 # Whatever it was, the outbox is intact: the worker lives and looks again.
@@ -149,13 +150,27 @@ class DeliveryWorker:
             async with self._control_lock:
                 taken = await delivery_store.take_leases(control, list(self._in_flight))
         except BaseException:
-            await self._pool.release(control)
+            with contextlib.suppress(*DATABASE_UNAVAILABLE_ERRORS):
+                await self._pool.release(control)
             raise
         lost = set(self._in_flight) - taken
         if lost:
             log.warning("outbox: %d channel leases were taken over while disconnected", len(lost))
         self._control = control
         return control
+
+    async def _control_answers(self) -> bool:
+        """Whether the control connection still works (a failure elsewhere — no free
+        connection, say — must not give up the leases of the sends that are out)."""
+        control = self._control
+        if control is None or not _usable(control):
+            return False
+        try:
+            async with self._control_lock:
+                await control.fetchval("SELECT 1", timeout=5.0)
+        except (*DATABASE_UNAVAILABLE_ERRORS, asyncpg.PostgresError):
+            return False
+        return True
 
     async def _drop_control(self) -> None:
         control, self._control = self._control, None
