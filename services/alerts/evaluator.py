@@ -72,7 +72,11 @@ _RETRY_DELAY_S = 0.5
 _MAX_RETRY_DELAY_S = 10.0
 # PostgreSQL away or restarting: retried. Anything else is a bug, and ends the service
 # (nothing acked is lost; the supervisor restarts it).
-_DATABASE_ERRORS = DATABASE_UNAVAILABLE_ERRORS
+_DATABASE_ERRORS = (
+    *DATABASE_UNAVAILABLE_ERRORS,
+    # asyncpg's own state error on a connection the server dropped mid-operation.
+    asyncpg.InternalClientError,
+)
 
 
 def event_key(found: machine.Firing, venue: str, interval: str | None) -> str:
@@ -214,7 +218,9 @@ class Evaluator:
         if self._listener is not None and not self._listener.is_closed():
             return
         with contextlib.suppress(*_DATABASE_ERRORS):
-            self._listener = await asyncpg.connect(self._dsn, timeout=10)
+            self._listener = await asyncpg.connect(
+                self._dsn, timeout=10, server_settings={"application_name": "quantflow-alerts"}
+            )
             await self._listener.add_listener(RULES_CHANNEL, self._heard)
 
     async def _apply_changes(self) -> None:

@@ -710,3 +710,43 @@ async def test_a_candle_rule_created_mid_series_is_warmed_up_and_fires_at_its_fi
         )
     )
     assert [f.candle_open_ms for f in reply.firings] == expected
+
+
+async def test_alerts_connections_dropped_while_trades_flow_lose_and_double_nothing(
+    alerts: Alerts, database_url: str
+) -> None:
+    channel_id = await alerts.channel()
+    rule = await alerts.rule(f"price crosses_above {LEVEL}", channel_id)
+    machine_rule = await alerts.rule(f"not (price <= {LEVEL})", channel_id)
+    database = database_url.rsplit("/", 1)[1]
+    killer = await asyncpg.connect(database_url)
+    dropped = 0
+
+    async def drop_connections() -> None:
+        nonlocal dropped
+        while True:
+            await asyncio.sleep(0.15)
+            dropped += len(
+                await killer.fetch(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = $1 AND application_name = 'quantflow-alerts'",
+                    database,
+                )
+            )
+
+    dropping = asyncio.create_task(drop_connections())
+    try:
+        for start in range(0, len(TRADES), 1000):
+            await alerts.publish(TRADES[start : start + 1000])
+            await asyncio.sleep(0.2)
+    finally:
+        dropping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dropping
+        await killer.close()
+    assert dropped > 0
+    await alerts.evaluated(TRADES[-1].trade_id)
+    expected = crossings_above(TRADES, LEVEL)
+    for watched in (rule, machine_rule):
+        assert [r["trade_id"] for r in await alerts.fired(watched.id)] == expected
+        assert len(await alerts.outbox(watched.id)) == len(expected)
