@@ -241,7 +241,11 @@ async def test_threshold_rules_fire_exactly_at_the_crossings_with_one_outbox_row
 
     stored = (await alerts.stub.GetRule(pb.GetRuleRequest(id=crosses.id))).rule
     assert stored.fired_count == 4
-    assert stored.state == pb.RULE_STATE_DISARMED
+    # A cross holds at one trade only: the rule re-armed at the next (the API says so).
+    assert stored.state == pb.RULE_STATE_ARMED
+    stored = (await alerts.stub.GetRule(pb.GetRuleRequest(id=above.id))).rule
+    ends_above = float(TRADES[-1].price) > LEVEL
+    assert stored.state == (pb.RULE_STATE_DISARMED if ends_above else pb.RULE_STATE_ARMED)
 
     published = []
     for _ in range(12):
