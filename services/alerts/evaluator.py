@@ -245,7 +245,11 @@ class Evaluator:
         if not self._changed:
             return
         changed, self._changed = self._changed, set()
-        current = await self._rules.current(sorted(changed))
+        try:
+            current = await self._rules.current(sorted(changed))
+        except _DATABASE_ERRORS:
+            self._changed |= changed  # looked at again on the retry
+            raise
         for rule_id in changed:
             stored = current.get(rule_id)
             known = self._watched.get(rule_id)
