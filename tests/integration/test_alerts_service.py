@@ -270,6 +270,30 @@ async def test_threshold_rules_fire_exactly_at_the_crossings_with_one_outbox_row
     assert delivery.status == pb.DELIVERY_STATUS_PENDING
     assert delivery.channel_id == channel
 
+    # What a delivery worker records shows up as it is: attempts in order, the reason.
+    conn = await asyncpg.connect(alerts.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO alert_delivery_attempts (notification_id, number, started_at, "
+            "finished_at, outcome, detail) VALUES ($1, 1, now(), now(), 'RETRY', '503'), "
+            "($1, 2, now(), now(), 'FAILED', 'webhook answered 404')",
+            int(delivery.id),
+        )
+        await conn.execute(
+            "UPDATE alert_notifications SET status = 'FAILED', reason = 'webhook answered 404', "
+            "attempts = 2 WHERE id = $1",
+            int(delivery.id),
+        )
+    finally:
+        await conn.close()
+    again = await alerts.stub.ListNotifications(
+        pb.ListNotificationsRequest(rule_id=crosses.id, page_size=1)
+    )
+    (failed,) = again.firings[0].deliveries
+    assert (failed.status, failed.reason) == (pb.DELIVERY_STATUS_FAILED, "webhook answered 404")
+    assert [(a.number, a.outcome) for a in failed.attempts] == [(1, "RETRY"), (2, "FAILED")]
+    assert failed.idempotency_key == f"{again.firings[0].id}:{channel}"
+
     # RuleHistory over what storage stored: the same trades as live.
     async def all_stored() -> bool:
         reply = await alerts.stub.RuleHistory(
