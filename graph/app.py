@@ -21,6 +21,7 @@ from graph import ide
 from graph.body_limit import BodySizeLimit
 from graph.context import Backends, Context
 from graph.schema import schema
+from quantflow.alerts.v1 import alerts_service_pb2_grpc
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
@@ -60,6 +61,7 @@ def create_app(
     *,
     ingest_target: str,
     backtest_target: str | None = None,
+    alerts_target: str | None = None,
 ) -> Starlette:
     holder: dict[str, Backends] = {}
 
@@ -72,6 +74,7 @@ def create_app(
             if backtest_target
             else None
         )
+        alerts_channel = grpc.aio.insecure_channel(alerts_target) if alerts_target else None
         nc = await bus.connect(nats_url, "graph")
         holder["current"] = Backends(
             storage=storage_service_pb2_grpc.StorageServiceStub(channel),
@@ -83,6 +86,11 @@ def create_app(
                 if backtest_channel
                 else None
             ),
+            alerts=(
+                alerts_service_pb2_grpc.AlertsServiceStub(alerts_channel)
+                if alerts_channel
+                else None
+            ),
         )
         try:
             yield
@@ -92,6 +100,8 @@ def create_app(
             await ingest_channel.close()
             if backtest_channel is not None:
                 await backtest_channel.close()
+            if alerts_channel is not None:
+                await alerts_channel.close()
 
     async def healthz(request: Request) -> JSONResponse:
         ready = "current" in holder and holder["current"].nats.is_connected
