@@ -55,7 +55,9 @@ _BACKLOG = 10_000
 class DeliveryAttempt:
     number: int = strawberry.field(description="From 1.")
     started_at: datetime
-    finished_at: datetime
+    finished_at: datetime | None = strawberry.field(
+        description="Null while the attempt has no outcome yet (or never got one)."
+    )
     outcome: str = strawberry.field(
         description='"DELIVERED", "RETRY", "FAILED" or "UNKNOWN" (the worker stopped before '
         "an answer: the next attempt may deliver it a second time)."
@@ -176,7 +178,7 @@ def _delivery(delivery: pb.Delivery) -> NotificationDelivery:
             DeliveryAttempt(
                 number=a.number,
                 started_at=time_from_ms(a.started_ms),
-                finished_at=time_from_ms(a.finished_ms),
+                finished_at=time_from_ms(a.finished_ms) if a.finished_ms else None,
                 outcome=a.outcome,
                 detail=a.detail,
             )
