@@ -201,7 +201,7 @@ async def test_rule_is_created_updated_paused_resumed_and_deleted(stack: Stack) 
     [
         ("price > ", 9, ""),  # syntax: the value is missing at the end
         ("rsx(14) < 30", 1, "rsx"),  # unknown indicator
-        ("price > 10 and rsi(0) < 30", 16, "rsi"),  # nonsense parameter
+        ("close > 10 and rsi(0) < 30", 20, "rsi"),  # nonsense parameter, at the 0
     ],
 )
 async def test_invalid_condition_is_refused_with_its_code_and_column(
