@@ -25,7 +25,9 @@ from nats.aio.client import Client as NatsClient
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from quantflow.alerts.v1 import alert_fired_pb2
 from services.alerts import service as alerts_service
+from services.common import names
 from services.common.embedded import free_port
 from services.common.settings import Settings
 from services.ingest.publisher import EventPublisher
@@ -419,3 +421,79 @@ async def test_notifications_pages_follow_their_cursors(
     assert [e["node"]["tradeId"] for e in rest["edges"]] == ids[2:]
     bad = await graphql(stack.settings, '{ notifications(after: "nope") { edges { cursor } } }')
     assert error_codes(bad) == ["INVALID_ARGUMENT"]
+
+
+async def _publish_fired_until(
+    nats_client: NatsClient, namespace: str, rule_ids: list[str], seen: asyncio.Event
+) -> None:
+    """Publish a firing of each rule by turns, as an evaluator does, until one is seen."""
+    trade_id = 1
+    while not seen.is_set():
+        for rule_id in rule_ids:
+            event = alert_fired_pb2.AlertFired(
+                firing_id=str(trade_id),
+                rule_id=rule_id,
+                symbol="BTCUSDT",
+                venue="binance",
+                condition="price > 1",
+                time_ms=1_723_161_255_000 + trade_id,
+                price="101.00000000",
+                trade_id=9_007_199_254_740_993 + trade_id,
+                value=101.0,
+                owner="local",
+            )
+            await nats_client.publish(
+                names.alert_fired_subject("BTCUSDT", namespace), event.SerializeToString()
+            )
+            trade_id += 1
+        await nats_client.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(seen.wait(), 0.2)
+
+
+async def test_alert_fired_passes_only_the_rules_asked_for(
+    stack: Stack, nats_client: NatsClient, namespace: str
+) -> None:
+    rules = [
+        (
+            await stack.data(
+                'mutation { createAlertRule(input: {symbol: "BTCUSDT", '
+                f'condition: "price > {level}"}}) {{ id }} }}'
+            )
+        )["createAlertRule"]["id"]
+        for level in (1, 2)
+    ]
+    url = f"ws://127.0.0.1:{stack.settings.graph_port}/graphql"
+    async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as socket:
+        await _subscribe(
+            socket,
+            f'subscription {{ alertFired(ruleIds: ["{rules[1]}"]) {{ firingId ruleId symbol '
+            "venue condition interval time occurredAt price tradeId value candleOpenTime } }",
+        )
+        seen = asyncio.Event()
+        publishing = asyncio.create_task(_publish_fired_until(nats_client, namespace, rules, seen))
+        try:
+            received = [(await _next_data(socket))["alertFired"] for _ in range(3)]
+        finally:
+            seen.set()
+            await publishing
+    assert {r["ruleId"] for r in received} == {rules[1]}
+    first = received[0]
+    assert first["symbol"] == "BTCUSDT" and first["interval"] is None
+    assert int(first["tradeId"]) > 2**53 and first["price"] == "101.00000000"
+    assert int(first["time"]) == 1_723_161_255_000 + int(first["firingId"])
+    assert first["candleOpenTime"] is None and first["occurredAt"].startswith("2024-08-0")
+
+
+async def test_alert_fired_on_an_unknown_rule_answers_not_found(stack: Stack) -> None:
+    url = f"ws://127.0.0.1:{stack.settings.graph_port}/graphql"
+    async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as socket:
+        await _subscribe(
+            socket,
+            'subscription { alertFired(ruleIds: ["7f1c1f0e-0000-4000-8000-000000000000"]) '
+            "{ ruleId } }",
+        )
+        message = json.loads(await asyncio.wait_for(socket.recv(), 30))
+    assert message["type"] in {"next", "error"}, message
+    errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
