@@ -352,19 +352,21 @@ async def test_a_firing_reaches_alert_fired_and_notifications_with_its_delivery(
     assert event["price"] == "101.00000000" and int(event["tradeId"]) % 2 == 1
     assert int(event["time"]) == trade(int(event["tradeId"])).trade_time_ms
 
-    async def delivered() -> bool:
-        answer = await stack.data(
-            f'{{ notifications(ruleId: "{rule["id"]}", first: 50) {{ edges {{ node {{ id '
-            "tradeId price deliveries { channelId channelKind status reason attempts "
-            "idempotencyKey } } } } }"
-        )
-        nodes = [e["node"] for e in answer["notifications"]["edges"]]
-        mine = [n for n in nodes if n["id"] == event["firingId"]]
-        return bool(mine) and mine[0]["deliveries"][0]["status"] == "DELIVERED"
-
-    await eventually(delivered)
-    hooks = [h.payload for h in stack.sink.accepted()]
-    assert any(str(h.get("tradeId")) == event["tradeId"] for h in hooks), hooks
+    answer = await stack.data(
+        f'{{ notifications(ruleId: "{rule["id"]}", first: 50) {{ edges {{ node {{ id ruleId '
+        "symbol condition time price tradeId value deliveries { channelId channelKind "
+        "channelName status reason attempts idempotencyKey possibleDuplicate } } } } }"
+    )
+    nodes = {e["node"]["id"]: e["node"] for e in answer["notifications"]["edges"]}
+    # Recorded (with its outbox rows) before it was published.
+    node = nodes[event["firingId"]]
+    assert {k: node[k] for k in ("ruleId", "symbol", "condition", "time", "price", "tradeId")} == {
+        k: event[k] for k in ("ruleId", "symbol", "condition", "time", "price", "tradeId")
+    }
+    (delivery,) = node["deliveries"]
+    assert (delivery["channelId"], delivery["channelKind"]) == (channel_id, "WEBHOOK")
+    assert delivery["channelName"] == "desk hook" and delivery["idempotencyKey"]
+    assert delivery["status"] in {"PENDING", "DELIVERED"}
 
 
 async def test_notifications_pages_follow_their_cursors(
