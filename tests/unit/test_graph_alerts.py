@@ -5,7 +5,9 @@ merged over the rule, cursors, and error mapping."""
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -263,7 +265,9 @@ def test_a_firing_answers_trade_id_and_candle_open_only_when_set() -> None:
     assert node.price == "61583.01000000"
     (delivery,) = node.deliveries
     assert delivery.status is DeliveryStatus.FAILED and delivery.reason == "HTTP 404"
-    assert delivery.attempts == 1 and delivery.attempt_log[0].outcome == "FAILED"
+    assert delivery.attempts == 1 and delivery.attempt_outcomes == ["FAILED"]
+    assert delivery.last_attempt is not None and delivery.last_attempt.detail == "HTTP 404"
+    assert delivery.last_attempt.finished_at is None  # no finish time recorded
     assert delivery.delivered_at is None
 
     candle = firing_from_pb(pb.Firing(time_ms=60_000, candle_open_ms=60_000, price="1.5"))
@@ -316,14 +320,13 @@ async def test_create_alert_rule_checks_the_symbol_before_any_backend() -> None:
     assert answer.errors and answer.errors[0].extensions == {"code": "INVALID_ARGUMENT"}
 
 
-def test_a_notifications_query_for_each_deliverys_attempts_fits_the_cost_limit() -> None:
-    # What a user asks of `notifications` must pass the gateway's query cost limit.
-
-    document = parse(
-        "{ notifications(first: 20) { edges { cursor node { id ruleId symbol time price "
-        "tradeId value deliveries { channelName status reason attempts possibleDuplicate } } } "
-        "pageInfo { hasNextPage endCursor } } }"
-    )
+def test_the_readme_notifications_query_fits_the_cost_limit() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    found = re.search(r"^\{ notifications\(.*?^```", readme, re.MULTILINE | re.DOTALL)
+    assert found, "the README shows a notifications query"
+    text = re.sub(r"#[^\n]*", "", found.group(0).removesuffix("```"))
+    document = parse(text.replace("…", "r1"))
     operation = document.definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
+    assert "deliveries" in text and "lastAttempt" in text
     assert query_cost(schema._schema, operation, {}) <= MAX_QUERY_COST
