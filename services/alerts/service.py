@@ -18,7 +18,9 @@ import httpx
 from quantflow.alerts.v1 import alerts_service_pb2, alerts_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.alerts.channels.email import SmtpServer
+from services.alerts.channels.retry_policy import RetryPolicy
 from services.alerts.channels.senders import senders
+from services.alerts.delivery import DeliverySettings, DeliveryWorker
 from services.alerts.evaluator import Evaluator
 from services.alerts.market_data import SymbolCatalogue
 from services.alerts.metrics import OutboxGauges
@@ -76,13 +78,27 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     channel = grpc.aio.insecure_channel(settings.storage_target)
     storage = storage_service_pb2_grpc.StorageServiceStub(channel)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
-    by_kind = senders(http, smtp_server(settings), telegram_api_url=settings.telegram_api_url)
+    policy = RetryPolicy(
+        base_s=settings.alerts_retry_base_s,
+        cap_s=max(300.0, settings.alerts_retry_base_s),
+        max_attempts=settings.alerts_retry_max_attempts,
+    )
+    # Shared by test sends and the delivery worker, so both keep to one set of rate limits.
+    by_kind = senders(
+        http,
+        smtp_server(settings),
+        telegram_api_url=settings.telegram_api_url,
+        policy=policy,
+    )
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "alerts")
     js = nc.jetstream()
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
     await bus.ensure_alerts_stream(js, settings.namespace)
     evaluator = Evaluator(pool, dsn, js, settings.namespace)
     scheduler = Scheduler(pool, js, settings.namespace, now_ms)
+    delivery = DeliveryWorker(
+        pool, by_kind, DeliverySettings(poll_s=settings.alerts_delivery_poll_s)
+    )
     servicer = AlertsServicer(
         pool, storage, SymbolCatalogue(storage, settings.symbols), by_kind, now_ms
     )
@@ -106,7 +122,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         asyncio.create_task(evaluator.run(stop), name="alerts-evaluator"),
         asyncio.create_task(scheduler.run(stop), name="alerts-scheduler"),
         asyncio.create_task(gauges.run(stop), name="alerts-outbox-gauges"),
-        # The delivery worker (services/alerts/delivery.py) is started here too.
+        asyncio.create_task(delivery.run(stop), name="alerts-delivery"),
     ]
     stopping = asyncio.create_task(stop.wait())
     try:

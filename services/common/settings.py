@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     # The Telegram Bot API (tests point it at a local fake).
     telegram_api_url: str = "https://api.telegram.org"
+    # Alerts delivery: a send refused with a 5xx or lost to a network fault is retried after
+    # this delay, doubling each time (up to 5 minutes), for at most this many sends in all
+    # (rate limits wait as long as the service says instead). The delivery worker looks at
+    # the outbox at least this often; a firing's NOTIFY wakes it at once.
+    alerts_retry_base_s: float = Field(default=1.0, gt=0, le=300.0)
+    alerts_retry_max_attempts: int = Field(default=10, ge=1, le=1000)
+    alerts_delivery_poll_s: float = Field(default=1.0, gt=0, le=60.0)
 
     # Network: where this process listens.
     grpc_host: str = "127.0.0.1"
