@@ -3,7 +3,8 @@ storage on loopback, real PostgreSQL and NATS JetStream, webhooks to a local sin
 
 Channels (create, list, sendTestNotification arriving signed at the sink, delete), rules
 (create, update, pause, resume, delete; a bad condition refused with its code and column),
-``ruleHistory`` over stored trades against crossings computed here, and a rule firing on
+``ruleHistory`` over stored trades and over real 1m klines against crossings computed
+here, and a rule firing on
 published trades: ``alertFired`` receives it and ``notifications`` lists it with its
 delivery to the sink."""
 
@@ -32,6 +33,7 @@ from services.common.embedded import free_port
 from services.common.settings import Settings
 from services.ingest.publisher import EventPublisher
 from services.storage import service as storage_service
+from services.storage import tables
 from services.storage.repository import TradeRepository, prepare_connection
 from tests.fakes.webhook_sink import WebhookSink
 from tests.integration.graph_helpers import error_codes, gateway, graphql
@@ -42,6 +44,7 @@ from tests.integration.helpers import (
     trade,
     trade_publisher,
 )
+from tests.vision_klines import USDM_1M, klines
 
 pytestmark = pytest.mark.integration
 
@@ -516,3 +519,38 @@ async def test_alert_fired_on_an_unknown_rule_answers_not_found(stack: Stack) ->
     assert message["type"] in {"next", "error"}, message
     errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_rule_history_of_a_candle_condition_fires_on_the_candles_that_cross(
+    stack: Stack,
+) -> None:
+    stored = klines(USDM_1M, "binance_usdm", "BTCUSDT", "1m")
+    pool = await asyncpg.create_pool(
+        stack.database_url, min_size=1, max_size=2, init=prepare_connection
+    )
+    try:
+        assert await TradeRepository(pool).write(tables.KLINES, stored) == len(stored)
+    finally:
+        await pool.close()
+    closes = [Decimal(k.close) for k in stored]
+    level = sorted(closes)[len(closes) // 2]  # the median: the day crosses it now and then
+    expected = [stored[i] for i in range(1, len(stored)) if closes[i] > level >= closes[i - 1]]
+    assert len(expected) > 3
+    answer = await stack.data(
+        '{ ruleHistory(symbol: "BTCUSDT", venue: "binance_usdm", interval: "1m", '
+        f'condition: "close crosses_above {level}", from: "2022-04-08T00:00:00Z", '
+        'to: "2022-04-09T00:00:00Z") { time price tradeId value candleOpenTime } }'
+    )
+    firings = answer["ruleHistory"]
+    assert [f["candleOpenTime"] for f in firings] == [str(k.open_time_ms) for k in expected]
+    assert [f["time"] for f in firings] == [str(k.open_time_ms) for k in expected]
+    assert [Decimal(f["price"]) for f in firings] == [Decimal(k.close) for k in expected]
+    assert all(f["tradeId"] is None for f in firings)
+    # A candle condition needs its interval.
+    errors = await stack.errors(
+        '{ ruleHistory(symbol: "BTCUSDT", venue: "binance_usdm", '
+        f'condition: "close crosses_above {level}", from: "2022-04-08T00:00:00Z", '
+        'to: "2022-04-09T00:00:00Z") { time } }'
+    )
+    assert errors[0]["extensions"]["code"] == "INVALID_ARGUMENT"
+    assert "interval" in errors[0]["message"]
