@@ -4,9 +4,8 @@ storage on loopback, real PostgreSQL and NATS JetStream, webhooks to a local sin
 Channels (create, list, sendTestNotification arriving signed at the sink, delete), rules
 (create, update, pause, resume, delete; a bad condition refused with its code and column),
 ``ruleHistory`` over stored trades and over real 1m klines against crossings computed
-here, and a rule firing on
-published trades: ``alertFired`` receives it and ``notifications`` lists it with its
-delivery to the sink."""
+here, and a rule firing on published trades: ``alertFired`` receives it and
+``notifications`` lists it with its delivery to the sink, delivered."""
 
 from __future__ import annotations
 
@@ -367,7 +366,9 @@ async def test_a_firing_reaches_alert_fired_and_notifications_with_its_delivery(
             f'{{ notifications(ruleId: "{rule["id"]}", first: 50) '
             f"{{ edges {{ node {{ {fields} }} }} }} }}"
         )
-        nodes = {e["node"]["id"]: e["node"] for e in answer["notifications"]["edges"]}
+        nodes: dict[str, dict[str, Any]] = {
+            e["node"]["id"]: e["node"] for e in answer["notifications"]["edges"]
+        }
         return nodes[event["firingId"]]  # recorded (with its outbox rows) before published
 
     node = await listed(identity)
