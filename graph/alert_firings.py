@@ -20,18 +20,14 @@ from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from strawberry.types import Info
 
-from graph.alerts import (
-    OWNER,
+from graph.alert_channels import (
     DeliveryStatus,
     NotificationChannelKind,
-    alerts_error,
-    alerts_stub,
     channel_kind_from_pb,
     delivery_status_from_pb,
-    get_rule,
-    optional_time,
-    time_from_ms,
 )
+from graph.alert_rpc import OWNER, alerts_error, alerts_stub, optional_time, time_from_ms
+from graph.alerts import get_rule
 from graph.arguments import symbol_argument, venue_argument
 from graph.context import Context
 from graph.errors import TypedError

@@ -1,6 +1,7 @@
-"""Alert rules and notification channels: GraphQL over AlertsService's gRPC RPCs
-(``createNotificationChannel``, ``notificationChannels``, ``sendTestNotification``,
-``createAlertRule``, ``alertRules``, ``updateAlertRule`` …).
+"""Alert rules: GraphQL over AlertsService's rule RPCs (``createAlertRule``, ``alertRules``,
+``alertRule``, ``updateAlertRule``, ``pauseAlertRule``, ``resumeAlertRule``,
+``deleteAlertRule``); with the channels' fields (graph/alert_channels.py) the alerts part of
+Query and Mutation.
 
 The gateway checks only what it can name without the service (symbol, venue); the service
 checks conditions, intervals and channels, and its INVALID_ARGUMENT names the problem and
@@ -10,38 +11,27 @@ its column in the condition, which the error answers also as ``extensions.column
 from __future__ import annotations
 
 import enum
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import grpc
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
+from graph.alert_channels import ChannelMutations, ChannelQueries
+from graph.alert_rpc import (
+    OWNER,
+    RPC_TIMEOUT_S,
+    alerts_error,
+    alerts_stub,
+    optional_time,
+    time_from_ms,
+)
 from graph.arguments import symbol_argument, venue_argument
 from graph.context import Context
-from graph.errors import TypedError, from_rpc_error
 from graph.windows import epoch_ms
 from quantflow.alerts.v1 import alerts_service_pb2 as pb
-from quantflow.alerts.v1 import alerts_service_pb2_grpc
 from services.common import names
-
-RPC_TIMEOUT_S = 10.0
-# A test notification runs the channel's own retry rules (a 429's retry_after …) while the
-# caller waits.
-_TEST_NOTIFICATION_TIMEOUT_S = 60.0
-# The gateway has no users yet: everything belongs to the local user.
-OWNER = ""
-_COLUMN = re.compile(r"at column (\d+)")
-
-
-@strawberry.enum(description="Where a channel's notifications go.")
-class NotificationChannelKind(enum.Enum):
-    TELEGRAM = "TELEGRAM"
-    DISCORD = "DISCORD"
-    EMAIL = "EMAIL"
-    WEBHOOK = "WEBHOOK"
 
 
 @strawberry.enum(
@@ -66,21 +56,6 @@ class AlertRuleState(enum.Enum):
     EXPIRED = "EXPIRED"
 
 
-@strawberry.enum(description="PENDING: not sent yet, or to be retried. FAILED: given up.")
-class DeliveryStatus(enum.Enum):
-    PENDING = "PENDING"
-    DELIVERED = "DELIVERED"
-    FAILED = "FAILED"
-
-
-def channel_kind_to_pb(kind: NotificationChannelKind) -> pb.ChannelKind.ValueType:
-    return pb.ChannelKind.Value(f"CHANNEL_KIND_{kind.value}")
-
-
-def channel_kind_from_pb(value: int) -> NotificationChannelKind:
-    return NotificationChannelKind(pb.ChannelKind.Name(value).removeprefix("CHANNEL_KIND_"))
-
-
 def mode_to_pb(mode: AlertRuleMode) -> pb.RuleMode.ValueType:
     return pb.RuleMode.Value(f"RULE_MODE_{mode.value}")
 
@@ -95,99 +70,6 @@ def state_from_pb(value: int) -> AlertRuleState:
     if value == pb.RULE_STATE_UNSPECIFIED:
         return AlertRuleState.ARMED  # the zero value: a rule nothing has happened to yet
     return AlertRuleState(pb.RuleState.Name(value).removeprefix("RULE_STATE_"))
-
-
-def delivery_status_from_pb(value: int) -> DeliveryStatus:
-    if value == pb.DELIVERY_STATUS_UNSPECIFIED:
-        return DeliveryStatus.PENDING  # the zero value: nothing sent yet
-    return DeliveryStatus(pb.DeliveryStatus.Name(value).removeprefix("DELIVERY_STATUS_"))
-
-
-def time_from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-def optional_time(message: object, name: str) -> datetime | None:
-    """The DateTime of an ``optional int64 *_ms`` field; None when it is not set."""
-    if not message.HasField(name):  # type: ignore[attr-defined]
-        return None
-    return time_from_ms(getattr(message, name))
-
-
-def alerts_stub(info: Info[Context, None]) -> alerts_service_pb2_grpc.AlertsServiceStub:
-    stub = info.context.backends.alerts
-    if stub is None:
-        raise TypedError("UNAVAILABLE", "this gateway is not connected to the alerts service")
-    return stub
-
-
-def alerts_error(error: grpc.aio.AioRpcError, what: str) -> GraphQLError:
-    """The typed error of a failed AlertsService call; a condition's problem also carries
-    its 1-based ``column`` in ``extensions``."""
-    mapped = from_rpc_error(error, what)
-    extensions = mapped.extensions
-    if extensions is not None and extensions.get("code") == "INVALID_ARGUMENT":
-        found = _COLUMN.search(mapped.message)
-        if found:
-            extensions["column"] = int(found.group(1))
-    return mapped
-
-
-@strawberry.input(description="A place notifications go to.")
-class NotificationChannelInput:
-    kind: NotificationChannelKind
-    name: str = strawberry.field(description="Yours to choose, shown in `notifications`.")
-    target: str = strawberry.field(
-        description="The chat id (TELEGRAM), the webhook URL (DISCORD, WEBHOOK), the address "
-        "(EMAIL; sent through the SMTP server in the settings)."
-    )
-    secret: str | None = strawberry.field(
-        default=None,
-        description="The bot token (TELEGRAM), the HMAC-SHA256 signing key (WEBHOOK: each "
-        "POST carries `X-QuantFlow-Signature: sha256=<hex of the body's HMAC>`); unused by "
-        "DISCORD and EMAIL. Never answered back.",
-    )
-
-
-@strawberry.type(description="A place notifications go to.")
-class NotificationChannel:
-    id: strawberry.ID
-    kind: NotificationChannelKind
-    name: str
-    target: str = strawberry.field(
-        description="Chat id, URL or address as given; a Discord webhook URL is masked."
-    )
-    has_secret: bool
-    created_at: datetime
-
-
-def channel_from_pb(channel: pb.Channel) -> NotificationChannel:
-    return NotificationChannel(
-        id=strawberry.ID(channel.id),
-        kind=channel_kind_from_pb(channel.kind),
-        name=channel.name,
-        target=channel.target,
-        has_secret=channel.has_secret,
-        created_at=time_from_ms(channel.created_ms),
-    )
-
-
-def channel_input_to_pb(given: NotificationChannelInput) -> pb.CreateChannelRequest:
-    return pb.CreateChannelRequest(
-        kind=channel_kind_to_pb(given.kind),
-        name=given.name,
-        target=given.target,
-        secret=given.secret or "",
-        owner=OWNER,
-    )
-
-
-@strawberry.type(description="What came of a test notification sent now.")
-class TestNotificationResult:
-    status: DeliveryStatus = strawberry.field(description="DELIVERED or FAILED.")
-    delivered: bool
-    reason: str | None = strawberry.field(description="Why it failed; null when delivered.")
-    attempts: int = strawberry.field(description="Sends tried, retries included.")
 
 
 @strawberry.input(
@@ -346,57 +228,6 @@ def merged_rule_input(rule: pb.Rule, change: AlertRuleUpdateInput) -> pb.RuleInp
     return message
 
 
-async def create_notification_channel(
-    info: Info[Context, None], input: Annotated[NotificationChannelInput, strawberry.argument()]
-) -> NotificationChannel:
-    try:
-        reply = await alerts_stub(info).CreateChannel(
-            channel_input_to_pb(input), timeout=RPC_TIMEOUT_S
-        )
-    except grpc.aio.AioRpcError as error:
-        raise alerts_error(error, "createNotificationChannel") from error
-    return channel_from_pb(reply.channel)
-
-
-async def notification_channels(info: Info[Context, None]) -> list[NotificationChannel]:
-    try:
-        reply = await alerts_stub(info).ListChannels(
-            pb.ListChannelsRequest(owner=OWNER), timeout=RPC_TIMEOUT_S
-        )
-    except grpc.aio.AioRpcError as error:
-        raise alerts_error(error, "notificationChannels") from error
-    return [channel_from_pb(c) for c in reply.channels]
-
-
-async def delete_notification_channel(info: Info[Context, None], id: strawberry.ID) -> bool:
-    try:
-        reply = await alerts_stub(info).DeleteChannel(
-            pb.DeleteChannelRequest(id=str(id), owner=OWNER), timeout=RPC_TIMEOUT_S
-        )
-    except grpc.aio.AioRpcError as error:
-        raise alerts_error(error, "deleteNotificationChannel") from error
-    return bool(reply.deleted)
-
-
-async def send_test_notification(
-    info: Info[Context, None], channel_id: strawberry.ID
-) -> TestNotificationResult:
-    request = pb.SendTestNotificationRequest(channel_id=str(channel_id), owner=OWNER)
-    try:
-        reply = await alerts_stub(info).SendTestNotification(
-            request, timeout=_TEST_NOTIFICATION_TIMEOUT_S
-        )
-    except grpc.aio.AioRpcError as error:
-        raise alerts_error(error, "sendTestNotification") from error
-    status = delivery_status_from_pb(reply.status)
-    return TestNotificationResult(
-        status=status,
-        delivered=status is DeliveryStatus.DELIVERED,
-        reason=reply.reason or None,
-        attempts=reply.attempts,
-    )
-
-
 async def create_alert_rule(
     info: Info[Context, None], input: Annotated[AlertRuleInput, strawberry.argument()]
 ) -> AlertRule:
@@ -478,10 +309,7 @@ async def delete_alert_rule(info: Info[Context, None], id: strawberry.ID) -> boo
 
 
 @strawberry.type
-class AlertQueries:
-    notification_channels: list[NotificationChannel] = strawberry.field(
-        resolver=notification_channels, description="Every notification channel."
-    )
+class AlertQueries(ChannelQueries):
     alert_rules: list[AlertRule] = strawberry.field(
         resolver=alert_rules, description="Every alert rule, or those of one symbol."
     )
@@ -491,20 +319,7 @@ class AlertQueries:
 
 
 @strawberry.type
-class AlertMutations:
-    create_notification_channel: NotificationChannel = strawberry.field(
-        resolver=create_notification_channel,
-        description="Add a place notifications go to; INVALID_ARGUMENT names a bad target.",
-    )
-    delete_notification_channel: bool = strawberry.field(
-        resolver=delete_notification_channel,
-        description="Remove a channel (NOT_FOUND if none).",
-    )
-    send_test_notification: TestNotificationResult = strawberry.field(
-        resolver=send_test_notification,
-        description="Send a test message through a channel now, with the channel's own retry "
-        "rules, and answer what came of it.",
-    )
+class AlertMutations(ChannelMutations):
     create_alert_rule: AlertRule = strawberry.field(
         resolver=create_alert_rule,
         description="Add a rule, checked first: INVALID_ARGUMENT names an unknown symbol or "

@@ -1,6 +1,6 @@
-"""graph/alerts.py and graph/alert_firings.py without servers: the contract's names and
-shapes, enum mapping both ways, GraphQL input → AlertsService request, a partial update
-merged over the rule, cursors, and error mapping."""
+"""graph/alert_*.py and graph/alerts.py without servers: the contract's names and shapes,
+enum mapping both ways, GraphQL input → AlertsService request, a partial update merged over
+the rule, cursors, and error mapping."""
 
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ from graphql import (
     parse,
 )
 
+from graph.alert_channels import (
+    DeliveryStatus,
+    NotificationChannelInput,
+    NotificationChannelKind,
+    channel_input_to_pb,
+    channel_kind_from_pb,
+    channel_kind_to_pb,
+    delivery_status_from_pb,
+)
 from graph.alert_firings import (
     decode_cursor,
     encode_cursor,
@@ -28,19 +37,12 @@ from graph.alert_firings import (
     firing_from_pb,
     notification_from_pb,
 )
+from graph.alert_rpc import alerts_error
 from graph.alerts import (
     AlertRuleInput,
     AlertRuleMode,
     AlertRuleState,
     AlertRuleUpdateInput,
-    DeliveryStatus,
-    NotificationChannelInput,
-    NotificationChannelKind,
-    alerts_error,
-    channel_input_to_pb,
-    channel_kind_from_pb,
-    channel_kind_to_pb,
-    delivery_status_from_pb,
     merged_rule_input,
     mode_from_pb,
     mode_to_pb,
