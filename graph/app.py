@@ -24,6 +24,7 @@ from graph.context import Backends, Context
 from graph.health_routes import Upstreams, health_routes
 from graph.rest import rest_routes
 from graph.schema import schema
+from quantflow.alerts.v1 import alerts_service_pb2_grpc
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
@@ -63,6 +64,7 @@ def create_app(
     *,
     ingest_target: str,
     backtest_target: str | None = None,
+    alerts_target: str | None = None,
 ) -> Starlette:
     holder: dict[str, Backends] = {}
     upstreams: dict[str, Upstreams] = {}
@@ -76,6 +78,7 @@ def create_app(
             if backtest_target
             else None
         )
+        alerts_channel = grpc.aio.insecure_channel(alerts_target) if alerts_target else None
         nc = await bus.connect(nats_url, "graph")
         holder["current"] = Backends(
             storage=storage_service_pb2_grpc.StorageServiceStub(channel),
@@ -85,6 +88,11 @@ def create_app(
             backtest=(
                 backtest_service_pb2_grpc.BacktestServiceStub(backtest_channel)
                 if backtest_channel
+                else None
+            ),
+            alerts=(
+                alerts_service_pb2_grpc.AlertsServiceStub(alerts_channel)
+                if alerts_channel
                 else None
             ),
         )
@@ -101,6 +109,8 @@ def create_app(
             await ingest_channel.close()
             if backtest_channel is not None:
                 await backtest_channel.close()
+            if alerts_channel is not None:
+                await alerts_channel.close()
 
     def metrics(request: Request) -> Response:
         # A plain route: a mounted ASGI app would answer /metrics with a redirect to /metrics/.

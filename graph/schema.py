@@ -14,6 +14,8 @@ from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from graph.alert_firings import AlertFiringQueries, AlertSubscriptions
+from graph.alerts import AlertMutations, AlertQueries
 from graph.arguments import kline_kind_argument, symbol_argument, venue_argument
 from graph.backtest import BacktestMutations, BacktestQueries
 from graph.bus_events import bus_events
@@ -115,7 +117,15 @@ class Kline:
 
 
 @strawberry.type
-class Query(LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries, SymbolQueries):
+class Query(
+    LatestMarketQueries,
+    CandleQueries,
+    BacktestQueries,
+    JobQueries,
+    SymbolQueries,
+    AlertQueries,
+    AlertFiringQueries,
+):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
         "error when none is stored, so the rest of the query still answers."
@@ -171,12 +181,12 @@ class Query(LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries, Sym
 
 
 @strawberry.type
-class Mutation(MarketMutation, BacktestMutations, JobMutations):
+class Mutation(MarketMutation, BacktestMutations, JobMutations, AlertMutations):
     pass
 
 
 @strawberry.type
-class Subscription(LiveMarketSubscriptions, JobSubscriptions):
+class Subscription(LiveMarketSubscriptions, JobSubscriptions, AlertSubscriptions):
     @strawberry.subscription(
         description="Every trade of the given symbols (all if none) on the given venue (all "
         "if none) as it arrives on the bus."

@@ -23,6 +23,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         settings.namespace,
         ingest_target=settings.ingest_target,
         backtest_target=settings.backtest_target,
+        alerts_target=settings.alerts_target,
     )
     config = uvicorn.Config(
         app,
