@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 
 _FETCH_TIMEOUT_S = 0.5
 _DISARMED_LOOK_EVERY_S = 1.0
+_TRADES_EVALUATED = metrics.EVENTS.labels(names.TRADE)
 _POLL_EVERY_S = 5.0
 _RETRY_DELAY_S = 0.5
 _MAX_RETRY_DELAY_S = 10.0
@@ -448,7 +449,7 @@ class Evaluator:
         return batch
 
     def _on_trade(self, trade: Trade, batch: _Batch) -> None:
-        metrics.EVENTS.labels(names.TRADE).inc()
+        _TRADES_EVALUATED.inc()
         key = (trade.venue, trade.symbol, names.TRADE)
         point = batch.feeds.get(key)
         if point is None or point.last_id < trade.trade_id:
