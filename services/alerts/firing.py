@@ -147,6 +147,24 @@ class Lifecycle:
             if time_ms >= self._fired_ms + self.rule.cooldown_ms:
                 self.state = State.ARMED
 
+    def snapshot(self) -> dict[str, object]:
+        """What a restarted evaluator needs to go on as if it had not stopped (JSON-able)."""
+        return {
+            "state": self.state.value,
+            "before": self._before,
+            "fired_ms": self._fired_ms,
+            "fired_price": self._fired_price,
+        }
+
+    def restore(self, snapshot: Mapping[str, object]) -> None:
+        """Back to a :meth:`snapshot`'s state."""
+        self.state = State(str(snapshot["state"]))
+        before = snapshot.get("before")
+        self._before = before if isinstance(before, bool) else None
+        fired_ms, fired_price = snapshot.get("fired_ms", 0), snapshot.get("fired_price", 0.0)
+        self._fired_ms = fired_ms if isinstance(fired_ms, int) else 0
+        self._fired_price = float(fired_price) if isinstance(fired_price, int | float) else 0.0
+
     def expired_at(self, time_ms: int) -> bool:
         """Whether the rule has expired by ``time_ms`` (it is then marked expired)."""
         expires = self.rule.expires_at_ms
@@ -187,6 +205,18 @@ class RuleMachine:
     @property
     def state(self) -> State:
         return self.lifecycle.state
+
+    def resume(self, time_ms: int, price: float) -> None:
+        """After a restart: the last trade seen before it (at ``time_ms`` and ``price``)
+        becomes the previous point of a trade condition (for ``crosses_above``), without
+        being evaluated again."""
+        if self._trades is not None:
+            self._trades.on_trade(time_ms, price, 0.0)
+
+    def resume_candles(self, open_ms: int) -> None:
+        """After a restart: candles up to the one opening at ``open_ms`` were seen."""
+        if self._candles is not None:
+            self._seen_candle = open_ms
 
     def on_trade(self, trade: Trade) -> Firing | None:
         """The firing at ``trade`` of this rule's symbol, if any."""

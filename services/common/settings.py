@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    # The Telegram Bot API (tests point it at a local fake).
+    telegram_api_url: str = "https://api.telegram.org"
 
     # Network: where this process listens.
     grpc_host: str = "127.0.0.1"
