@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from services.alerts import market_data
 from services.alerts.firing import Firing, Mode, Rule, RuleMachine
+from services.alerts.stale_feed import is_stale_condition
 from services.alerts.validation import check_condition, check_venue
 from services.common.errors import InvalidArgument
 from services.common.symbols import parse_symbol
@@ -41,6 +42,8 @@ async def rule_history(storage: market_data.Storage, query: HistoryQuery) -> lis
     except InvalidArgument as error:
         raise InvalidArgument(f"symbol: {error}") from None
     venue = check_venue(query.venue)
+    if is_stale_condition(query.condition):
+        raise InvalidArgument("condition: no_trade(…) is checked live only, not over history")
     parsed, interval = check_condition(query.condition, query.interval)
     if query.from_ms >= query.to_ms:
         raise InvalidArgument(

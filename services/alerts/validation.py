@@ -5,7 +5,8 @@ evaluate ever reaches it:
 
 - ``condition``: parsed by the one condition language (:func:`parse_condition`); a syntax
   error, an unknown indicator or a nonsense parameter is refused naming the problem and
-  its column (``… at column N``).
+  its column (``… at column N``). Or a stale-feed rule, ``no_trade(5m)``
+  (:mod:`services.alerts.stale_feed`).
 - ``symbol``: Binance's spelling (:func:`parse_symbol`, upper-cased); whether the stack
   knows it is the caller's check (:class:`SymbolCatalogue` in ``rpc``), since it needs the
   settings and storage.
@@ -27,6 +28,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from services.alerts.channels.outcome import ChannelKind
+from services.alerts.stale_feed import NAME, is_stale_condition, parse_stale_condition
 from services.common import names
 from services.common.conditions import Condition, ConditionError, Driver, parse_condition
 from services.common.errors import InvalidArgument
@@ -122,7 +124,10 @@ class RuleInput:
     rearm: float | None
     expires_ms: int | None
     channel_ids: tuple[uuid.UUID, ...]
-    parsed: Condition
+    # The parsed condition, or None for a stale-feed rule (``no_trade(5m)``), whose silence
+    # is ``stale_after_ms``.
+    parsed: Condition | None
+    stale_after_ms: int | None = None
 
 
 def check_condition(text: str, interval: str) -> tuple[Condition, str | None]:
@@ -182,7 +187,15 @@ def check_rule(
         checked_symbol = parse_symbol(symbol)
     except InvalidArgument as error:
         raise InvalidArgument(f"symbol: {error}") from None
-    parsed, checked_interval = check_condition(condition, interval)
+    parsed: Condition | None = None
+    stale_after_ms: int | None = None
+    if is_stale_condition(condition):
+        stale_after_ms = parse_stale_condition(condition)
+        if interval.strip():
+            raise InvalidArgument(f"interval: {NAME}(…) watches trades; leave the interval empty")
+        checked_interval = None
+    else:
+        parsed, checked_interval = check_condition(condition, interval)
     if cooldown_seconds < 0 or cooldown_seconds > MAX_COOLDOWN_SECONDS:
         raise InvalidArgument(
             f"cooldownSeconds: 0 to {MAX_COOLDOWN_SECONDS} seconds, not {cooldown_seconds}"
@@ -209,4 +222,5 @@ def check_rule(
         expires_ms=expires_ms,
         channel_ids=ids,
         parsed=parsed,
+        stale_after_ms=stale_after_ms,
     )

@@ -54,7 +54,13 @@ def test_plan_starts_the_backtest_service_before_graph_and_points_graph_at_it(
 ) -> None:
     stack = Stack(Settings(data_dir=tmp_path, backtest_grpc_port=7604))
     stack._plan()
-    assert [c.name for c in stack.components] == ["storage", "ingest", "backtest", "graph"]
+    assert [c.name for c in stack.components] == [
+        "storage",
+        "ingest",
+        "backtest",
+        "alerts",
+        "graph",
+    ]
     assert all(c.env["QUANTFLOW_BACKTEST_TARGET"] == "127.0.0.1:7604" for c in stack.components)
     (backtest,) = [c for c in stack.components if c.name == "backtest"]
     assert backtest.env["QUANTFLOW_BACKTEST_METRICS_PORT"] not in ("9104", "0")

@@ -1,0 +1,409 @@
+"""The live evaluator: a durable pull consumer on the MARKET stream feeding every trade and
+closed kline to the rule index, recording firings before it acks.
+
+For each fetched batch: decode the trades and closed klines (single events or
+``market.v1.EventBatch``es, as storage decodes them; other kinds and bad events are acked
+and left to storage's dead-lettering), feed them in order to the venue's :class:`RuleIndex`,
+then commit in ONE transaction the firings with their outbox rows and rules' states, the
+rules evaluated one by one whose state moved, and the last event of every series seen
+(``alert_feeds``). Only then are the messages acked and each new firing published on the
+ALERTS stream (``Nats-Msg-Id`` from the rule and event, so a firing is published once).
+
+Nothing lost, nothing twice across a restart: a restarted evaluator resumes each series'
+last event and each rule's state from that checkpoint, which is exactly as of the last acked
+message, and the bus redelivers everything after it. A redelivered event that was already
+committed is skipped by the series' "seen up to" trade id (or candle open time); and
+``UNIQUE (rule_id, event_key)`` holds even if it were not. A commit that fails (PostgreSQL
+restarting) is retried with the same batch, its messages kept from redelivery meanwhile,
+so the in-memory state never runs ahead of the database.
+
+Rules reload as they change: ``LISTEN alert_rules`` (the stores NOTIFY the rule id), plus a
+poll of recently changed rules in case a notification was missed. One evaluator runs per
+stack: every instance on the shared durable would see only part of each symbol's trades.
+Stale-feed rules (``no_trade(5m)``) are the scheduler's, not the evaluator's.
+
+Known limit: windows of ``change``/``volume_spike`` and the candles indicators are computed
+over start empty after a restart (they refill over the following events; until they are full
+the condition is unknown, which never fires a rule).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import asyncpg
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from services.alerts import firing as machine
+from services.alerts import metrics
+from services.alerts.fired_events import publish_fired
+from services.alerts.outbox import FeedPoint, NewFiring, RecordedFiring, RuleCheckpoint, record
+from services.alerts.outbox import feed_points as stored_feed_points
+from services.alerts.rule_index import RuleIndex
+from services.alerts.rule_store import RULES_CHANNEL, RuleStore, StoredRule
+from services.alerts.stale_feed import is_stale_condition
+from services.common import names
+from services.common.candles import Candle
+from services.common.codec import InvalidEvent, decode_message
+from services.common.conditions import ConditionError, parse_condition
+from services.common.events import Kline
+from services.common.trades import Trade
+from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
+
+log = logging.getLogger(__name__)
+
+_FETCH_TIMEOUT_S = 0.5
+_POLL_EVERY_S = 5.0
+_RETRY_DELAY_S = 0.5
+_MAX_RETRY_DELAY_S = 10.0
+# PostgreSQL away or restarting: retried. Anything else is a bug, and ends the service
+# (nothing acked is lost; the supervisor restarts it).
+_DATABASE_ERRORS = DATABASE_UNAVAILABLE_ERRORS
+
+
+def event_key(found: machine.Firing, venue: str, interval: str | None) -> str:
+    """A firing's event, as ``alert_firings.event_key`` names it."""
+    if found.trade_id is not None:
+        return f"trade:{venue}:{found.trade_id}"
+    return f"candle:{interval}:{found.candle_open_ms}"
+
+
+def machine_rule(stored: StoredRule) -> machine.Rule:
+    """The evaluator's rule of a stored one (its condition was checked when stored)."""
+    return machine.Rule(
+        rule_id=stored.id,
+        symbol=stored.symbol,
+        condition=parse_condition(stored.condition),
+        mode=machine.Mode(stored.mode.value),
+        cooldown_ms=stored.cooldown_ms,
+        rearm=stored.rearm,
+        expires_at_ms=stored.expires_ms,
+        interval=stored.interval,
+    )
+
+
+def candle_of(kline: Kline) -> Candle:
+    return Candle(
+        open_time=kline.open_time_ms,
+        open=Decimal(kline.open),
+        high=Decimal(kline.high),
+        low=Decimal(kline.low),
+        close=Decimal(kline.close),
+        volume=Decimal(kline.volume),
+        quote_volume=Decimal(kline.quote_volume),
+        trades=kline.trades,
+    )
+
+
+@dataclass
+class _Batch:
+    messages: list[Msg]
+    firings: list[NewFiring]
+    feeds: dict[tuple[str, str, str], FeedPoint]
+    arrived: float
+
+
+class Evaluator:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        dsn: str,
+        js: JetStreamContext,
+        namespace: str,
+        *,
+        batch_size: int = 500,
+        ack_wait_s: float = 30.0,
+    ) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._js = js
+        self._namespace = namespace
+        self._batch_size = batch_size
+        self._ack_wait_s = ack_wait_s
+        self._rules = RuleStore(pool)
+        self._indexes: dict[str, RuleIndex] = {}  # by venue
+        self._watched: dict[str, StoredRule] = {}  # by rule id
+        self._persisted: dict[str, dict[str, object]] = {}  # last stored snapshot, by rule
+        self._changed: set[str] = set()
+        self._listener: asyncpg.Connection | None = None
+        self._polled_ms = 0
+        self.firings_recorded = 0
+
+    # Rules
+
+    async def _load(self) -> None:
+        """Every live rule, resumed from the checkpoint."""
+        self._indexes.clear()
+        self._watched.clear()
+        self._persisted.clear()
+        self._polled_ms = int(time.time() * 1000)
+        for point in await stored_feed_points(self._pool):
+            book = self._index(point.venue).book(point.symbol)
+            if point.kind == names.TRADE:
+                book.resume(point.venue, point.last_id, float(point.price), point.time_ms)
+            elif point.kind.startswith(names.KLINE_PREFIX):
+                book.resume_candles(point.kind.removeprefix(names.KLINE_PREFIX), point.last_id)
+        for stored in await self._rules.live_rules():
+            self._watch(stored)
+        metrics.RULES.set(len(self._watched))
+        log.info("evaluating %d alert rules", len(self._watched))
+
+    def _index(self, venue: str) -> RuleIndex:
+        index = self._indexes.get(venue)
+        if index is None:
+            index = self._indexes[venue] = RuleIndex()
+        return index
+
+    def _watch(self, stored: StoredRule) -> None:
+        if not stored.live or is_stale_condition(stored.condition):
+            return
+        try:
+            rule = machine_rule(stored)
+        except (ConditionError, ValueError) as error:
+            log.error("alert rule %s cannot be evaluated (%s); skipped", stored.id, error)
+            return
+        self._index(stored.venue).add(rule, stored.evaluator_state)
+        self._watched[stored.id] = stored
+        if stored.evaluator_state is not None:
+            self._persisted[stored.id] = stored.evaluator_state
+
+    def _unwatch(self, rule_id: str) -> None:
+        stored = self._watched.pop(rule_id, None)
+        if stored is not None:
+            self._index(stored.venue).remove(rule_id)
+        self._persisted.pop(rule_id, None)
+
+    def _heard(self, connection: object, pid: int, channel: str, payload: object) -> None:
+        self._changed.add(str(payload))
+
+    async def _listen(self) -> None:
+        """(Re)open the LISTEN connection if it is not open."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        with contextlib.suppress(*_DATABASE_ERRORS):
+            self._listener = await asyncpg.connect(self._dsn, timeout=10)
+            await self._listener.add_listener(RULES_CHANNEL, self._heard)
+
+    async def _apply_changes(self) -> None:
+        now_ms = int(time.time() * 1000)
+        if now_ms - self._polled_ms >= _POLL_EVERY_S * 1000:
+            await self._listen()
+            # A margin for clock skew and transactions committed a little late.
+            for rule_id, generation in await self._rules.changed_since(self._polled_ms - 10_000):
+                known = self._watched.get(rule_id)
+                if known is None or known.generation != generation:
+                    self._changed.add(rule_id)
+            self._polled_ms = now_ms
+        if not self._changed:
+            return
+        changed, self._changed = self._changed, set()
+        for rule_id in changed:
+            stored = await self._rules.rule(rule_id)
+            known = self._watched.get(rule_id)
+            if stored is not None and known is not None and stored.generation == known.generation:
+                continue  # the evaluator's own state update, or a repeat
+            self._unwatch(rule_id)
+            if stored is not None:
+                self._watch(stored)
+        metrics.RULES.set(len(self._watched))
+
+    # The market
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._until_done(stop, self._load)
+        await self._listen()
+        subscription = await self._js.pull_subscribe(
+            names.market_subjects(self._namespace)[0],
+            durable=names.alerts_market_durable(self._namespace),
+            stream=names.market_stream(self._namespace),
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                # A new evaluator watches from now: rules are about the live market.
+                deliver_policy=DeliverPolicy.NEW,
+                ack_wait=self._ack_wait_s,
+                max_ack_pending=self._batch_size * 4,
+            ),
+        )
+        try:
+            while not stop.is_set():
+                try:
+                    messages = await subscription.fetch(self._batch_size, timeout=_FETCH_TIMEOUT_S)
+                except TimeoutError:
+                    await self._until_done(stop, self._apply_changes)
+                    continue
+                except nats.errors.Error as error:
+                    log.warning("fetch failed (%s); retrying", error)
+                    await asyncio.sleep(_RETRY_DELAY_S)
+                    continue
+                await self._until_done(stop, self._apply_changes)
+                batch = self._evaluate(messages)
+                recorded = await self._commit(batch, stop)
+                if recorded is None:
+                    return  # stopped before the commit: the bus delivers the batch again
+                for message in messages:
+                    with contextlib.suppress(nats.errors.Error):
+                        await message.ack()
+                await publish_fired(self._js, self._namespace, recorded)
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+            if self._listener is not None:
+                with contextlib.suppress(*_DATABASE_ERRORS):
+                    await self._listener.close()
+
+    async def _until_done(self, stop: asyncio.Event, step: Callable[[], Awaitable[None]]) -> None:
+        """Run a database step, retrying while PostgreSQL is away (or until ``stop``)."""
+        delay = _RETRY_DELAY_S
+        while True:
+            try:
+                await step()
+                return
+            except _DATABASE_ERRORS as error:
+                if stop.is_set():
+                    return
+                log.warning("alerts evaluator: database unavailable (%s); retrying", error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_RETRY_DELAY_S)
+
+    def _evaluate(self, messages: list[Msg]) -> _Batch:
+        batch = _Batch(messages, [], {}, time.perf_counter())
+        for message in messages:
+            try:
+                kind = names.subject_kind(message.subject, self._namespace)
+            except ValueError:
+                continue
+            is_kline = kind.startswith(names.KLINE_PREFIX)
+            if kind != names.TRADE and not is_kline:
+                continue
+            try:
+                events = decode_message(kind, message.data, message.headers)
+            except ValueError:
+                continue  # not an event at all: storage dead-letters it
+            for event in events:
+                if isinstance(event, InvalidEvent):
+                    continue
+                if isinstance(event, Trade):
+                    self._on_trade(event, batch)
+                elif isinstance(event, Kline) and event.closed:
+                    self._on_kline(event, batch)
+        return batch
+
+    def _on_trade(self, trade: Trade, batch: _Batch) -> None:
+        metrics.EVENTS.labels(names.TRADE).inc()
+        key = (trade.venue, trade.symbol, names.TRADE)
+        point = batch.feeds.get(key)
+        if point is None or point.last_id < trade.trade_id:
+            batch.feeds[key] = FeedPoint(
+                trade.venue,
+                trade.symbol,
+                names.TRADE,
+                trade.trade_id,
+                trade.price,
+                trade.trade_time_ms,
+            )
+        index = self._indexes.get(trade.venue)
+        if index is not None:
+            for found in index.on_trade(trade):
+                batch.firings.append(self._new_firing(found, trade.venue, index))
+
+    def _on_kline(self, kline: Kline, batch: _Batch) -> None:
+        metrics.EVENTS.labels(kline.kind).inc()
+        key = (kline.venue, kline.symbol, kline.kind)
+        point = batch.feeds.get(key)
+        if point is None or point.last_id < kline.open_time_ms:
+            batch.feeds[key] = FeedPoint(
+                kline.venue,
+                kline.symbol,
+                kline.kind,
+                kline.open_time_ms,
+                kline.close,
+                kline.open_time_ms,
+            )
+        index = self._indexes.get(kline.venue)
+        if index is not None:
+            event = machine.CandleEvent(kline.symbol, kline.interval, candle_of(kline))
+            for found in index.on_candle(event):
+                batch.firings.append(self._new_firing(found, kline.venue, index))
+
+    def _new_firing(self, found: machine.Firing, venue: str, index: RuleIndex) -> NewFiring:
+        stored = self._watched[found.rule_id]
+        snapshot = index.snapshot(found.rule_id)
+        self._persisted[found.rule_id] = snapshot
+        return NewFiring(
+            rule_id=stored.id,
+            generation=stored.generation,
+            owner=stored.owner,
+            venue=venue,
+            symbol=stored.symbol,
+            condition=stored.condition,
+            interval=stored.interval,
+            event_key=event_key(found, venue, stored.interval),
+            time_ms=found.time_ms,
+            price=found.price,
+            value=found.value,
+            trade_id=found.trade_id,
+            candle_open_ms=found.candle_open_ms,
+            state=str(snapshot["state"]).upper(),
+            evaluator_state=snapshot,
+        )
+
+    def _checkpoints(self) -> list[RuleCheckpoint]:
+        """Rules evaluated one by one whose lifecycle moved since it was last stored."""
+        moved = []
+        for index in self._indexes.values():
+            for rule_id in index.machine_ids():
+                snapshot = index.snapshot(rule_id)
+                if self._persisted.get(rule_id) != snapshot:
+                    stored = self._watched[rule_id]
+                    moved.append(
+                        RuleCheckpoint(
+                            rule_id, stored.generation, str(snapshot["state"]).upper(), snapshot
+                        )
+                    )
+                    self._persisted[rule_id] = snapshot
+        return moved
+
+    async def _commit(self, batch: _Batch, stop: asyncio.Event) -> list[RecordedFiring] | None:
+        """Record the batch, retrying while PostgreSQL is away; None if stopped first."""
+        checkpoints = self._checkpoints()
+        delay = _RETRY_DELAY_S
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    recorded = await record(
+                        conn, batch.firings, list(batch.feeds.values()), checkpoints
+                    )
+                break
+            except _DATABASE_ERRORS as error:
+                log.warning(
+                    "cannot record %d firings (%s); retrying in %.1fs",
+                    len(batch.firings),
+                    error,
+                    delay,
+                )
+                for message in batch.messages:  # still ours: no redelivery meanwhile
+                    with contextlib.suppress(nats.errors.Error):
+                        await message.in_progress()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                if stop.is_set():
+                    return None
+                delay = min(delay * 2, _MAX_RETRY_DELAY_S)
+        elapsed = time.perf_counter() - batch.arrived
+        for done in recorded:
+            metrics.TRADE_TO_OUTBOX.observe(elapsed)
+            metrics.FIRINGS.inc()
+            if done.firing.state in ("FINISHED", "EXPIRED"):
+                self._unwatch(done.firing.rule_id)
+        metrics.REDELIVERED.inc(len(batch.firings) - len(recorded))
+        self.firings_recorded += len(recorded)
+        return recorded
