@@ -13,9 +13,11 @@ Nothing lost, nothing twice across a restart: a restarted evaluator resumes each
 last event and each rule's state from that checkpoint, which is exactly as of the last acked
 message, and the bus redelivers everything after it. A redelivered event that was already
 committed is skipped by the series' "seen up to" trade id (or candle open time); and
-``UNIQUE (rule_id, event_key)`` holds even if it were not. A commit that fails (PostgreSQL
-restarting) is retried with the same batch, its messages kept from redelivery meanwhile,
-so the in-memory state never runs ahead of the database.
+``UNIQUE (rule_id, event_key)`` holds even if it were not. One batch is in flight at a time
+(``max_ack_pending``), so after a crash the bus redelivers the uncommitted batch before
+anything newer. A commit that fails (PostgreSQL restarting) is retried with the same batch,
+its messages kept from redelivery meanwhile, so the in-memory state never runs ahead of the
+database.
 
 Rules reload as they change: ``LISTEN alert_rules`` (the stores NOTIFY the rule id), plus a
 poll of recently changed rules in case a notification was missed. One evaluator runs per
@@ -133,6 +135,7 @@ class Evaluator:
         self._indexes: dict[str, RuleIndex] = {}  # by venue
         self._watched: dict[str, StoredRule] = {}  # by rule id
         self._persisted: dict[str, dict[str, object]] = {}  # last stored snapshot, by rule
+        self._fresh: set[str] = set()  # rules with no stored snapshot yet
         self._changed: set[str] = set()
         self._listener: asyncpg.Connection | None = None
         self._polled_ms = 0
@@ -145,6 +148,7 @@ class Evaluator:
         self._indexes.clear()
         self._watched.clear()
         self._persisted.clear()
+        self._fresh.clear()
         self._polled_ms = int(time.time() * 1000)
         for point in await stored_feed_points(self._pool):
             book = self._index(point.venue).book(point.symbol)
@@ -175,12 +179,15 @@ class Evaluator:
         self._watched[stored.id] = stored
         if stored.evaluator_state is not None:
             self._persisted[stored.id] = stored.evaluator_state
+        else:
+            self._fresh.add(stored.id)
 
     def _unwatch(self, rule_id: str) -> None:
         stored = self._watched.pop(rule_id, None)
         if stored is not None:
             self._index(stored.venue).remove(rule_id)
         self._persisted.pop(rule_id, None)
+        self._fresh.discard(rule_id)
 
     def _heard(self, connection: object, pid: int, channel: str, payload: object) -> None:
         self._changed.add(str(payload))
@@ -230,7 +237,9 @@ class Evaluator:
                 # A new evaluator watches from now: rules are about the live market.
                 deliver_policy=DeliverPolicy.NEW,
                 ack_wait=self._ack_wait_s,
-                max_ack_pending=self._batch_size * 4,
+                # One batch in flight: after a crash, the bus redelivers that batch before
+                # anything newer, so no event is passed over as "seen" by a newer one.
+                max_ack_pending=self._batch_size,
             ),
         )
         try:
@@ -247,11 +256,12 @@ class Evaluator:
                 await self._until_done(stop, self._apply_changes)
                 batch = self._evaluate(messages)
                 recorded = await self._commit(batch, stop)
-                if recorded is None:
-                    return  # stopped before the commit: the bus delivers the batch again
-                for message in messages:
-                    with contextlib.suppress(nats.errors.Error):
-                        await message.ack()
+                if recorded is None:  # stopped before the commit: delivered again at once
+                    for message in messages:
+                        with contextlib.suppress(nats.errors.Error):
+                            await message.nak()
+                    return
+                await self._acknowledge(messages)
                 await publish_fired(self._js, self._namespace, recorded)
         finally:
             with contextlib.suppress(nats.errors.Error):
@@ -259,6 +269,12 @@ class Evaluator:
             if self._listener is not None:
                 with contextlib.suppress(*_DATABASE_ERRORS):
                     await self._listener.close()
+
+    async def _acknowledge(self, messages: list[Msg]) -> None:
+        """Ack a committed batch. An ack that is lost only means a redelivery, skipped."""
+        for message in messages:
+            with contextlib.suppress(nats.errors.Error):
+                await message.ack()
 
     async def _until_done(self, stop: asyncio.Event, step: Callable[[], Awaitable[None]]) -> None:
         """Run a database step, retrying while PostgreSQL is away (or until ``stop``)."""
@@ -338,6 +354,7 @@ class Evaluator:
         stored = self._watched[found.rule_id]
         snapshot = index.snapshot(found.rule_id)
         self._persisted[found.rule_id] = snapshot
+        self._fresh.discard(found.rule_id)
         return NewFiring(
             rule_id=stored.id,
             generation=stored.generation,
@@ -357,20 +374,25 @@ class Evaluator:
         )
 
     def _checkpoints(self) -> list[RuleCheckpoint]:
-        """Rules evaluated one by one whose lifecycle moved since it was last stored."""
-        moved = []
-        for index in self._indexes.values():
-            for rule_id in index.machine_ids():
+        """Rules whose lifecycle moved since it was last stored: rules evaluated one by one
+        (their state moves at any event), and new rules once they have seen their first
+        trade (a restarted evaluator must not take that trade for their first again)."""
+        moved: dict[str, RuleCheckpoint] = {}
+        for venue, index in self._indexes.items():
+            candidates = index.machine_ids() + [
+                rule_id for rule_id in self._fresh if self._watched[rule_id].venue == venue
+            ]
+            for rule_id in candidates:
                 snapshot = index.snapshot(rule_id)
-                if self._persisted.get(rule_id) != snapshot:
-                    stored = self._watched[rule_id]
-                    moved.append(
-                        RuleCheckpoint(
-                            rule_id, stored.generation, str(snapshot["state"]).upper(), snapshot
-                        )
-                    )
-                    self._persisted[rule_id] = snapshot
-        return moved
+                known = self._persisted.get(rule_id)
+                if known == snapshot or (known is None and snapshot.get("before") is None):
+                    continue
+                stored = self._watched[rule_id]
+                state = str(snapshot["state"]).upper()
+                moved[rule_id] = RuleCheckpoint(rule_id, stored.generation, state, snapshot)
+                self._persisted[rule_id] = snapshot
+                self._fresh.discard(rule_id)
+        return list(moved.values())
 
     async def _commit(self, batch: _Batch, stop: asyncio.Event) -> list[RecordedFiring] | None:
         """Record the batch, retrying while PostgreSQL is away; None if stopped first."""

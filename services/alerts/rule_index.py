@@ -122,11 +122,19 @@ class SymbolRules:
         self._seen_candles[interval] = open_ms
 
     def snapshot(self, rule_id: str) -> dict[str, object]:
-        """The rule's lifecycle as of the last trade (see :meth:`Lifecycle.snapshot`)."""
+        """The rule's lifecycle as of the last trade (see :meth:`Lifecycle.snapshot`);
+        ``before`` is None until the rule has seen a trade."""
         self.state(rule_id)  # settles an indexed rule's lazy re-arming
         machine = self._machines.get(rule_id)
-        lifecycle = machine.lifecycle if machine is not None else self._indexed[rule_id][2]
-        return lifecycle.snapshot()
+        if machine is not None:
+            return machine.lifecycle.snapshot()
+        kind, level, lifecycle = self._indexed[rule_id]
+        snapshot = lifecycle.snapshot()
+        # An indexed rule's lifecycle is stepped at turns only: its condition at the last
+        # trade is the index's to say.
+        seen = self._price is not None and all(p[2] is not lifecycle for p in self._pending)
+        snapshot["before"] = self._holds(kind, level, lifecycle.rule) if seen else None
+        return snapshot
 
     def machine_ids(self) -> list[str]:
         """The rules evaluated one by one (their lifecycle moves at any event)."""
@@ -153,7 +161,7 @@ class SymbolRules:
         kind, level = found
         lifecycle = Lifecycle(rule)
         self._indexed[rule.rule_id] = (kind, level, lifecycle)
-        if snapshot is not None and self._price is not None:
+        if snapshot is not None and snapshot.get("before") is not None and self._price is not None:
             lifecycle.restore(snapshot)
             self._lists[kind].add(level, lifecycle)
             return

@@ -352,6 +352,9 @@ class Stack:
         finally:
             await self.shutdown()
 
+    def _target(self, name: str) -> str:
+        return next(c.grpc_target for c in self.components if c.name == name)
+
     def _banner(self) -> None:
         graph = self.components[-1].extra["graphql"]
         lines = [
@@ -362,6 +365,7 @@ class Stack:
             + (" (embedded)" if self.postgres else ""),
             f"  NATS:       {self.nats_url}" + (" (embedded)" if self.nats else ""),
             f"  data:       {self.data_dir}",
+            f"  alerts:     gRPC {self._target('alerts')} (rules, channels, notifications)",
             "  `quantflow status` shows health; Ctrl-C stops everything.",
             "",
         ]

@@ -6,8 +6,11 @@ restart or a redelivery."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import itertools
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -18,12 +21,14 @@ import grpc
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
 from quantflow.alerts.v1 import alert_fired_pb2, alerts_service_pb2_grpc
 from quantflow.alerts.v1 import alerts_service_pb2 as pb
 from services.alerts import service as alerts_service
-from services.common import names
+from services.alerts.evaluator import Evaluator
+from services.common import bus, names
 from services.common.codec import BATCH_HEADER, encode_batch
 from services.common.embedded import free_port
 from services.common.events import Event
@@ -32,6 +37,8 @@ from services.common.trades import Trade
 from services.storage import service as storage_service
 from tests.conftest import HFT_CAPTURE
 from tests.fakes.binance_rest import trades_from_capture
+from tests.fakes.telegram_bot_api import FakeTelegramBotApi
+from tests.fakes.webhook_sink import WebhookSink
 from tests.integration.helpers import eventually, running, service_settings, trade_publisher
 from tests.vision_klines import SPOT_1M, klines
 
@@ -313,7 +320,7 @@ async def test_trades_delivered_twice_neither_fire_again_nor_disturb_later_firin
         assert len(await alerts.outbox(watched.id)) == len(expected)
 
 
-async def test_a_service_restarted_between_batches_resumes_from_its_checkpoint(
+async def test_a_service_restarted_just_before_a_crossing_fires_at_it_after_the_restart(
     database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
 ) -> None:
     port = free_port()
@@ -325,7 +332,10 @@ async def test_a_service_restarted_between_batches_resumes_from_its_checkpoint(
         alerts_grpc_port=port,
         alerts_metrics_port=0,
     )
-    half = len(TRADES) // 2
+    # Down just before the first crossing: the first trade after the restart is the one
+    # that fires, so the rules must resume their state and the previous price.
+    first_crossing = crossings_above(TRADES, LEVEL)[0]
+    half = next(i for i, t in enumerate(TRADES) if t.trade_id == first_crossing)
     async with running(storage_service.run, settings, settings.storage_grpc_port):
         async with (
             running(alerts_service.run, settings, port),
@@ -381,6 +391,21 @@ async def test_a_candle_rule_fires_on_the_closed_klines_where_close_crosses_its_
     firings = await alerts.fired(rule.id)
     assert [row["candle_open_ms"] for row in firings] == expected
     assert [row["event_key"] for row in firings] == [f"candle:1m:{t}" for t in expected]
+
+    # RuleHistory over the candles storage stored from the same bus: the same candles.
+    async def history_agrees() -> bool:
+        reply = await alerts.stub.RuleHistory(
+            pb.RuleHistoryRequest(
+                symbol="ETHUSDT",
+                condition="close crosses_above sma(20)",
+                interval="1m",
+                from_ms=events[0].open_time_ms,
+                to_ms=events[-1].open_time_ms + 1,
+            )
+        )
+        return [f.candle_open_ms for f in reply.firings] == expected
+
+    await eventually(history_agrees)
 
 
 @pytest.mark.parametrize(
@@ -448,3 +473,175 @@ async def test_owners_see_only_their_own_rules_and_channels(alerts: Alerts) -> N
     with pytest.raises(grpc.aio.AioRpcError) as gone:
         await alerts.stub.DeleteChannel(pb.DeleteChannelRequest(id=mine))
     assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashAfterCommit(Evaluator):
+    """An evaluator that dies between committing a batch with firings and acking it."""
+
+    async def _acknowledge(self, messages: list[Msg]) -> None:
+        if self.firings_recorded:
+            raise _Crash
+        await super()._acknowledge(messages)
+
+
+async def test_an_evaluator_dying_between_commit_and_ack_loses_and_doubles_nothing(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    dsn = database_url
+    pool = await alerts_service.open_pool(dsn)
+    js = nats_client.jetstream()
+    await bus.ensure_streams(js, namespace, 3600)
+    await bus.ensure_alerts_stream(js, namespace)
+    try:
+        conn = await asyncpg.connect(dsn)
+        try:
+            channel_id = uuid.uuid4()
+            await conn.execute(
+                "INSERT INTO alert_channels (id, kind, name, target, secret) "
+                "VALUES ($1, 'WEBHOOK', 'sink', 'http://127.0.0.1:9/', 'k')",
+                channel_id,
+            )
+            rule_ids = []
+            for condition in (f"price crosses_above {LEVEL}", f"not (price <= {LEVEL})"):
+                rule_id = uuid.uuid4()
+                await conn.execute(
+                    "INSERT INTO alert_rules (id, symbol, condition, mode, channel_ids) "
+                    "VALUES ($1, 'BTCUSDT', $2, 'RECURRING', $3)",
+                    rule_id,
+                    condition,
+                    [channel_id],
+                )
+                rule_ids.append(rule_id)
+        finally:
+            await conn.close()
+        stop = asyncio.Event()
+        crashing = _CrashAfterCommit(pool, dsn, js, namespace, batch_size=200, ack_wait_s=1.0)
+        task = asyncio.create_task(crashing.run(stop))
+        await _consumer_ready(nats_client, namespace)
+        alerts = Alerts(None, None, dsn, nats_client, namespace)  # type: ignore[arg-type]
+        await alerts.publish(TRADES)
+        with pytest.raises(_Crash):
+            await asyncio.wait_for(task, 30)
+        assert crashing.firings_recorded > 0
+
+        restarted = Evaluator(pool, dsn, js, namespace, batch_size=200, ack_wait_s=1.0)
+        task = asyncio.create_task(restarted.run(stop))
+        try:
+            await alerts.evaluated(TRADES[-1].trade_id)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+        expected = crossings_above(TRADES, LEVEL)
+        for rule_id in rule_ids:
+            firings = await alerts.fired(str(rule_id))
+            assert [row["trade_id"] for row in firings] == expected
+            assert len(await alerts.outbox(str(rule_id))) == len(expected)
+    finally:
+        await pool.close()
+        await js.delete_stream(names.alerts_stream(namespace))
+
+
+TOKEN, CHAT = "7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "4242"
+
+
+async def test_send_test_notification_answers_what_each_channel_said(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    port = free_port()
+    async with (
+        WebhookSink("s3cret") as sink,
+        FakeTelegramBotApi(tokens={TOKEN}, chats={CHAT}) as telegram,
+    ):
+        settings = service_settings(
+            database_url,
+            nats_url,
+            namespace,
+            alerts_grpc_port=port,
+            alerts_metrics_port=0,
+            telegram_api_url=telegram.url,
+        )
+        async with (
+            running(storage_service.run, settings, settings.storage_grpc_port),
+            running(alerts_service.run, settings, port),
+            grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+        ):
+            stub = alerts_service_pb2_grpc.AlertsServiceStub(channel)
+
+            async def channel_of(kind: int, target: str, secret: str) -> str:
+                reply = await stub.CreateChannel(
+                    pb.CreateChannelRequest(kind=kind, name="c", target=target, secret=secret)
+                )
+                return str(reply.channel.id)
+
+            async def test_send(channel_id: str) -> pb.SendTestNotificationResponse:
+                request = pb.SendTestNotificationRequest(channel_id=channel_id)
+                reply: pb.SendTestNotificationResponse = await stub.SendTestNotification(
+                    request, timeout=20
+                )
+                return reply
+
+            hook = await channel_of(pb.CHANNEL_KIND_WEBHOOK, sink.url, "s3cret")
+            sink.fail_next(503)
+            sent = await test_send(hook)
+            assert (sent.status, sent.attempts) == (pb.DELIVERY_STATUS_DELIVERED, 2)
+            (received,) = sink.accepted()
+            assert received.signature_ok
+            assert received.payload["symbol"] == "TEST"
+
+            chat = await channel_of(pb.CHANNEL_KIND_TELEGRAM, CHAT, TOKEN)
+            assert (await test_send(chat)).status == pb.DELIVERY_STATUS_DELIVERED
+            assert len(telegram.texts(CHAT)) == 1
+            stranger = await channel_of(pb.CHANNEL_KIND_TELEGRAM, "999", TOKEN)
+            refused = await test_send(stranger)
+            assert refused.status == pb.DELIVERY_STATUS_FAILED
+            assert "chat not found" in refused.reason
+    with contextlib.suppress(NotFoundError):
+        await nats_client.jetstream().delete_stream(names.alerts_stream(namespace))
+
+
+async def test_the_scheduler_expires_rules_and_reports_a_silent_feed_once(
+    alerts: Alerts,
+) -> None:
+    channel = await alerts.channel()
+    now = int(time.time() * 1000)
+    expiring = await alerts.rule("price > 1", channel, expires_ms=now + 1500)
+    stale = await alerts.rule("no_trade(10s)", channel)
+    await alerts.publish(TRADES[:5])
+    await alerts.evaluated(TRADES[4].trade_id)
+
+    async def expired() -> bool:
+        rule: pb.Rule = (await alerts.stub.GetRule(pb.GetRuleRequest(id=expiring.id))).rule
+        return bool(rule.state == pb.RULE_STATE_EXPIRED)
+
+    await eventually(expired)
+
+    async def reported() -> bool:
+        return bool(await alerts.fired(stale.id))
+
+    await eventually(reported)
+    await asyncio.sleep(6)  # another round of the scheduler: the same silence, no new firing
+    (firing,) = await alerts.fired(stale.id)
+    assert firing["event_key"] == f"stale:binance:{TRADES[4].trade_id}"
+    assert firing["trade_id"] == TRADES[4].trade_id
+    assert len(await alerts.outbox(stale.id)) == 1
+
+
+async def test_a_paused_rule_does_not_fire_and_a_resumed_one_starts_afresh(alerts: Alerts) -> None:
+    channel = await alerts.channel()
+    rule = await alerts.rule(f"price crosses_above {LEVEL}", channel)
+    await alerts.stub.PauseRule(pb.PauseRuleRequest(id=rule.id))
+    first_crossing = crossings_above(TRADES, LEVEL)[0]
+    split = next(i for i, t in enumerate(TRADES) if t.trade_id == first_crossing) + 1
+    await alerts.publish(TRADES[:split])
+    await alerts.evaluated(TRADES[split - 1].trade_id)
+    assert await alerts.fired(rule.id) == []
+    await alerts.stub.ResumeRule(pb.ResumeRuleRequest(id=rule.id))
+    await asyncio.sleep(1)  # the evaluator hears the change (LISTEN) before the next trades
+    await alerts.publish(TRADES[split:])
+    await alerts.evaluated(TRADES[-1].trade_id)
+    fired = [row["trade_id"] for row in await alerts.fired(rule.id)]
+    assert fired == crossings_above(TRADES[split:], LEVEL)
