@@ -227,18 +227,6 @@ class RuleStore:
         )
         return [rule_of(row) for row in rows]
 
-    async def live_rules_starting(self, prefix: str) -> list[StoredRule]:
-        """Every live rule whose condition starts with the word ``prefix`` (the scheduler's
-        ``no_trade``): chosen in SQL, so a periodic check reads those few rows, not every
-        rule (100,000 rules read every 5 s held the evaluator's event loop seconds a time)."""
-        rows = await self._pool.fetch(
-            f"SELECT {_COLUMNS} FROM alert_rules WHERE deleted_at IS NULL AND NOT paused "
-            "AND state = ANY($1::text[]) AND condition ~ ('^\\s*' || $2)",
-            list(LIVE_STATES),
-            prefix,
-        )
-        return [rule_of(row) for row in rows]
-
     async def rule(self, rule_id: str) -> StoredRule | None:
         """The rule as stored, deleted or not (None if it never existed)."""
         row = await self._pool.fetchrow(

@@ -23,7 +23,6 @@ from services.alerts import metrics
 from services.alerts.fired_events import publish_fired
 from services.alerts.outbox import NewFiring, RecordedFiring, feed_points, record
 from services.alerts.rule_store import RuleStore, StoredRule
-from services.alerts.stale_feed import NAME as STALE_NAME
 from services.alerts.stale_feed import LastTrade, is_stale_condition, parse_stale_condition, silence
 from services.alerts.validation import Mode
 from services.common import names
@@ -71,8 +70,7 @@ class Scheduler:
         return recorded
 
     async def _stale_feeds(self, now_ms: int) -> list[RecordedFiring]:
-        live = await self._rules.live_rules_starting(STALE_NAME)
-        rules = [r for r in live if is_stale_condition(r.condition)]
+        rules = [r for r in await self._rules.live_rules() if is_stale_condition(r.condition)]
         if not rules:
             return []
         last = {
