@@ -135,7 +135,8 @@ class Evaluator:
         self._indexes: dict[str, RuleIndex] = {}  # by venue
         self._watched: dict[str, StoredRule] = {}  # by rule id
         self._persisted: dict[str, dict[str, object]] = {}  # last stored snapshot, by rule
-        self._fresh: set[str] = set()  # rules with no stored snapshot yet
+        # Rules with no stored snapshot yet, by (venue, symbol).
+        self._fresh: dict[tuple[str, str], set[str]] = {}
         self._changed: set[str] = set()
         self._listener: asyncpg.Connection | None = None
         self._polled_ms = 0
@@ -180,14 +181,15 @@ class Evaluator:
         if stored.evaluator_state is not None:
             self._persisted[stored.id] = stored.evaluator_state
         else:
-            self._fresh.add(stored.id)
+            self._fresh.setdefault((stored.venue, stored.symbol), set()).add(stored.id)
 
     def _unwatch(self, rule_id: str) -> None:
         stored = self._watched.pop(rule_id, None)
         if stored is not None:
             self._index(stored.venue).remove(rule_id)
         self._persisted.pop(rule_id, None)
-        self._fresh.discard(rule_id)
+        if stored is not None:
+            self._fresh.get((stored.venue, stored.symbol), set()).discard(rule_id)
 
     def _heard(self, connection: object, pid: int, channel: str, payload: object) -> None:
         self._changed.add(str(payload))
@@ -354,7 +356,7 @@ class Evaluator:
         stored = self._watched[found.rule_id]
         snapshot = index.snapshot(found.rule_id)
         self._persisted[found.rule_id] = snapshot
-        self._fresh.discard(found.rule_id)
+        self._fresh.get((venue, stored.symbol), set()).discard(found.rule_id)
         return NewFiring(
             rule_id=stored.id,
             generation=stored.generation,
@@ -373,16 +375,18 @@ class Evaluator:
             evaluator_state=snapshot,
         )
 
-    def _checkpoints(self) -> list[RuleCheckpoint]:
-        """Rules whose lifecycle moved since it was last stored: rules evaluated one by one
-        (their state moves at any event), and new rules once they have seen their first
-        trade (a restarted evaluator must not take that trade for their first again)."""
+    def _checkpoints(self, touched: set[tuple[str, str]]) -> list[RuleCheckpoint]:
+        """Rules of the (venue, symbol)s ``touched`` by the batch whose lifecycle moved since
+        it was last stored: rules evaluated one by one (their state moves at any event), and
+        new rules once they have seen their first event (a restarted evaluator must not take
+        that event for their first again)."""
         moved: dict[str, RuleCheckpoint] = {}
-        for venue, index in self._indexes.items():
-            candidates = index.machine_ids() + [
-                rule_id for rule_id in self._fresh if self._watched[rule_id].venue == venue
-            ]
-            for rule_id in candidates:
+        for venue, symbol in touched:
+            index = self._indexes.get(venue)
+            if index is None:
+                continue
+            fresh = self._fresh.get((venue, symbol), set())
+            for rule_id in [*index.book(symbol).machine_ids(), *fresh]:
                 snapshot = index.snapshot(rule_id)
                 known = self._persisted.get(rule_id)
                 if known == snapshot or (known is None and snapshot.get("before") is None):
@@ -391,12 +395,12 @@ class Evaluator:
                 state = str(snapshot["state"]).upper()
                 moved[rule_id] = RuleCheckpoint(rule_id, stored.generation, state, snapshot)
                 self._persisted[rule_id] = snapshot
-                self._fresh.discard(rule_id)
+                fresh.discard(rule_id)
         return list(moved.values())
 
     async def _commit(self, batch: _Batch, stop: asyncio.Event) -> list[RecordedFiring] | None:
         """Record the batch, retrying while PostgreSQL is away; None if stopped first."""
-        checkpoints = self._checkpoints()
+        checkpoints = self._checkpoints({(venue, symbol) for venue, symbol, _ in batch.feeds})
         delay = _RETRY_DELAY_S
         while True:
             try:

@@ -275,9 +275,6 @@ class RuleIndex:
     def snapshot(self, rule_id: str) -> dict[str, object]:
         return self._symbols[self._symbol_of[rule_id]].snapshot(rule_id)
 
-    def machine_ids(self) -> list[str]:
-        return [rule_id for book in self._symbols.values() for rule_id in book.machine_ids()]
-
     def remove(self, rule_id: str) -> None:
         self._symbols[self._symbol_of.pop(rule_id)].remove(rule_id)
 

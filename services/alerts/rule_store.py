@@ -227,6 +227,15 @@ class RuleStore:
         )
         return [rule_of(row) for row in rows]
 
+    async def live_stale_feed_rules(self) -> list[StoredRule]:
+        """Every live ``no_trade(…)`` rule (the scheduler's)."""
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM alert_rules WHERE deleted_at IS NULL AND NOT paused "
+            "AND state = ANY($1::text[]) AND ltrim(condition) LIKE 'no\\_trade%'",
+            list(LIVE_STATES),
+        )
+        return [rule_of(row) for row in rows]
+
     async def rule(self, rule_id: str) -> StoredRule | None:
         """The rule as stored, deleted or not (None if it never existed)."""
         row = await self._pool.fetchrow(

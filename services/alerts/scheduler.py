@@ -23,7 +23,7 @@ from services.alerts import metrics
 from services.alerts.fired_events import publish_fired
 from services.alerts.outbox import NewFiring, RecordedFiring, feed_points, record
 from services.alerts.rule_store import RuleStore, StoredRule
-from services.alerts.stale_feed import LastTrade, is_stale_condition, parse_stale_condition, silence
+from services.alerts.stale_feed import LastTrade, parse_stale_condition, silence
 from services.alerts.validation import Mode
 from services.common import names
 from services.common.errors import InvalidArgument
@@ -70,7 +70,7 @@ class Scheduler:
         return recorded
 
     async def _stale_feeds(self, now_ms: int) -> list[RecordedFiring]:
-        rules = [r for r in await self._rules.live_rules() if is_stale_condition(r.condition)]
+        rules = await self._rules.live_stale_feed_rules()
         if not rules:
             return []
         last = {

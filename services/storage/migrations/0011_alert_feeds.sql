@@ -13,3 +13,8 @@ CREATE TABLE alert_feeds (
     updated_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (venue, symbol, kind)
 );
+
+-- Evaluators poll for rules changed lately (a missed NOTIFY); expiry looks for due rules.
+CREATE INDEX alert_rules_updated ON alert_rules (updated_at);
+CREATE INDEX alert_rules_expiring ON alert_rules (expires_at)
+    WHERE deleted_at IS NULL AND expires_at IS NOT NULL;
