@@ -24,9 +24,10 @@ poll of recently changed rules in case a notification was missed. One evaluator 
 stack: every instance on the shared durable would see only part of each symbol's trades.
 Stale-feed rules (``no_trade(5m)``) are the scheduler's, not the evaluator's.
 
-Known limit: windows of ``change``/``volume_spike`` and the candles indicators are computed
-over start empty after a restart (they refill over the following events; until they are full
-the condition is unknown, which never fires a rule).
+New and restored rules evaluated one by one are warmed up from storage before their first
+live event (:mod:`warmup`): the indicators' candles and the windows of ``change`` and
+``volume_spike`` up to the checkpoint, so neither a new rule nor a restart leaves a rule
+blind for its warm-up.
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from services.alerts import firing as machine
 from services.alerts import metrics
 from services.alerts.fired_events import publish_fired
+from services.alerts.market_data import Storage
 from services.alerts.outbox import FeedPoint, NewFiring, RecordedFiring, RuleCheckpoint, record
 from services.alerts.outbox import feed_points as stored_feed_points
 from services.alerts.rule_index import RuleIndex
 from services.alerts.rule_store import RULES_CHANNEL, RuleStore, StoredRule
 from services.alerts.stale_feed import is_stale_condition
+from services.alerts.warmup import needs_warmup, warm
 from services.common import names
 from services.common.candles import Candle
 from services.common.codec import InvalidEvent, decode_message
@@ -122,9 +125,11 @@ class Evaluator:
         js: JetStreamContext,
         namespace: str,
         *,
+        storage: Storage | None = None,
         batch_size: int = 500,
         ack_wait_s: float = 30.0,
     ) -> None:
+        """``storage``: where new and restored rules warm up (:mod:`warmup`); None: cold."""
         self._pool = pool
         self._dsn = dsn
         self._js = js
@@ -139,6 +144,10 @@ class Evaluator:
         self._fresh: dict[tuple[str, str], set[str]] = {}
         self._changed: set[str] = set()
         self._listener: asyncpg.Connection | None = None
+        self._storage = storage
+        self._to_warm: list[str] = []
+        # The last event evaluated per (venue, symbol, kind): where warm-ups end.
+        self._series: dict[tuple[str, str, str], FeedPoint] = {}
         self._polled_ms = 0
         self.firings_recorded = 0
 
@@ -151,7 +160,9 @@ class Evaluator:
         self._persisted.clear()
         self._fresh.clear()
         self._polled_ms = int(time.time() * 1000)
+        self._series.clear()
         for point in await stored_feed_points(self._pool):
+            self._series[(point.venue, point.symbol, point.kind)] = point
             book = self._index(point.venue).book(point.symbol)
             if point.kind == names.TRADE:
                 book.resume(point.venue, point.last_id, float(point.price), point.time_ms)
@@ -160,6 +171,7 @@ class Evaluator:
         for stored in await self._rules.live_rules():
             self._watch(stored)
         metrics.RULES.set(len(self._watched))
+        await self._warm_up()
         log.info("evaluating %d alert rules", len(self._watched))
 
     def _index(self, venue: str) -> RuleIndex:
@@ -176,8 +188,11 @@ class Evaluator:
         except (ConditionError, ValueError) as error:
             log.error("alert rule %s cannot be evaluated (%s); skipped", stored.id, error)
             return
-        self._index(stored.venue).add(rule, stored.evaluator_state)
+        index = self._index(stored.venue)
+        index.add(rule, stored.evaluator_state)
         self._watched[stored.id] = stored
+        if index.machine(stored.id) is not None and needs_warmup(rule.condition):
+            self._to_warm.append(stored.id)
         if stored.evaluator_state is not None:
             self._persisted[stored.id] = stored.evaluator_state
         else:
@@ -215,8 +230,9 @@ class Evaluator:
         if not self._changed:
             return
         changed, self._changed = self._changed, set()
+        current = await self._rules.current(sorted(changed))
         for rule_id in changed:
-            stored = await self._rules.rule(rule_id)
+            stored = current.get(rule_id)
             known = self._watched.get(rule_id)
             if stored is not None and known is not None and stored.generation == known.generation:
                 continue  # the evaluator's own state update, or a repeat
@@ -224,6 +240,30 @@ class Evaluator:
             if stored is not None:
                 self._watch(stored)
         metrics.RULES.set(len(self._watched))
+        await self._warm_up()
+
+    async def _warm_up(self) -> None:
+        """Warm the rules just watched from storage, before their first live event."""
+        pending, self._to_warm = self._to_warm, []
+        if self._storage is None:
+            return
+        now_ms = int(time.time() * 1000)
+        for rule_id in pending:
+            stored = self._watched.get(rule_id)
+            if stored is None:
+                continue
+            found = self._index(stored.venue).machine(rule_id)
+            if found is None:
+                continue
+            kind = names.kline_kind(stored.interval) if stored.interval else names.TRADE
+            point = self._series.get((stored.venue, stored.symbol, kind))
+            seen_candle = point.last_id if point is not None and stored.interval else None
+            seen_trade = (
+                (point.last_id, point.time_ms)
+                if point is not None and not stored.interval
+                else None
+            )
+            await warm(self._storage, found, stored.venue, now_ms, seen_candle, seen_trade)
 
     # The market
 
@@ -424,6 +464,7 @@ class Evaluator:
                 if stop.is_set():
                     return None
                 delay = min(delay * 2, _MAX_RETRY_DELAY_S)
+        self._series.update(batch.feeds)
         elapsed = time.perf_counter() - batch.arrived
         for done in recorded:
             metrics.TRADE_TO_OUTBOX.observe(elapsed)

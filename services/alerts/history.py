@@ -2,9 +2,11 @@
 
 Evaluated by :class:`RuleMachine`, the reference the live evaluator's rule index agrees with,
 as a RECURRING rule without cooldown, fed the stored trades (trade conditions) or candles
-(candle conditions, from ``GetOhlc``) from the first one in the range: the first event only
-sets the state, windows (``change``, ``volume_spike``) and indicators start empty, exactly
-as a rule created just before ``from`` would have seen the same events live.
+(candle conditions, from ``GetOhlc``) of the range, exactly as a rule created just before
+``from`` would have seen them live: warmed up first from what is stored before ``from``
+(indicators' candles, the windows of ``change``/``volume_spike``; :mod:`warmup`), so the
+first event in the range can fire when the condition turns there; without anything stored
+before, the first event only sets the state.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from services.alerts import market_data
 from services.alerts.firing import Firing, Mode, Rule, RuleMachine
 from services.alerts.stale_feed import is_stale_condition
 from services.alerts.validation import check_condition, check_venue
+from services.alerts.warmup import warm_candles, warm_trades
 from services.common.errors import InvalidArgument
 from services.common.symbols import parse_symbol
 
@@ -52,6 +55,11 @@ async def rule_history(storage: market_data.Storage, query: HistoryQuery) -> lis
     machine = RuleMachine(
         Rule(HISTORY_RULE_ID, symbol, parsed, mode=Mode.RECURRING, interval=interval)
     )
+    # Warmed up from what is stored before `from`, as a live rule is (services/alerts/warmup.py).
+    if interval is not None:
+        await warm_candles(storage, machine, venue, query.from_ms)
+    elif parsed.lookback_ms > 0:
+        await warm_trades(storage, machine, venue, query.from_ms)
     firings: list[Firing] = []
     if interval is None:
         seen = 0

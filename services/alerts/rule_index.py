@@ -108,6 +108,7 @@ class SymbolRules:
         self._price: float | None = None  # of the last trade
         self._before: float | None = None  # of the trade before it
         self._time_ms = 0
+        self._last_id = 0  # of the last trade
 
     def __len__(self) -> int:
         return len(self._machines) + len(self._indexed)
@@ -115,7 +116,7 @@ class SymbolRules:
     def resume(self, venue: str, trade_id: int, price: float, time_ms: int) -> None:
         """After a restart, before any rule is added: the last trade evaluated before it."""
         self._seen[venue] = trade_id
-        self._price, self._time_ms = price, time_ms
+        self._price, self._time_ms, self._last_id = price, time_ms, trade_id
 
     def resume_candles(self, interval: str, open_ms: int) -> None:
         """After a restart, before any rule is added: the last closed candle evaluated."""
@@ -136,6 +137,10 @@ class SymbolRules:
         snapshot["before"] = self._holds(kind, level, lifecycle.rule) if seen else None
         return snapshot
 
+    def machine(self, rule_id: str) -> RuleMachine | None:
+        """The rule's own machine if it is evaluated one by one (to warm it up)."""
+        return self._machines.get(rule_id)
+
     def machine_ids(self) -> list[str]:
         """The rules evaluated one by one (their lifecycle moves at any event)."""
         return list(self._machines)
@@ -155,7 +160,7 @@ class SymbolRules:
             if snapshot is not None:
                 machine.lifecycle.restore(snapshot)
                 if self._price is not None:
-                    machine.resume(self._time_ms, self._price)
+                    machine.resume(self._last_id, self._time_ms, self._price)
             self._machines[rule.rule_id] = machine
             return
         kind, level = found
@@ -211,6 +216,7 @@ class SymbolRules:
             if firing is not None:
                 firings.append(firing)
         self._before, self._price, self._time_ms = before, price, time_ms
+        self._last_id = trade.trade_id
         firings.sort(key=lambda f: f.rule_id)
         return firings
 
@@ -274,6 +280,9 @@ class RuleIndex:
 
     def snapshot(self, rule_id: str) -> dict[str, object]:
         return self._symbols[self._symbol_of[rule_id]].snapshot(rule_id)
+
+    def machine(self, rule_id: str) -> RuleMachine | None:
+        return self._symbols[self._symbol_of[rule_id]].machine(rule_id)
 
     def remove(self, rule_id: str) -> None:
         self._symbols[self._symbol_of.pop(rule_id)].remove(rule_id)

@@ -236,14 +236,19 @@ class RuleStore:
         )
         return [rule_of(row) for row in rows]
 
-    async def rule(self, rule_id: str) -> StoredRule | None:
-        """The rule as stored, deleted or not (None if it never existed)."""
-        row = await self._pool.fetchrow(
-            f"SELECT {_COLUMNS}, deleted_at FROM alert_rules WHERE id = $1", uuid.UUID(rule_id)
+    async def current(self, rule_ids: list[str]) -> dict[str, StoredRule]:
+        """The rules of ``rule_ids`` that exist and are not deleted, by id (one query)."""
+        ids = []
+        for rule_id in rule_ids:
+            try:
+                ids.append(uuid.UUID(rule_id))
+            except ValueError:
+                continue  # not a rule id (a stray NOTIFY payload)
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM alert_rules WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL",
+            ids,
         )
-        if row is None or row["deleted_at"] is not None:
-            return None
-        return rule_of(row)
+        return {str(row["id"]): rule_of(row) for row in rows}
 
     async def changed_since(self, since_ms: int) -> list[tuple[str, int]]:
         """(id, generation) of every rule changed at or after ``since_ms``, deleted or not."""

@@ -81,7 +81,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     js = nc.jetstream()
     await bus.ensure_streams(js, settings.namespace, settings.market_max_age_hours * 3600)
     await bus.ensure_alerts_stream(js, settings.namespace)
-    evaluator = Evaluator(pool, dsn, js, settings.namespace)
+    evaluator = Evaluator(pool, dsn, js, settings.namespace, storage=storage)
     scheduler = Scheduler(pool, js, settings.namespace, now_ms)
     servicer = AlertsServicer(
         pool, storage, SymbolCatalogue(storage, settings.symbols), by_kind, now_ms

@@ -26,12 +26,14 @@ from nats.js.errors import NotFoundError
 
 from quantflow.alerts.v1 import alert_fired_pb2, alerts_service_pb2_grpc
 from quantflow.alerts.v1 import alerts_service_pb2 as pb
+from quantflow.storage.v1 import storage_service_pb2 as storage_pb
+from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.alerts import service as alerts_service
 from services.alerts.evaluator import Evaluator
 from services.common import bus, names
 from services.common.codec import BATCH_HEADER, encode_batch
 from services.common.embedded import free_port
-from services.common.events import Event
+from services.common.events import Event, Kline
 from services.common.settings import Settings
 from services.common.trades import Trade
 from services.storage import service as storage_service
@@ -645,3 +647,66 @@ async def test_a_paused_rule_does_not_fire_and_a_resumed_one_starts_afresh(alert
     await alerts.evaluated(TRADES[-1].trade_id)
     fired = [row["trade_id"] for row in await alerts.fired(rule.id)]
     assert fired == crossings_above(TRADES[split:], LEVEL)
+
+
+def _sma_crossings(events: list[Kline], window: int) -> list[int]:
+    """Indices of the candles whose close crosses above its simple moving average."""
+    closes = [float(Decimal(k.close)) for k in events]
+    sma = [
+        sum(Decimal(k.close) for k in events[i + 1 - window : i + 1]) / window
+        if i + 1 >= window
+        else None
+        for i in range(len(events))
+    ]
+    return [
+        i
+        for i in range(window, len(events))
+        if closes[i] > float(sma[i]) and closes[i - 1] <= float(sma[i - 1])  # type: ignore[arg-type]
+    ]
+
+
+async def test_a_candle_rule_created_mid_series_is_warmed_up_and_fires_at_its_first_candle(
+    alerts: Alerts,
+) -> None:
+    events = klines(SPOT_1M, "binance", "ETHUSDT", "1m")
+    crossings = _sma_crossings(events, 20)
+    split = next(i for i in crossings if i >= 100)  # the first live candle is a crossing
+    await alerts.publish(events[:split])
+    await alerts.evaluated(events[split - 1].open_time_ms, kind="kline_1m", symbol="ETHUSDT")
+    async with grpc.aio.insecure_channel(alerts.settings.storage_target) as channel:
+        storage = storage_service_pb2_grpc.StorageServiceStub(channel)
+
+        async def stored() -> bool:
+            request = storage_pb.GetOhlcRequest(
+                symbol="ETHUSDT",
+                interval="1m",
+                from_ms=events[0].open_time_ms,
+                to_ms=events[split - 1].open_time_ms + 1,
+            )
+            count = 0
+            async for chunk in storage.GetOhlc(request):
+                count += len(chunk.open_time)
+            return count == split
+
+        await eventually(stored)
+    channel_id = await alerts.channel()
+    rule = await alerts.rule(
+        "close crosses_above sma(20)", channel_id, symbol="ETHUSDT", interval="1m"
+    )
+    await asyncio.sleep(2)  # the evaluator hears of the rule and warms it up
+    await alerts.publish(events[split:])
+    await alerts.evaluated(events[-1].open_time_ms, kind="kline_1m", symbol="ETHUSDT")
+    expected = [events[i].open_time_ms for i in crossings if i >= split]
+    assert expected[0] == events[split].open_time_ms
+    assert [row["candle_open_ms"] for row in await alerts.fired(rule.id)] == expected
+
+    reply = await alerts.stub.RuleHistory(
+        pb.RuleHistoryRequest(
+            symbol="ETHUSDT",
+            condition="close crosses_above sma(20)",
+            interval="1m",
+            from_ms=events[split].open_time_ms,
+            to_ms=events[-1].open_time_ms + 1,
+        )
+    )
+    assert [f.candle_open_ms for f in reply.firings] == expected
