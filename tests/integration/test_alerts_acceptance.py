@@ -30,7 +30,7 @@ from quantflow.alerts.v1 import alerts_service_pb2 as pb
 from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from services.alerts import service as alerts_service
 from services.cli.import_ import import_files
-from services.common import bus, names
+from services.common import names
 from services.common.embedded import free_port
 from services.common.settings import Settings
 from services.ingest import service as ingest_service
@@ -205,6 +205,10 @@ async def _ingest_finished(target: str) -> bool:
     return bool(status.source_finished)
 
 
+async def _settled(messages: list[Msg], count: int) -> bool:
+    return len(messages) >= count
+
+
 def _trade_points(firings: list[pb.Firing]) -> list[tuple[int, Decimal, int]]:
     return [(f.trade_id, Decimal(f.price), f.time_ms) for f in firings]
 
@@ -249,10 +253,6 @@ async def test_price_crossing_fires_at_exactly_the_capture_trades_that_cross_liv
     assert _bus_points(fired) == expected
 
 
-async def _settled(messages: list[Msg], count: int) -> bool:
-    return len(messages) >= count
-
-
 @pytest.mark.parametrize("condition", INDICATOR_RULES)
 async def test_indicator_rule_history_over_imported_klines_fires_on_the_computed_candles(
     database_url: str, nats_url: str, namespace: str, nats_client: NatsClient, condition: str
@@ -281,11 +281,12 @@ async def test_indicator_rule_fires_live_on_closed_klines_from_the_bus_as_comput
 ) -> None:
     day = candles(SPOT_1M)
     expected = _expected_candles(condition, day)
+    assert len(expected) >= 5
+    closes = {c.open_time_ms: c.close for c in day}
     settings = _settings(database_url, nats_url, namespace)
     events = klines(SPOT_1M, "binance", "ETHUSDT", "1m")
 
-    js, publisher = await trade_publisher(nats_client, namespace)
-    await bus.ensure_streams(js, namespace, 3600)
+    _, publisher = await trade_publisher(nats_client, namespace)
     async with (
         _alerts(settings, nats_client) as alerts,
         _fired_on_bus(nats_client, namespace) as fired,
@@ -305,6 +306,7 @@ async def test_indicator_rule_fires_live_on_closed_klines_from_the_bus_as_comput
         )
 
     assert [f.candle_open_ms for f in live] == expected
+    assert [Decimal(f.price) for f in live] == [closes[t] for t in expected]
     assert [f.time_ms for f in history] == expected
     assert sorted(alert_fired_pb2.AlertFired.FromString(m.data).candle_open_ms for m in fired) == (
         expected
