@@ -72,7 +72,11 @@ _RETRY_DELAY_S = 0.5
 _MAX_RETRY_DELAY_S = 10.0
 # PostgreSQL away or restarting: retried. Anything else is a bug, and ends the service
 # (nothing acked is lost; the supervisor restarts it).
-_DATABASE_ERRORS = DATABASE_UNAVAILABLE_ERRORS
+_DATABASE_ERRORS = (
+    *DATABASE_UNAVAILABLE_ERRORS,
+    # asyncpg's own state error on a connection the server dropped mid-operation.
+    asyncpg.InternalClientError,
+)
 
 
 def event_key(found: machine.Firing, venue: str, interval: str | None) -> str:
@@ -142,6 +146,9 @@ class Evaluator:
         self._persisted: dict[str, dict[str, object]] = {}  # last stored snapshot, by rule
         # Rules with no stored snapshot yet, by (venue, symbol).
         self._fresh: dict[tuple[str, str], set[str]] = {}
+        # Indexed rules stored DISARMED, by (venue, symbol): they re-arm lazily, without an
+        # event of their own, so the batches of their symbol look whether they did.
+        self._disarmed: dict[tuple[str, str], set[str]] = {}
         self._changed: set[str] = set()
         self._listener: asyncpg.Connection | None = None
         self._storage = storage
@@ -159,6 +166,7 @@ class Evaluator:
         self._watched.clear()
         self._persisted.clear()
         self._fresh.clear()
+        self._disarmed.clear()
         self._polled_ms = int(time.time() * 1000)
         self._series.clear()
         for point in await stored_feed_points(self._pool):
@@ -193,10 +201,14 @@ class Evaluator:
         self._watched[stored.id] = stored
         if index.machine(stored.id) is not None and needs_warmup(rule.condition):
             self._to_warm.append(stored.id)
-        if stored.evaluator_state is not None:
-            self._persisted[stored.id] = stored.evaluator_state
+        key = (stored.venue, stored.symbol)
+        if stored.evaluator_state is None:
+            self._fresh.setdefault(key, set()).add(stored.id)
         else:
-            self._fresh.setdefault((stored.venue, stored.symbol), set()).add(stored.id)
+            self._persisted[stored.id] = stored.evaluator_state
+            disarmed = stored.evaluator_state.get("state") == machine.State.DISARMED.value
+            if disarmed and index.machine(stored.id) is None:
+                self._disarmed.setdefault(key, set()).add(stored.id)
 
     def _unwatch(self, rule_id: str) -> None:
         stored = self._watched.pop(rule_id, None)
@@ -205,6 +217,7 @@ class Evaluator:
         self._persisted.pop(rule_id, None)
         if stored is not None:
             self._fresh.get((stored.venue, stored.symbol), set()).discard(rule_id)
+            self._disarmed.get((stored.venue, stored.symbol), set()).discard(rule_id)
 
     def _heard(self, connection: object, pid: int, channel: str, payload: object) -> None:
         self._changed.add(str(payload))
@@ -214,7 +227,9 @@ class Evaluator:
         if self._listener is not None and not self._listener.is_closed():
             return
         with contextlib.suppress(*_DATABASE_ERRORS):
-            self._listener = await asyncpg.connect(self._dsn, timeout=10)
+            self._listener = await asyncpg.connect(
+                self._dsn, timeout=10, server_settings={"application_name": "quantflow-alerts"}
+            )
             await self._listener.add_listener(RULES_CHANNEL, self._heard)
 
     async def _apply_changes(self) -> None:
@@ -230,7 +245,11 @@ class Evaluator:
         if not self._changed:
             return
         changed, self._changed = self._changed, set()
-        current = await self._rules.current(sorted(changed))
+        try:
+            current = await self._rules.current(sorted(changed))
+        except _DATABASE_ERRORS:
+            self._changed |= changed  # looked at again on the retry
+            raise
         for rule_id in changed:
             stored = current.get(rule_id)
             known = self._watched.get(rule_id)
@@ -397,6 +416,8 @@ class Evaluator:
         snapshot = index.snapshot(found.rule_id)
         self._persisted[found.rule_id] = snapshot
         self._fresh.get((venue, stored.symbol), set()).discard(found.rule_id)
+        if snapshot["state"] == machine.State.DISARMED.value and index.machine(stored.id) is None:
+            self._disarmed.setdefault((venue, stored.symbol), set()).add(stored.id)
         return NewFiring(
             rule_id=stored.id,
             generation=stored.generation,
@@ -419,17 +440,23 @@ class Evaluator:
         """Rules of the (venue, symbol)s ``touched`` by the batch whose lifecycle moved since
         it was last stored: rules evaluated one by one (their state moves at any event), and
         new rules once they have seen their first event (a restarted evaluator must not take
-        that event for their first again)."""
+        that event for their first again), and disarmed indexed rules once they re-armed (so
+        that the rule's state is right in the API; a restart would re-arm them the same)."""
         moved: dict[str, RuleCheckpoint] = {}
         for venue, symbol in touched:
             index = self._indexes.get(venue)
             if index is None:
                 continue
             fresh = self._fresh.get((venue, symbol), set())
-            for rule_id in [*index.book(symbol).machine_ids(), *fresh]:
+            disarmed = self._disarmed.get((venue, symbol), set())
+            for rule_id in [*index.book(symbol).machine_ids(), *fresh, *disarmed]:
                 snapshot = index.snapshot(rule_id)
                 known = self._persisted.get(rule_id)
-                if known == snapshot or (known is None and snapshot.get("before") is None):
+                if rule_id in disarmed:
+                    if known is not None and known["state"] == snapshot["state"]:
+                        continue
+                    disarmed.discard(rule_id)
+                elif known == snapshot or (known is None and snapshot.get("before") is None):
                     continue
                 stored = self._watched[rule_id]
                 state = str(snapshot["state"]).upper()

@@ -52,7 +52,12 @@ class OutboxGauges:
         while not stop.is_set():
             try:
                 await self.read()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+            ) as error:
                 log.warning("cannot read the outbox gauges: %s", error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), _EVERY_S)

@@ -31,7 +31,12 @@ from services.common.errors import InvalidArgument
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 5.0
-_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DATABASE_ERRORS = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 class Scheduler:

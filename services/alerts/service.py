@@ -33,6 +33,8 @@ from services.storage.migrations import prepare_schema
 
 log = logging.getLogger(__name__)
 
+# How the service's connections show in pg_stat_activity.
+SERVER_SETTINGS = {"application_name": "quantflow-alerts"}
 SERVICE_NAME = alerts_service_pb2.DESCRIPTOR.services_by_name["AlertsService"].full_name
 
 
@@ -66,7 +68,9 @@ async def open_pool(dsn: str) -> asyncpg.Pool:
         await prepare_schema(conn)
     finally:
         await conn.close()
-    pool: asyncpg.Pool = await asyncpg.create_pool(dsn, min_size=2, max_size=8)
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        dsn, min_size=2, max_size=8, server_settings=SERVER_SETTINGS
+    )
     return pool
 
 

@@ -241,7 +241,11 @@ async def test_threshold_rules_fire_exactly_at_the_crossings_with_one_outbox_row
 
     stored = (await alerts.stub.GetRule(pb.GetRuleRequest(id=crosses.id))).rule
     assert stored.fired_count == 4
-    assert stored.state == pb.RULE_STATE_DISARMED
+    # A cross holds at one trade only: the rule re-armed at the next (the API says so).
+    assert stored.state == pb.RULE_STATE_ARMED
+    stored = (await alerts.stub.GetRule(pb.GetRuleRequest(id=above.id))).rule
+    ends_above = float(TRADES[-1].price) > LEVEL
+    assert stored.state == (pb.RULE_STATE_DISARMED if ends_above else pb.RULE_STATE_ARMED)
 
     published = []
     for _ in range(12):
@@ -265,6 +269,30 @@ async def test_threshold_rules_fire_exactly_at_the_crossings_with_one_outbox_row
     delivery = first.firings[0].deliveries[0]
     assert delivery.status == pb.DELIVERY_STATUS_PENDING
     assert delivery.channel_id == channel
+
+    # What a delivery worker records shows up as it is: attempts in order, the reason.
+    conn = await asyncpg.connect(alerts.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO alert_delivery_attempts (notification_id, number, started_at, "
+            "finished_at, outcome, detail) VALUES ($1, 1, now(), now(), 'RETRY', '503'), "
+            "($1, 2, now(), now(), 'FAILED', 'webhook answered 404')",
+            int(delivery.id),
+        )
+        await conn.execute(
+            "UPDATE alert_notifications SET status = 'FAILED', reason = 'webhook answered 404', "
+            "attempts = 2 WHERE id = $1",
+            int(delivery.id),
+        )
+    finally:
+        await conn.close()
+    again = await alerts.stub.ListNotifications(
+        pb.ListNotificationsRequest(rule_id=crosses.id, page_size=1)
+    )
+    (failed,) = again.firings[0].deliveries
+    assert (failed.status, failed.reason) == (pb.DELIVERY_STATUS_FAILED, "webhook answered 404")
+    assert [(a.number, a.outcome) for a in failed.attempts] == [(1, "RETRY"), (2, "FAILED")]
+    assert failed.idempotency_key == f"{again.firings[0].id}:{channel}"
 
     # RuleHistory over what storage stored: the same trades as live.
     async def all_stored() -> bool:
@@ -710,3 +738,43 @@ async def test_a_candle_rule_created_mid_series_is_warmed_up_and_fires_at_its_fi
         )
     )
     assert [f.candle_open_ms for f in reply.firings] == expected
+
+
+async def test_alerts_connections_dropped_while_trades_flow_lose_and_double_nothing(
+    alerts: Alerts, database_url: str
+) -> None:
+    channel_id = await alerts.channel()
+    rule = await alerts.rule(f"price crosses_above {LEVEL}", channel_id)
+    machine_rule = await alerts.rule(f"not (price <= {LEVEL})", channel_id)
+    database = database_url.rsplit("/", 1)[1]
+    killer = await asyncpg.connect(database_url)
+    dropped = 0
+
+    async def drop_connections() -> None:
+        nonlocal dropped
+        while True:
+            await asyncio.sleep(0.15)
+            dropped += len(
+                await killer.fetch(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = $1 AND application_name = 'quantflow-alerts'",
+                    database,
+                )
+            )
+
+    dropping = asyncio.create_task(drop_connections())
+    try:
+        for start in range(0, len(TRADES), 1000):
+            await alerts.publish(TRADES[start : start + 1000])
+            await asyncio.sleep(0.2)
+    finally:
+        dropping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dropping
+        await killer.close()
+    assert dropped > 0
+    await alerts.evaluated(TRADES[-1].trade_id)
+    expected = crossings_above(TRADES, LEVEL)
+    for watched in (rule, machine_rule):
+        assert [r["trade_id"] for r in await alerts.fired(watched.id)] == expected
+        assert len(await alerts.outbox(watched.id)) == len(expected)
