@@ -7,7 +7,9 @@ trades spread over the symbols, interleaved), with levels spanning the capture's
 widened 5 times: about one level in five lies where its symbol trades during the run. The
 rules are copied into ``alert_rules`` before the service starts (100,000 CreateRule calls
 would time the API, not the evaluator), each with one webhook channel, so each firing
-writes its outbox row; no delivery worker sends them (the URL is unreachable and unused).
+writes its outbox row. Nothing listens at the channel's URL: a delivery worker in the
+service retries the channel's first notification with backoff (a channel is sent to in
+order), so sending adds next to no load to the run.
 
 1. Warm-up: the first trade of every symbol, and the wait until the evaluator has acked it.
    A rule's first trade only sets its state, and the evaluator stores every new rule's
@@ -72,7 +74,7 @@ async def _store_rules(conn: asyncpg.Connection, rules: list[Rule]) -> None:
     channel = uuid.uuid4()
     await conn.execute(
         "INSERT INTO alert_channels (id, kind, name, target) "
-        "VALUES ($1, 'WEBHOOK', 'bench', 'http://127.0.0.1:9/unused')",
+        "VALUES ($1, 'WEBHOOK', 'bench', 'http://127.0.0.1:9/nothing-listens')",
         channel,
     )
     await conn.copy_records_to_table(
