@@ -13,7 +13,6 @@ before the bus messages that caused them are acked.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 
 import asyncpg
@@ -82,16 +81,12 @@ async def record(
     feeds: list[FeedPoint],
     checkpoints: list[RuleCheckpoint],
 ) -> list[RecordedFiring]:
-    """Record it all in one transaction; the firings that were new (in order).
-
-    A statement per table, each over the whole batch (arrays unnested), not per firing: a
-    burst of firings costs a few round trips, not three each, so the evaluator's next
-    batch is not held behind them."""
-    recorded: list[RecordedFiring] = []
+    """Record it all in one transaction, in a few statements whatever the batch holds; the
+    firings that were new, in order (their ids ascend in that order)."""
     async with conn.transaction():
-        if firings:
-            recorded = await _insert_firings(conn, firings)
-            await _update_fired_rules(conn, [r.firing for r in recorded])
+        recorded = await _insert_firings(conn, firings)
+        notified = await _insert_notifications(conn, recorded)
+        await _update_fired_rules(conn, recorded)
         if checkpoints:
             await conn.execute(
                 "UPDATE alert_rules r SET state = c.state, evaluator_state = c.doc::jsonb "
@@ -104,34 +99,44 @@ async def record(
                 [_json(c.evaluator_state) for c in checkpoints],
             )
         if feeds:
-            await conn.executemany(
-                "INSERT INTO alert_feeds (venue, symbol, kind, last_id, last_price, "
-                "last_time_ms) VALUES ($1, $2, $3, $4, $5, $6) "
+            await conn.execute(
+                "INSERT INTO alert_feeds (venue, symbol, kind, last_id, last_price, last_time_ms) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], "
+                "$5::text[], $6::bigint[]) "
                 "ON CONFLICT (venue, symbol, kind) DO UPDATE SET last_id = excluded.last_id, "
                 "last_price = excluded.last_price, last_time_ms = excluded.last_time_ms, "
                 "updated_at = now() WHERE alert_feeds.last_id < excluded.last_id",
-                [(f.venue, f.symbol, f.kind, f.last_id, f.price, f.time_ms) for f in feeds],
+                [f.venue for f in feeds],
+                [f.symbol for f in feeds],
+                [f.kind for f in feeds],
+                [f.last_id for f in feeds],
+                [f.price for f in feeds],
+                [f.time_ms for f in feeds],
             )
-        if any(r.notifications for r in recorded):
+        if notified:
             await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
-    return recorded
+    return [
+        RecordedFiring(firing_id, firing, notified.get(firing_id, 0))
+        for firing_id, firing in recorded
+    ]
 
 
 async def _insert_firings(
     conn: asyncpg.Connection, firings: list[NewFiring]
-) -> list[RecordedFiring]:
-    """The firings not recorded before, with their outbox rows (one per live channel of
-    the rule, in channel id order), in the order given."""
+) -> list[tuple[int, NewFiring]]:
+    """The new ones (a redelivered event's firing is already there), with their ids."""
+    if not firings:
+        return []
     rows = await conn.fetch(
         "INSERT INTO alert_firings (rule_id, owner, venue, symbol, condition, interval, "
         "event_key, time_ms, price, value, trade_id, candle_open_ms) "
-        "SELECT rule_id, owner, venue, symbol, condition, interval, event_key, time_ms, "
-        "price, value, trade_id, candle_open_ms FROM unnest($1::uuid[], $2::text[], "
-        "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], "
-        "$9::text[], $10::float8[], $11::bigint[], $12::bigint[]) WITH ORDINALITY AS f(rule_id, "
-        "owner, venue, symbol, condition, interval, event_key, time_ms, price, value, "
-        "trade_id, candle_open_ms, n) ORDER BY n "
-        "ON CONFLICT (rule_id, event_key) DO NOTHING RETURNING id, rule_id::text, event_key",
+        "SELECT rule_id, owner, venue, symbol, condition, interval, event_key, time_ms, price, "
+        "value, trade_id, candle_open_ms FROM unnest($1::uuid[], $2::text[], $3::text[], "
+        "$4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], "
+        "$10::float8[], $11::bigint[], $12::bigint[]) WITH ORDINALITY AS f(rule_id, owner, "
+        "venue, symbol, condition, interval, event_key, time_ms, price, value, trade_id, "
+        "candle_open_ms, place) ORDER BY place "
+        "ON CONFLICT (rule_id, event_key) DO NOTHING RETURNING id, rule_id, event_key",
         [f.rule_id for f in firings],
         [f.owner for f in firings],
         [f.venue for f in firings],
@@ -145,33 +150,46 @@ async def _insert_firings(
         [f.trade_id for f in firings],
         [f.candle_open_ms for f in firings],
     )
-    if not rows:
-        return []
-    ids = {(row["rule_id"], row["event_key"]): int(row["id"]) for row in rows}
-    new = [(ids[(f.rule_id, f.event_key)], f) for f in firings if (f.rule_id, f.event_key) in ids]
-    added = await conn.fetch(
+    by_key = {(f.rule_id, f.event_key): f for f in firings}
+    new = [(int(row["id"]), by_key[(str(row["rule_id"]), row["event_key"])]) for row in rows]
+    return sorted(new, key=lambda item: item[0])
+
+
+async def _insert_notifications(
+    conn: asyncpg.Connection, recorded: list[tuple[int, NewFiring]]
+) -> dict[int, int]:
+    """One outbox row per firing and live channel of its rule; how many per firing."""
+    if not recorded:
+        return {}
+    rows = await conn.fetch(
         "INSERT INTO alert_notifications (firing_id, channel_id, idempotency_key) "
-        "SELECT f.id, c.id, f.id::text || ':' || c.id::text "
-        "FROM unnest($1::bigint[], $2::uuid[]) AS f(id, rule_id) "
+        "SELECT f.firing_id, c.id, f.firing_id::text || ':' || c.id::text "
+        "FROM unnest($1::bigint[], $2::uuid[]) AS f(firing_id, rule_id) "
         "JOIN alert_rules r ON r.id = f.rule_id "
         "JOIN alert_channels c ON c.id = ANY(r.channel_ids) AND c.deleted_at IS NULL "
-        "ORDER BY f.id, c.id RETURNING firing_id",
-        [firing_id for firing_id, _ in new],
-        [f.rule_id for _, f in new],
+        "ORDER BY f.firing_id, c.id RETURNING firing_id",
+        [firing_id for firing_id, _ in recorded],
+        [firing.rule_id for _, firing in recorded],
     )
-    per_firing = Counter(int(row["firing_id"]) for row in added)
-    return [RecordedFiring(firing_id, f, per_firing[firing_id]) for firing_id, f in new]
+    counts: dict[int, int] = {}
+    for row in rows:
+        counts[int(row["firing_id"])] = counts.get(int(row["firing_id"]), 0) + 1
+    return counts
 
 
-async def _update_fired_rules(conn: asyncpg.Connection, fired: list[NewFiring]) -> None:
-    """Each fired rule's count, last firing and, unless it changed meanwhile (its
-    generation moved on), its state after its last firing of the batch."""
-    last: dict[str, NewFiring] = {}
-    for firing in fired:
-        last[firing.rule_id] = firing  # in order: the last one wins
-    if not last:
+async def _update_fired_rules(
+    conn: asyncpg.Connection, recorded: list[tuple[int, NewFiring]]
+) -> None:
+    """Each fired rule's count, last firing and (unless it changed meanwhile) its state as
+    of its last firing in the batch."""
+    if not recorded:
         return
-    counts = Counter(f.rule_id for f in fired)
+    last: dict[str, NewFiring] = {}
+    count: dict[str, int] = {}
+    for _, firing in recorded:
+        last[firing.rule_id] = firing
+        count[firing.rule_id] = count.get(firing.rule_id, 0) + 1
+    fired = list(last.values())
     await conn.execute(
         "UPDATE alert_rules r SET fired_count = r.fired_count + u.fired, "
         "last_fired_ms = u.time_ms, "
@@ -180,12 +198,12 @@ async def _update_fired_rules(conn: asyncpg.Connection, fired: list[NewFiring]) 
         "ELSE r.evaluator_state END "
         "FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], "
         "$6::text[]) AS u(id, fired, time_ms, generation, state, doc) WHERE r.id = u.id",
-        list(last),
-        [counts[rule_id] for rule_id in last],
-        [f.time_ms for f in last.values()],
-        [f.generation for f in last.values()],
-        [f.state for f in last.values()],
-        [_json(f.evaluator_state) for f in last.values()],
+        [f.rule_id for f in fired],
+        [count[f.rule_id] for f in fired],
+        [f.time_ms for f in fired],
+        [f.generation for f in fired],
+        [f.state for f in fired],
+        [_json(f.evaluator_state) for f in fired],
     )
 
 
