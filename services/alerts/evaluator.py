@@ -69,6 +69,8 @@ from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
 log = logging.getLogger(__name__)
 
 _FETCH_TIMEOUT_S = 0.5
+_DISARMED_LOOK_EVERY_S = 1.0
+_TRADES_EVALUATED = metrics.EVENTS.labels(names.TRADE)
 _POLL_EVERY_S = 5.0
 _RETRY_DELAY_S = 0.5
 _MAX_RETRY_DELAY_S = 10.0
@@ -151,6 +153,8 @@ class Evaluator:
         # Indexed rules stored DISARMED, by (venue, symbol): they re-arm lazily, without an
         # event of their own, so the batches of their symbol look whether they did.
         self._disarmed: dict[tuple[str, str], set[str]] = {}
+        self._disarmed_looked: dict[tuple[str, str], float] = {}  # monotonic time
+        self._unlooked: set[tuple[str, str]] = set()
         self._changed: set[str] = set()
         self._listener: asyncpg.Connection | None = None
         self._storage = storage
@@ -361,6 +365,7 @@ class Evaluator:
                     messages = await subscription.fetch(self._batch_size, timeout=_FETCH_TIMEOUT_S)
                 except TimeoutError:
                     await self._until_done(stop, self._apply_changes)
+                    await self._until_done(stop, self._look_while_idle)
                     continue
                 except nats.errors.Error as error:
                     log.warning("fetch failed (%s); retrying", error)
@@ -382,6 +387,23 @@ class Evaluator:
             if self._listener is not None:
                 with contextlib.suppress(*_DATABASE_ERRORS):
                     await self._listener.close()
+
+    async def _look_while_idle(self) -> None:
+        """Store the re-arming of disarmed rules not looked at since their last trades."""
+        if not self._unlooked:
+            return
+        symbols = set(self._unlooked)
+        checkpoints = self._checkpoints(symbols, look_now=True)
+        if not checkpoints:
+            return
+        try:
+            async with self._pool.acquire() as conn:
+                await record(conn, [], [], checkpoints)
+        except _DATABASE_ERRORS:
+            for checkpoint in checkpoints:  # not stored: found moved again on the retry
+                self._persisted.pop(checkpoint.rule_id, None)
+            self._unlooked |= symbols
+            raise
 
     async def _acknowledge(self, messages: list[Msg]) -> None:
         """Ack a committed batch. An ack that is lost only means a redelivery, skipped."""
@@ -427,7 +449,7 @@ class Evaluator:
         return batch
 
     def _on_trade(self, trade: Trade, batch: _Batch) -> None:
-        metrics.EVENTS.labels(names.TRADE).inc()
+        _TRADES_EVALUATED.inc()
         key = (trade.venue, trade.symbol, names.TRADE)
         point = batch.feeds.get(key)
         if point is None or point.last_id < trade.trade_id:
@@ -493,7 +515,9 @@ class Evaluator:
             evaluator_state=snapshot,
         )
 
-    def _checkpoints(self, touched: set[tuple[str, str]]) -> list[RuleCheckpoint]:
+    def _checkpoints(
+        self, touched: set[tuple[str, str]], look_now: bool = False
+    ) -> list[RuleCheckpoint]:
         """Rules of the (venue, symbol)s ``touched`` by the batch whose lifecycle moved since
         it was last stored: rules evaluated one by one (their state moves at any event), and
         new rules once they have seen their first event (a restarted evaluator must not take
@@ -506,6 +530,16 @@ class Evaluator:
                 continue
             fresh = self._fresh.get((venue, symbol), set())
             disarmed = self._disarmed.get((venue, symbol), set())
+            # Their re-arming is looked at once a second per symbol, not at every batch:
+            # the state the API shows lags by that at most.
+            # An idle evaluator looks at the symbols traded since their last look.
+            looked = self._disarmed_looked.get((venue, symbol), 0.0)
+            if disarmed and not look_now and time.monotonic() - looked < _DISARMED_LOOK_EVERY_S:
+                self._unlooked.add((venue, symbol))
+                disarmed = set()
+            else:
+                self._disarmed_looked[(venue, symbol)] = time.monotonic()
+                self._unlooked.discard((venue, symbol))
             for rule_id in [*index.book(symbol).machine_ids(), *fresh, *disarmed]:
                 snapshot = index.snapshot(rule_id)
                 known = self._persisted.get(rule_id)

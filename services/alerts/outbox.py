@@ -59,6 +59,8 @@ class FeedPoint:
     last_id: int
     price: str
     time_ms: int
+    # When the evaluator committed it (wall clock, epoch ms; read back only).
+    committed_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,8 @@ async def _update_fired_rules(
 
 async def feed_points(conn: asyncpg.Connection | asyncpg.Pool) -> list[FeedPoint]:
     rows = await conn.fetch(
-        "SELECT venue, symbol, kind, last_id, last_price, last_time_ms FROM alert_feeds"
+        "SELECT venue, symbol, kind, last_id, last_price, last_time_ms, "
+        "(extract(epoch FROM updated_at) * 1000)::bigint AS committed_ms FROM alert_feeds"
     )
     return [
         FeedPoint(
@@ -219,6 +222,7 @@ async def feed_points(conn: asyncpg.Connection | asyncpg.Pool) -> list[FeedPoint
             int(row["last_id"]),
             row["last_price"],
             int(row["last_time_ms"]),
+            int(row["committed_ms"]),
         )
         for row in rows
     ]

@@ -261,11 +261,22 @@ async def test_threshold_rules_fire_exactly_at_the_crossings_with_one_outbox_row
 
     stored = (await alerts.stub.GetRule(pb.GetRuleRequest(id=crosses.id))).rule
     assert stored.fired_count == 4
-    # A cross holds at one trade only: the rule re-armed at the next (the API says so).
-    assert stored.state == pb.RULE_STATE_ARMED
-    stored = (await alerts.stub.GetRule(pb.GetRuleRequest(id=above.id))).rule
+
+    # A cross holds at one trade only: the rule re-armed at the next (the API says so
+    # within a second or so).
+    async def rearmed() -> bool:
+        reply = await alerts.stub.GetRule(pb.GetRuleRequest(id=crosses.id))
+        return bool(reply.rule.state == pb.RULE_STATE_ARMED)
+
+    await eventually(rearmed)
     ends_above = float(TRADES[-1].price) > LEVEL
-    assert stored.state == (pb.RULE_STATE_DISARMED if ends_above else pb.RULE_STATE_ARMED)
+    settled = pb.RULE_STATE_DISARMED if ends_above else pb.RULE_STATE_ARMED
+
+    async def above_settled() -> bool:
+        reply = await alerts.stub.GetRule(pb.GetRuleRequest(id=above.id))
+        return bool(reply.rule.state == settled)
+
+    await eventually(above_settled)
 
     published = []
     for _ in range(12):
