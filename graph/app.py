@@ -15,11 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from graph import ide
+from graph.authenticator import AuthConfig, Authenticator
 from graph.body_limit import BodySizeLimit
 from graph.context import Backends, Context
+from graph.principal import RequestAuth
 from graph.schema import schema
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
@@ -28,7 +31,9 @@ from services.common import bus
 
 
 class QuantflowGraphQL(GraphQL[Context, None]):
-    def __init__(self, backends: dict[str, Backends]) -> None:
+    def __init__(
+        self, backends: dict[str, Backends], authenticators: dict[str, Authenticator]
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -38,6 +43,7 @@ class QuantflowGraphQL(GraphQL[Context, None]):
             keep_alive_interval=15,
         )
         self._backends = backends
+        self._authenticators = authenticators
         self._graphiql_html = ide.graphiql_html()
 
     @property
@@ -46,7 +52,29 @@ class QuantflowGraphQL(GraphQL[Context, None]):
         return self._graphiql_html
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(backends=self._backends["current"])
+        authenticator = self._authenticators["current"]
+        if isinstance(request, Request):
+            auth = await authenticator.authenticate(
+                request.headers.get("authorization"), _address(request), response
+            )
+        else:  # a WebSocket: nobody until its connection_init (on_ws_connect)
+            auth = RequestAuth(None, anonymous_client=_address(request))
+        return Context(backends=self._backends["current"], auth=auth)
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """Authenticate a WebSocket by its ``connection_init`` payload (never its URL, which
+        proxies log); refused credentials, or none where auth is required, close it (4403)."""
+        auth = await self._authenticators["current"].authenticate_connection(
+            context.connection_params, context.auth.anonymous_client
+        )
+        if auth.refused is not None or auth.principal is None:
+            raise ConnectionRejectionError()
+        context.auth = auth
+
+
+def _address(connection: Any) -> str:
+    client = getattr(connection, "client", None)
+    return f"address:{client.host if client is not None else 'unknown'}"
 
 
 # A backtest result (up to 10,000 equity points and every trade) may pass gRPC's 4 MB default.
@@ -60,8 +88,12 @@ def create_app(
     *,
     ingest_target: str,
     backtest_target: str | None = None,
+    auth: AuthConfig | None = None,
 ) -> Starlette:
+    """``auth`` None: local mode without accounts (tokenless requests act as the local
+    admin; login answers UNAVAILABLE)."""
     holder: dict[str, Backends] = {}
+    authenticators: dict[str, Authenticator] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -72,6 +104,7 @@ def create_app(
             if backtest_target
             else None
         )
+        authenticators["current"] = await Authenticator.start(auth)
         nc = await bus.connect(nats_url, "graph")
         holder["current"] = Backends(
             storage=storage_service_pb2_grpc.StorageServiceStub(channel),
@@ -87,6 +120,7 @@ def create_app(
         try:
             yield
         finally:
+            await authenticators["current"].close()
             await nc.drain()
             await channel.close()
             await ingest_channel.close()
@@ -101,7 +135,7 @@ def create_app(
         # A plain route: a mounted ASGI app would answer /metrics with a redirect to /metrics/.
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    graphql = QuantflowGraphQL(holder)
+    graphql = QuantflowGraphQL(holder, authenticators)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -3,10 +3,11 @@ connection."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NatsClient
 
+from graph.principal import RequestAuth, local_auth
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
@@ -26,3 +27,7 @@ class Backends:
 @dataclass
 class Context:
     backends: Backends
+    # Who the request acts as (graph/principal.py); by default the local admin.
+    auth: RequestAuth = field(default_factory=local_auth)
+    # A WebSocket's connection_init payload (strawberry sets it; graph/app.py reads it).
+    connection_params: dict[str, object] | None = None

@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from graph.arguments import kline_kind_argument, symbol_argument, venue_argument
+from graph.auth import AuthMutations, AuthQueries
 from graph.backtest import BacktestMutations, BacktestQueries
 from graph.bus_events import bus_events
 from graph.candles import CandleQueries
@@ -21,6 +22,7 @@ from graph.columnar import ColumnarExecutionContext
 from graph.context import Context
 from graph.coverage import Coverage, coverage
 from graph.errors import from_rpc_error, should_mask
+from graph.guard import AuthGuard
 from graph.history import TradeConnection, history
 from graph.jobs import JobMutations, JobQueries, JobSubscriptions
 from graph.limits import limit_extensions
@@ -113,7 +115,7 @@ class Kline:
 
 
 @strawberry.type
-class Query(LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries):
+class Query(LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries, AuthQueries):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
         "error when none is stored, so the rest of the query still answers."
@@ -169,7 +171,7 @@ class Query(LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries):
 
 
 @strawberry.type
-class Mutation(MarketMutation, BacktestMutations, JobMutations):
+class Mutation(MarketMutation, BacktestMutations, JobMutations, AuthMutations):
     pass
 
 
@@ -248,6 +250,7 @@ schema = QuantflowSchema(
     execution_context_class=ColumnarExecutionContext,
     extensions=[
         *limit_extensions(),
+        AuthGuard,
         lambda: MaskErrors(should_mask_error=should_mask),
     ],
 )

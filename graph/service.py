@@ -8,6 +8,7 @@ import logging
 import uvicorn
 
 from graph.app import create_app
+from graph.authenticator import AuthConfig
 from graph.body_limit import MAX_BODY_BYTES
 from services.common.grpc_server import start_grpc_server
 from services.common.runtime import require_url
@@ -23,6 +24,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         settings.namespace,
         ingest_target=settings.ingest_target,
         backtest_target=settings.backtest_target,
+        auth=AuthConfig.from_settings(settings),
     )
     config = uvicorn.Config(
         app,

@@ -24,7 +24,9 @@ def check_username(name: str) -> str:
             "starting with a letter or digit"
         )
     if name == LOCAL_USER:
-        raise InvalidArgument(f"{LOCAL_USER!r} is the local admin of a loopback stack; pick another")
+        raise InvalidArgument(
+            f"{LOCAL_USER!r} is the local admin of a loopback stack; pick another"
+        )
     return name
 
 

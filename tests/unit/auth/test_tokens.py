@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def _ring(kid: str = "k1") -> KeyRing:
     return KeyRing({kid: Ed25519PrivateKey.generate()})
 
 
-def _b64(part: dict[str, object]) -> str:
+def _b64(part: Mapping[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
 
 
@@ -65,9 +66,9 @@ def test_token_signed_by_another_key_with_the_same_kid_is_refused() -> None:
 
 def test_token_with_a_tampered_payload_is_refused() -> None:
     ring = _ring()
-    header, _, signature = issue_access_token(
-        ring, POLICY, "alice", admin=False, now=NOW
-    ).split(".")
+    header, _, signature = issue_access_token(ring, POLICY, "alice", admin=False, now=NOW).split(
+        "."
+    )
     tampered = f"{header}.{_b64(_claims(admin=True))}.{signature}"
     with pytest.raises(InvalidToken):
         verify_access_token(ring, POLICY, tampered)
