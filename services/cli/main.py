@@ -154,6 +154,20 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user(args: argparse.Namespace) -> int:
+    from services.cli.users import UserCommandFailed, add_user, describe, read_password
+
+    settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
+    configure_logging("WARNING")
+    try:
+        password = read_password(sys.stdin, args.password_stdin)
+        user = asyncio.run(add_user(settings, args.name, password, admin=args.admin))
+    except UserCommandFailed as error:
+        raise SystemExit(f"quantflow user add: {error}") from None
+    print(describe(user))
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     from services.cli.audit import AuditError, audit, print_lines
     from services.common.errors import InvalidArgument
@@ -354,6 +368,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imports.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
     imports.set_defaults(handler=_import)
+
+    user = commands.add_parser("user", help="accounts of the GraphQL API")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    user_add = user_commands.add_parser("add", help="add a user (asks for the password)")
+    user_add.add_argument("name", help="lower-case letters, digits, '.', '_' or '-'")
+    user_add.add_argument("--admin", action="store_true", help="give the admin role")
+    user_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user_add.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
+    user_add.set_defaults(handler=_user)
 
     audit = commands.add_parser(
         "audit", help="what is stored of a symbol: ranges and holes (with their cause) per kind"
