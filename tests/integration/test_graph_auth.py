@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,7 +64,8 @@ class Api:
             f'mutation {{ login(username: "{name}", password: "{password}") '
             "{ accessToken refreshToken expiresAt tokenType user { name admin } } }"
         )
-        return (await self.data(document))["login"]
+        login: dict[str, Any] = (await self.data(document))["login"]
+        return login
 
 
 def _settings(
@@ -243,7 +244,7 @@ async def test_introspection_and_field_suggestions_are_off_when_auth_is_required
     assert "Did you mean" not in typo["errors"][0]["message"]
 
 
-async def _ws_session(api: Api, payload: dict[str, object]) -> Any:
+async def _ws_session(api: Api, payload: Mapping[str, object]) -> Any:
     ws_url = f"ws://127.0.0.1:{api.settings.graph_port}/graphql"
     socket = await connect(ws_url, subprotocols=[Subprotocol("graphql-transport-ws")])
     await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
@@ -256,7 +257,8 @@ async def test_websocket_authenticates_in_connection_init(api: Api) -> None:
         "submitBacktest"
     ]
 
-    for payload in ({}, {"Authorization": "Bearer forged.token.here"}):
+    payloads: list[Mapping[str, object]] = [{}, {"Authorization": "Bearer forged.token.here"}]
+    for payload in payloads:
         socket = await _ws_session(api, payload)
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(socket.recv(), 10)
