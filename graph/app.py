@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -28,6 +28,7 @@ from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import bus
+from services.common.service_token import service_channel
 
 
 class QuantflowGraphQL(GraphQL[Context, None]):
@@ -89,6 +90,7 @@ def create_app(
     ingest_target: str,
     backtest_target: str | None = None,
     auth: AuthConfig | None = None,
+    service_token: SecretStr | None = None,
 ) -> Starlette:
     """``auth`` None: local mode without accounts (tokenless requests act as the local
     admin; login answers UNAVAILABLE)."""
@@ -97,10 +99,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        channel = grpc.aio.insecure_channel(storage_target)
-        ingest_channel = grpc.aio.insecure_channel(ingest_target)
+        channel = service_channel(storage_target, service_token)
+        ingest_channel = service_channel(ingest_target, service_token)
         backtest_channel = (
-            grpc.aio.insecure_channel(backtest_target, options=_BACKTEST_CHANNEL)
+            service_channel(backtest_target, service_token, _BACKTEST_CHANNEL)
             if backtest_target
             else None
         )

@@ -25,6 +25,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         ingest_target=settings.ingest_target,
         backtest_target=settings.backtest_target,
         auth=AuthConfig.from_settings(settings),
+        service_token=settings.service_token,
     )
     config = uvicorn.Config(
         app,
@@ -40,7 +41,11 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     server = uvicorn.Server(config)
     # The gateway serves no gRPC service of its own: health and reflection only.
     grpc_server = await start_grpc_server(
-        settings.grpc_host, settings.graph_grpc_port, lambda _server: None, []
+        settings.grpc_host,
+        settings.graph_grpc_port,
+        lambda _server: None,
+        [],
+        service_token=settings.service_token,
     )
     serving = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())

@@ -198,6 +198,7 @@ def _backtest(args: argparse.Namespace) -> int:
         parse_time,
         run_backtest,
     )
+    from services.cli.up import running_service_token
     from services.common.errors import InvalidArgument
     from services.common.symbols import parse_symbol
 
@@ -222,7 +223,8 @@ def _backtest(args: argparse.Namespace) -> int:
         for name in ("stop_loss", "take_profit", "trailing_stop"):
             if getattr(args, name) is not None:
                 setattr(given, name, getattr(args, name))
-        result = asyncio.run(run_backtest(backtest_target(settings), given))
+        token = running_service_token(settings)
+        result = asyncio.run(run_backtest(backtest_target(settings), given, token))
     except InvalidArgument as error:
         raise SystemExit(f"quantflow backtest: SYMBOL: {error}") from None
     except BacktestFailed as error:
@@ -236,12 +238,14 @@ def _backtest(args: argparse.Namespace) -> int:
 def _optimize(args: argparse.Namespace) -> int:
     from services.cli.backtest import BacktestFailed, backtest_target
     from services.cli.optimize import optimize_input, print_lines, run_optimize
+    from services.cli.up import running_service_token
 
     settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
     configure_logging("WARNING")
     try:
         given = optimize_input(args)
-        lines = asyncio.run(run_optimize(backtest_target(settings), given, args.top))
+        token = running_service_token(settings)
+        lines = asyncio.run(run_optimize(backtest_target(settings), given, args.top, token))
     except BacktestFailed as error:
         raise SystemExit(f"quantflow optimize: {error}") from None
     except KeyboardInterrupt:
