@@ -1,5 +1,5 @@
 """The Starlette application: GraphQL (GraphiQL, graphql-transport-ws and legacy graphql-ws),
-health, metrics."""
+REST routes with their OpenAPI document and docs page, health, metrics."""
 
 from __future__ import annotations
 
@@ -12,17 +12,20 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from graph import ide
+from graph.api_docs import api_docs_routes
 from graph.authenticator import AuthConfig, Authenticator
 from graph.body_limit import BodySizeLimit
 from graph.context import Backends, Context
+from graph.health_routes import Upstreams, health_routes
 from graph.principal import RequestAuth
+from graph.rest import rest_routes
 from graph.schema import schema
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
@@ -53,14 +56,17 @@ class QuantflowGraphQL(GraphQL[Context, None]):
         return self._graphiql_html
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        authenticator = self._authenticators["current"]
         if isinstance(request, Request):
-            auth = await authenticator.authenticate(
-                request.headers.get("authorization"), _address(request), response
-            )
+            auth = await self.authenticate(request, response)
         else:  # a WebSocket: nobody until its connection_init (on_ws_connect)
             auth = RequestAuth(None, anonymous_client=_address(request))
         return Context(backends=self._backends["current"], auth=auth)
+
+    async def authenticate(self, request: Request, response: Any) -> RequestAuth:
+        """Who an HTTP request (/graphql or a REST route) acts as, from its headers."""
+        return await self._authenticators["current"].authenticate(
+            request.headers.get("authorization"), _address(request), response
+        )
 
     async def on_ws_connect(self, context: Context) -> None:
         """Authenticate a WebSocket by its ``connection_init`` payload (never its URL, which
@@ -96,6 +102,7 @@ def create_app(
     admin; login answers UNAVAILABLE)."""
     holder: dict[str, Backends] = {}
     authenticators: dict[str, Authenticator] = {}
+    upstreams: dict[str, Upstreams] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -119,19 +126,20 @@ def create_app(
                 else None
             ),
         )
+        channels = {"storage": channel, "ingest": ingest_channel}
+        if backtest_channel is not None:
+            channels["backtest"] = backtest_channel
+        upstreams["current"] = Upstreams(channels=channels, nats=nc)
         try:
             yield
         finally:
             await authenticators["current"].close()
+            upstreams.clear()
             await nc.drain()
             await channel.close()
             await ingest_channel.close()
             if backtest_channel is not None:
                 await backtest_channel.close()
-
-    async def healthz(request: Request) -> JSONResponse:
-        ready = "current" in holder and holder["current"].nats.is_connected
-        return JSONResponse({"status": "ok" if ready else "starting"}, 200 if ready else 503)
 
     def metrics(request: Request) -> Response:
         # A plain route: a mounted ASGI app would answer /metrics with a redirect to /metrics/.
@@ -142,9 +150,12 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
+            *health_routes(lambda: upstreams.get("current")),
             Mount(ide.STATIC_PATH, ide.static_files()),
             Route("/metrics", metrics),
+            # REST over the same schema, and its OpenAPI document and docs page.
+            *rest_routes(lambda: holder.get("current"), graphql.authenticate),
+            *api_docs_routes(),
         ],
         middleware=[Middleware(BodySizeLimit)],
         lifespan=lifespan,

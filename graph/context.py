@@ -4,6 +4,7 @@ connection."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
@@ -27,6 +28,8 @@ class Backends:
 @dataclass
 class Context:
     backends: Backends
+    # This request's DataLoaders by name, made on first use (graph/loaders.py).
+    loaders: dict[str, Any] = field(default_factory=dict)
     # Who the request acts as (graph/principal.py); by default the local admin.
     auth: RequestAuth = field(default_factory=local_auth)
     # A WebSocket's connection_init payload (strawberry sets it; graph/app.py reads it).

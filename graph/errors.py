@@ -32,11 +32,18 @@ def from_rpc_error(error: grpc.aio.AioRpcError, what: str) -> GraphQLError:
     return TypedError(code, error.details() or what)
 
 
+def is_bad_variable(error: GraphQLError) -> bool:
+    """A variable the schema refused before execution (``Variable '$from' got invalid value
+    …``): a request error whose message, from the scalar's parser, names the bad value. It
+    carries the parser's exception, yet is the client's to fix, not a fault."""
+    return error.path is None and error.message.startswith("Variable '$")
+
+
 def should_mask(error: GraphQLError) -> bool:
     """Mask anything that is not a typed error or a GraphQL validation error."""
     original = error.original_error
-    if original is None:
-        return False  # syntax and validation errors: safe and useful as they are
+    if original is None or is_bad_variable(error):
+        return False  # syntax, validation and variable errors: safe and useful as they are
     if isinstance(original, GraphQLError):
         return not (original.extensions and "code" in original.extensions)
     return True

@@ -10,6 +10,7 @@ import grpc
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -21,7 +22,8 @@ from graph.candles import CandleQueries
 from graph.columnar import ColumnarExecutionContext
 from graph.context import Context
 from graph.coverage import Coverage, coverage
-from graph.errors import from_rpc_error, should_mask
+from graph.errors import from_rpc_error, is_bad_variable, should_mask
+from graph.federation import ENTITY_TYPES, FEDERATION_VERSION, SymbolQueries, checked_entities
 from graph.guard import AuthGuard
 from graph.history import TradeConnection, history
 from graph.jobs import JobMutations, JobQueries, JobSubscriptions
@@ -115,7 +117,9 @@ class Kline:
 
 
 @strawberry.type
-class Query(LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries, AuthQueries):
+class Query(
+    LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries, SymbolQueries, AuthQueries
+):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
         "error when none is stored, so the rest of the query still answers."
@@ -216,7 +220,13 @@ class Subscription(LiveMarketSubscriptions, JobSubscriptions):
                 yield Kline.from_event(event)
 
 
-class QuantflowSchema(strawberry.Schema):
+class QuantflowSchema(strawberry.federation.Schema):
+    # Strawberry builds `_entities` from this signature: the types must stay its own.
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        return checked_entities(super().entities_resolver, info, representations)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -237,8 +247,10 @@ class QuantflowSchema(strawberry.Schema):
 
 def _is_typed(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is None or (
-        isinstance(original, GraphQLError) and "code" in (original.extensions or {})
+    return (
+        original is None
+        or is_bad_variable(error)
+        or (isinstance(original, GraphQLError) and "code" in (original.extensions or {}))
     )
 
 
@@ -246,6 +258,8 @@ schema = QuantflowSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    types=ENTITY_TYPES,
+    federation_version=FEDERATION_VERSION,
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
     execution_context_class=ColumnarExecutionContext,
     extensions=[

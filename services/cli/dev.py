@@ -102,4 +102,16 @@ def run(verb: str, rest: list[str]) -> int:
         return fetch_graphiql()
     if verb == "install-browser":
         return install_browser()
+    if verb == "fetch-docs-ui":
+        from services.cli.docs_assets import fetch_docs_ui
+
+        return fetch_docs_ui()
+    if verb in ("export-schema", "check-schema"):
+        from services.cli import supergraph
+
+        return supergraph.export_schema() if verb == "export-schema" else supergraph.check_schema()
+    if verb == "helm-check":
+        from services.cli.helm_check import main
+
+        return main()
     raise SystemExit(f"unknown verb {verb}")

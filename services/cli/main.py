@@ -41,6 +41,8 @@ def _settings(
         settings = Settings(**given)
     except ValidationError as error:
         raise SystemExit(f"quantflow: {describe_invalid(error, names)}") from None
+    except ValueError as error:  # QUANTFLOW_SECRETS_DIR that is no directory
+        raise SystemExit(f"quantflow: {error}") from None
     return settings, {field: names.get(field, env_name(field)) for field in Settings.model_fields}
 
 
@@ -446,6 +448,10 @@ def build_parser() -> argparse.ArgumentParser:
             "bench",
             "fetch-graphiql",
             "install-browser",
+            "export-schema",
+            "check-schema",
+            "fetch-docs-ui",
+            "helm-check",
         ),
     )
     dev.add_argument("rest", nargs=argparse.REMAINDER, help="passed to the underlying tool")

@@ -357,10 +357,11 @@ class Stack:
             await self.shutdown()
 
     def _banner(self) -> None:
-        graph = self.components[-1].extra["graphql"]
+        graph = str(self.components[-1].extra["graphql"])
         lines = [
             "",
             f"  QuantFlow is up. GraphiQL: {graph}",
+            f"  REST docs:  {graph.removesuffix('/graphql')}/docs",
             f"  source:     {self.settings.source}",
             f"  PostgreSQL: {mask_password(self.database_url)}"
             + (" (embedded)" if self.postgres else ""),

@@ -23,7 +23,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 from services.common import names
 from services.common.auth.modes import AuthMode
@@ -69,9 +75,16 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".quantflow")
     namespace: str = ""
     log_level: str = "INFO"
+    # A directory of files named like the variables (QUANTFLOW_DATABASE_URL …), each holding
+    # one value: Kubernetes Secrets mounted as files. A variable set in the environment wins.
+    secrets_dir: Path | None = None
 
     # Ingest.
     symbols: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SYMBOLS
+    # Ingest replicas split the symbols: replica SHARD_INDEX of SHARD_COUNT captures
+    # shard_symbols() (the Helm chart's StatefulSet sets the index from the pod's ordinal).
+    shard_index: int = Field(default=0, ge=0)
+    shard_count: int = Field(default=1, ge=1, le=1024)
     # Binance stream kinds subscribed live for every symbol, spelled as Binance does.
     streams: Annotated[tuple[str, ...], NoDecode] = DEFAULT_STREAMS
     source: str = "binance"
@@ -148,6 +161,24 @@ class Settings(BaseSettings):
     graph_host: str = "127.0.0.1"
     graph_port: int = Field(default=8000, ge=0, le=65535)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then files in ``QUANTFLOW_SECRETS_DIR``."""
+        directory = os.environ.get(env_name("secrets_dir"))
+        if not directory:
+            return init_settings, env_settings
+        if not Path(directory).is_dir():
+            raise ValueError(f"{env_name('secrets_dir')}: {directory} is not a directory")
+        files = SecretsSettingsSource(settings_cls, secrets_dir=directory, case_sensitive=False)
+        return init_settings, env_settings, files
+
     @model_validator(mode="before")
     @classmethod
     def _reject_unknown_variables(cls, values: Any) -> Any:
@@ -217,6 +248,31 @@ class Settings(BaseSettings):
                 "labelled by their own fields"
             )
         return value
+
+    @model_validator(mode="after")
+    def _check_shard(self) -> Settings:
+        if self.shard_index >= self.shard_count:
+            raise ValueError(
+                f"QUANTFLOW_SHARD_INDEX ({self.shard_index}) must be below "
+                f"QUANTFLOW_SHARD_COUNT ({self.shard_count})"
+            )
+        if self.shard_count > 1 and self.source != "binance":
+            raise ValueError(
+                "QUANTFLOW_SHARD_COUNT above 1 splits live symbols; a replay or the demo "
+                "runs as one ingest (QUANTFLOW_SHARD_COUNT=1)"
+            )
+        if self.shard_count > len(set(self.symbols)):
+            raise ValueError(
+                f"QUANTFLOW_SHARD_COUNT ({self.shard_count}) is more than the "
+                f"{len(set(self.symbols))} symbols of QUANTFLOW_SYMBOLS: a shard would have none"
+            )
+        return self
+
+    def shard_symbols(self) -> tuple[str, ...]:
+        """The symbols this ingest replica captures: every ``shard_count``-th of the sorted
+        symbols, from ``shard_index``. The replicas together cover each symbol exactly once
+        (all of them read the same ``QUANTFLOW_SYMBOLS``)."""
+        return tuple(sorted(set(self.symbols))[self.shard_index :: self.shard_count])
 
     def jwt_keys_dir(self) -> Path:
         return self.auth_keys_dir or self.data_dir / "auth" / "jwt-keys"

@@ -97,6 +97,11 @@ class IngestServicer(ingest_service_pb2_grpc.IngestServiceServicer):  # type: ig
 
     def _live(self) -> PersistedSubscriptions:
         if self._subscriptions is None:
+            if isinstance(self._pipeline.source, BinanceLiveSource):
+                raise FailedPrecondition(
+                    "ingest runs as shards (QUANTFLOW_SHARD_COUNT above 1): subscriptions "
+                    "change through QUANTFLOW_SYMBOLS and QUANTFLOW_STREAMS only"
+                )
             raise FailedPrecondition(
                 f"ingest reads {self._pipeline.source.description}, not the live exchange: "
                 "subscriptions can change only with QUANTFLOW_SOURCE=binance"

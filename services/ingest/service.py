@@ -45,11 +45,15 @@ SERVICE_NAME = ingest_service_pb2.DESCRIPTOR.services_by_name["IngestService"].f
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
-    """Run ingest until ``stop`` is set; a finished replay leaves the service up and idle."""
+    """Run ingest until ``stop`` is set; a finished replay leaves the service up and idle.
+
+    One of several replicas (``QUANTFLOW_SHARD_COUNT``) captures its share of the symbols
+    only, and takes no run-time subscription changes: each replica would apply them all."""
+    symbols = settings.shard_symbols()
     source = source_from_settings(
         settings.source,
         base_url=settings.binance_ws_url,
-        symbols=settings.symbols,
+        symbols=symbols,
         speed=settings.replay_speed,
         loop=settings.replay_loop,
         venue=None if settings.venue == "auto" else settings.venue,
@@ -64,7 +68,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         if isinstance(source, BinanceLiveSource):
             # Before anything connects: Binance would take an unknown symbol and send nothing.
             await check_configured_symbols(
-                ExchangeSymbolCatalog(rest), settings.symbols, "QUANTFLOW_SYMBOLS"
+                ExchangeSymbolCatalog(rest), symbols, "QUANTFLOW_SYMBOLS"
             )
         nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "ingest")
     except BaseException:
@@ -88,9 +92,10 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     gaps: GapFiller | None = None
     subscriptions: PersistedSubscriptions | None = None
     if isinstance(source, BinanceLiveSource):
-        # Before resuming series: the streams users added at run time have series too.
-        subscriptions = await PersistedSubscriptions.open(js, settings.namespace, source)
-        await subscriptions.restore()
+        if settings.shard_count == 1:
+            # Before resuming series: the streams users added at run time have series too.
+            subscriptions = await PersistedSubscriptions.open(js, settings.namespace, source)
+            await subscriptions.restore()
         gaps = GapFiller(rest, publisher, GapEventPublisher(js, settings.namespace), dead_letters)
         await resume_trade_series(
             gaps,
