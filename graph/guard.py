@@ -1,6 +1,6 @@
 """What every operation passes before any resolver runs: who is calling (UNAUTHENTICATED
-when nobody, outside login and refreshToken), whether their bucket holds the query's cost
-(RATE_LIMITED with Retry-After), and, where auth is required, no introspection and no
+when nobody, outside login and refreshToken) and, where auth is required, whether their
+bucket holds the query's cost (RATE_LIMITED with Retry-After), no introspection and no
 field suggestions (they map the schema for a stranger)."""
 
 from __future__ import annotations
@@ -94,7 +94,9 @@ class AuthGuard(SchemaExtension):
                 "log in first: the login mutation answers a token; send it as "
                 "'Authorization: Bearer <token>' (or an API key the same way)",
             )
-        if not isinstance(auth.authenticator, Authenticator):
+        # Rate limits apply where auth is required: a loopback-only stack has one user, and
+        # throttling them (a dashboard polling a job) protects nothing.
+        if not isinstance(auth.authenticator, Authenticator) or not auth.authenticator.required:
             return None
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)

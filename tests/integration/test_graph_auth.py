@@ -322,3 +322,46 @@ async def test_local_mode_acts_as_the_local_admin_without_a_token(
         assert list((tmp_path / "data" / "auth" / "jwt-keys").glob("*.pem"))
         # A token that is sent is still checked.
         assert error_codes(await api.ask("{ me { name } }", "forged")) == ["UNAUTHENTICATED"]
+
+
+async def test_local_mode_is_not_rate_limited(
+    database_url: str, nats_url: str, namespace: str, tmp_path: Path
+) -> None:
+    settings = service_settings(
+        database_url,
+        nats_url,
+        namespace,
+        auth="local",
+        data_dir=tmp_path / "data",
+        rate_limit_burst=5.0,
+        rate_limit_per_s=0.01,
+    )
+    async with (
+        running(storage_service.run, settings, settings.storage_grpc_port),
+        gateway(settings),
+    ):
+        api = Api(settings)
+        for _ in range(5):
+            response = await api.post("{ me { name admin } }")
+            assert response.status_code == 200 and "errors" not in response.json()
+
+
+async def test_rest_routes_authenticate_and_scope_like_graphql(api: Api) -> None:
+    alice = (await api.login("alice"))["accessToken"]
+    bob = (await api.login("bob"))["accessToken"]
+    job = (await api.data(f"mutation {{ submitBacktest(input: {{{RANGE}}}) {{ id }} }}", alice))[
+        "submitBacktest"
+    ]
+    base = f"http://127.0.0.1:{api.settings.graph_port}"
+    route = f"{base}/backtest/jobs/{job['id']}"
+    async with httpx.AsyncClient() as client:
+        nobody = await client.get(route)
+        assert nobody.status_code == 401
+        assert nobody.json()["error"]["code"] == "UNAUTHENTICATED"
+        assert (await client.get(f"{base}/prices")).status_code == 401
+        forged = await client.get(route, headers={"Authorization": "Bearer x.y.z"})
+        assert forged.status_code == 401
+        other = await client.get(route, headers={"Authorization": f"Bearer {bob}"})
+        assert other.status_code == 404
+        owner = await client.get(route, headers={"Authorization": f"Bearer {alice}"})
+        assert owner.status_code == 200 and owner.json()["id"] == job["id"]
