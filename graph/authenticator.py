@@ -46,6 +46,8 @@ class AuthConfig:
     refresh_ttl_s: float
     rate_burst: float
     rate_per_s: float
+    # Introspection and field suggestions even where auth is required.
+    introspection: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthConfig:
@@ -62,6 +64,7 @@ class AuthConfig:
             refresh_ttl_s=settings.auth_refresh_ttl_s,
             rate_burst=settings.rate_limit_burst,
             rate_per_s=settings.rate_limit_per_s,
+            introspection=settings.introspection,
         )
 
 

@@ -52,6 +52,7 @@ class AuthGuard(SchemaExtension):
             auth is not None
             and isinstance(auth.authenticator, Authenticator)
             and auth.authenticator.required
+            and not auth.authenticator.config.introspection
         )
 
     def on_operation(self) -> Iterator[None]:

@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # Per-client rate limit in query-cost units (graph/limits.py): a burst, then a steady rate.
     rate_limit_burst: float = Field(default=3_000.0, ge=1.0)
     rate_limit_per_s: float = Field(default=100.0, gt=0.0)
+    # Where auth is required, introspection and field suggestions are off unless this is set
+    # (GraphiQL's schema explorer needs introspection).
+    introspection: bool = False
     # The shared secret every gRPC call between services carries; unset: no check.
     service_token: SecretStr | None = None
 

@@ -365,3 +365,21 @@ async def test_rest_routes_authenticate_and_scope_like_graphql(api: Api) -> None
         assert other.status_code == 404
         owner = await client.get(route, headers={"Authorization": f"Bearer {alice}"})
         assert owner.status_code == 200 and owner.json()["id"] == job["id"]
+
+
+async def test_introspection_can_be_switched_back_on_where_auth_is_required(
+    database_url: str, nats_url: str, namespace: str, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    load_key_ring(keys, create=True, now=datetime.now(UTC))
+    settings = _settings(database_url, nats_url, namespace, keys, introspection=True)
+    async with running(storage_service.run, settings, settings.storage_grpc_port):
+        await add_user(settings, "alice", PASSWORD, admin=False)
+        async with gateway(settings):
+            api = Api(settings)
+            token = (await api.login("alice"))["accessToken"]
+            types = (await api.data("{ __schema { types { name } } }", token))["__schema"]
+            assert "AuthPayload" in {t["name"] for t in types["types"]}
+            # Still no way in without a token.
+            anonymous = await api.ask("{ __schema { types { name } } }")
+            assert error_codes(anonymous) == ["UNAUTHENTICATED"]
