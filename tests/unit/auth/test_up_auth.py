@@ -28,7 +28,7 @@ def test_stack_makes_a_token_per_run_unless_one_is_set(tmp_path: Path) -> None:
 
 def test_stack_on_a_non_loopback_address_requires_auth(tmp_path: Path) -> None:
     assert Stack(Settings(data_dir=tmp_path)).auth_mode is AuthMode.LOCAL
-    exposed = Stack(Settings(data_dir=tmp_path, graph_host="0.0.0.0", auth="local"))
+    exposed = Stack(Settings(data_dir=tmp_path, graph_host="0.0.0.0", auth=AuthMode.LOCAL))
     assert exposed.auth_mode is AuthMode.REQUIRED
 
 
