@@ -87,9 +87,11 @@ class AuthGuard(SchemaExtension):
         operation = get_operation_ast(document, self.execution_context.operation_name)
         if operation is None:
             return None
-        if auth.refused is not None:
+        public = _is_public(operation)
+        # A stale token left in a client's headers must not stop it logging in again.
+        if auth.refused is not None and not public:
             return TypedError("UNAUTHENTICATED", auth.refused)
-        if auth.principal is None and not _is_public(operation):
+        if auth.principal is None and not public:
             return TypedError(
                 "UNAUTHENTICATED",
                 "log in first: the login mutation answers a token; send it as "

@@ -175,6 +175,12 @@ async def test_forged_expired_and_misaddressed_tokens_are_refused_over_http(api:
     for why, token in tokens.items():
         answer = await api.ask("{ me { name } }", token)
         assert error_codes(answer) == ["UNAUTHENTICATED"], why
+    # A stale token left in the headers does not stop logging in again.
+    relogin = await api.post(
+        f'mutation {{ login(username: "alice", password: "{PASSWORD}") {{ user {{ name }} }} }}',
+        tokens["expired"],
+    )
+    assert relogin.json()["data"]["login"]["user"]["name"] == "alice"
     good = issue_access_token(ring, policy, "root", admin=True, now=now)
     assert (await api.data("{ me { name } }", good))["me"]["name"] == "root"
 
