@@ -49,6 +49,17 @@ class AuthConfig:
     # Introspection and field suggestions even where auth is required.
     introspection: bool = False
 
+    def key_ring(self) -> KeyRing:
+        """The signing keys (the first generated where that is allowed); SystemExit naming
+        the directory and the fix when there are none."""
+        try:
+            return load_key_ring(self.keys_dir, create=self.create_keys, now=datetime.now(UTC))
+        except (OSError, ValueError) as error:
+            raise SystemExit(
+                f"QUANTFLOW_AUTH_KEYS_DIR: {error}; add one with `openssl genpkey -algorithm "
+                f"ed25519 -out {self.keys_dir}/$(date -u +%Y%m%dT%H%M%SZ)-a.pem`"
+            ) from None
+
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthConfig:
         return cls(
@@ -116,7 +127,7 @@ class Authenticator:
             raise SystemExit(
                 "QUANTFLOW_AUTH=required needs the users table: set QUANTFLOW_DATABASE_URL"
             )
-        ring = load_key_ring(config.keys_dir, create=config.create_keys, now=datetime.now(UTC))
+        ring = config.key_ring()
         pool = None
         if config.database_url:
             pool = await asyncpg.create_pool(config.database_url, min_size=1, max_size=4)

@@ -18,13 +18,15 @@ log = logging.getLogger(__name__)
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
+    auth = AuthConfig.from_settings(settings)
+    auth.key_ring()  # no keys: stop now with a line naming the fix, before anything listens
     app = create_app(
         require_url(settings.nats_url, "QUANTFLOW_NATS_URL"),
         settings.storage_target,
         settings.namespace,
         ingest_target=settings.ingest_target,
         backtest_target=settings.backtest_target,
-        auth=AuthConfig.from_settings(settings),
+        auth=auth,
         service_token=settings.service_token,
     )
     config = uvicorn.Config(

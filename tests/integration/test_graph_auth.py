@@ -19,6 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from graph import service as graph_service
 from services.backtest import service as backtest_service
 from services.cli.users import add_user
 from services.common.auth.tokens import TokenPolicy, issue_access_token, load_key_ring
@@ -389,3 +390,11 @@ async def test_introspection_can_be_switched_back_on_where_auth_is_required(
             # Still no way in without a token.
             anonymous = await api.ask("{ __schema { types { name } } }")
             assert error_codes(anonymous) == ["UNAUTHENTICATED"]
+
+
+async def test_a_configured_key_directory_without_keys_stops_the_graph_naming_it(
+    database_url: str, nats_url: str, namespace: str, tmp_path: Path
+) -> None:
+    settings = _settings(database_url, nats_url, namespace, tmp_path / "empty")
+    with pytest.raises(SystemExit, match="QUANTFLOW_AUTH_KEYS_DIR: no signing key"):
+        await graph_service.run(settings, asyncio.Event())
