@@ -27,6 +27,7 @@ from graph.health_routes import Upstreams, health_routes
 from graph.principal import RequestAuth
 from graph.rest import rest_routes
 from graph.schema import schema
+from quantflow.alerts.v1 import alerts_service_pb2_grpc
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
@@ -95,6 +96,7 @@ def create_app(
     *,
     ingest_target: str,
     backtest_target: str | None = None,
+    alerts_target: str | None = None,
     auth: AuthConfig | None = None,
     service_token: SecretStr | None = None,
 ) -> Starlette:
@@ -114,6 +116,7 @@ def create_app(
             else None
         )
         authenticators["current"] = await Authenticator.start(auth)
+        alerts_channel = service_channel(alerts_target, service_token) if alerts_target else None
         nc = await bus.connect(nats_url, "graph")
         holder["current"] = Backends(
             storage=storage_service_pb2_grpc.StorageServiceStub(channel),
@@ -123,6 +126,11 @@ def create_app(
             backtest=(
                 backtest_service_pb2_grpc.BacktestServiceStub(backtest_channel)
                 if backtest_channel
+                else None
+            ),
+            alerts=(
+                alerts_service_pb2_grpc.AlertsServiceStub(alerts_channel)
+                if alerts_channel
                 else None
             ),
         )
@@ -140,6 +148,8 @@ def create_app(
             await ingest_channel.close()
             if backtest_channel is not None:
                 await backtest_channel.close()
+            if alerts_channel is not None:
+                await alerts_channel.close()
 
     def metrics(request: Request) -> Response:
         # A plain route: a mounted ASGI app would answer /metrics with a redirect to /metrics/.

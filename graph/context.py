@@ -1,4 +1,4 @@
-"""What resolvers reach: the storage, ingest and backtest gRPC stubs and the NATS
+"""What resolvers reach: the storage, ingest, backtest and alerts gRPC stubs and the NATS
 connection."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 
 from graph.principal import RequestAuth, local_auth
+from quantflow.alerts.v1 import alerts_service_pb2_grpc
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
@@ -23,6 +24,8 @@ class Backends:
     ingest: ingest_service_pb2_grpc.IngestServiceStub | None = None
     # None for a gateway run without the backtest service: backtests answer UNAVAILABLE.
     backtest: backtest_service_pb2_grpc.BacktestServiceStub | None = None
+    # None for a gateway run without the alerts service: alerts answer UNAVAILABLE.
+    alerts: alerts_service_pb2_grpc.AlertsServiceStub | None = None
 
 
 @dataclass

@@ -14,6 +14,8 @@ from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from graph.alert_firings import AlertFiringQueries, AlertSubscriptions
+from graph.alerts import AlertMutations, AlertQueries
 from graph.arguments import kline_kind_argument, symbol_argument, venue_argument
 from graph.auth import AuthMutations, AuthQueries
 from graph.backtest import BacktestMutations, BacktestQueries
@@ -118,7 +120,14 @@ class Kline:
 
 @strawberry.type
 class Query(
-    LatestMarketQueries, CandleQueries, BacktestQueries, JobQueries, SymbolQueries, AuthQueries
+    LatestMarketQueries,
+    CandleQueries,
+    BacktestQueries,
+    JobQueries,
+    SymbolQueries,
+    AlertQueries,
+    AlertFiringQueries,
+    AuthQueries,
 ):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
@@ -175,12 +184,12 @@ class Query(
 
 
 @strawberry.type
-class Mutation(MarketMutation, BacktestMutations, JobMutations, AuthMutations):
+class Mutation(MarketMutation, BacktestMutations, JobMutations, AlertMutations, AuthMutations):
     pass
 
 
 @strawberry.type
-class Subscription(LiveMarketSubscriptions, JobSubscriptions):
+class Subscription(LiveMarketSubscriptions, JobSubscriptions, AlertSubscriptions):
     @strawberry.subscription(
         description="Every trade of the given symbols (all if none) on the given venue (all "
         "if none) as it arrives on the bus."

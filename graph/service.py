@@ -26,6 +26,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         settings.namespace,
         ingest_target=settings.ingest_target,
         backtest_target=settings.backtest_target,
+        alerts_target=settings.alerts_target,
         auth=auth,
         service_token=settings.service_token,
     )

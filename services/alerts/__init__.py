@@ -1,8 +1,12 @@
-"""Alerts: rules over the market that fire when their condition turns true.
+"""Alerts: rules over the market that fire when their condition turns true, and the
+notifications of each firing, sent from a PostgreSQL outbox.
 
-The pure cores so far (no bus, database or delivery worker yet): ``firing`` (one rule's
-firing state machine: false→true, ONCE/RECURRING, cooldown, re-arm level, expiry,
-redelivered events), ``rule_index`` (every rule of a symbol evaluated per trade at a cost that
-does not grow with the number of simple threshold rules) and ``channels`` (the notification
-senders: Telegram, Discord, email, webhooks).
+Pure cores: ``firing`` (one rule's state machine), ``rule_index`` (every rule of a symbol
+per trade, at a cost that does not grow with the number of threshold rules),
+``candle_builder`` (coarser candles from 1m klines), ``validation``, ``stale_feed`` and
+``channels`` (the senders). Around them: ``rule_store`` and ``channel_store`` (PostgreSQL),
+``rpc`` (AlertsService), ``notifications`` (ListNotifications), ``history`` (RuleHistory),
+``warmup`` (rules fed stored data before their first live event), ``evaluator`` (the market
+stream → firings in the ``outbox``), ``scheduler`` (expiry, stale feeds) and ``service``
+(all of it in one process: ``quantflow serve alerts``).
 """

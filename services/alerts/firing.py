@@ -104,6 +104,7 @@ class Lifecycle:
         self._before: bool | None = None  # the condition at the previous event
         self._fired_ms = 0
         self._fired_price = 0.0
+        self._warm = True  # no live event and no restored state yet
 
     def step(self, time_ms: int, price: float, truth: bool) -> bool:
         """Whether the rule fires at this event."""
@@ -111,6 +112,7 @@ class Lifecycle:
             return False
         if self.expired_at(time_ms):
             return False
+        self._warm = False
         before, self._before = self._before, truth
         if self.state is State.ARMED:
             if before is False and truth:
@@ -147,6 +149,32 @@ class Lifecycle:
             if time_ms >= self._fired_ms + self.rule.cooldown_ms:
                 self.state = State.ARMED
 
+    def observe(self, truth: bool) -> None:
+        """Warming up (:meth:`RuleMachine.warm_trade`): the condition held ``truth`` at a
+        past event. Only a rule that never saw a live event takes it as its last value."""
+        if not self._warm:
+            return
+        self._before = truth
+
+    def snapshot(self) -> dict[str, object]:
+        """What a restarted evaluator needs to go on as if it had not stopped (JSON-able)."""
+        return {
+            "state": self.state.value,
+            "before": self._before,
+            "fired_ms": self._fired_ms,
+            "fired_price": self._fired_price,
+        }
+
+    def restore(self, snapshot: Mapping[str, object]) -> None:
+        """Back to a :meth:`snapshot`'s state."""
+        self._warm = False
+        self.state = State(str(snapshot["state"]))
+        before = snapshot.get("before")
+        self._before = before if isinstance(before, bool) else None
+        fired_ms, fired_price = snapshot.get("fired_ms", 0), snapshot.get("fired_price", 0.0)
+        self._fired_ms = fired_ms if isinstance(fired_ms, int) else 0
+        self._fired_price = float(fired_price) if isinstance(fired_price, int | float) else 0.0
+
     def expired_at(self, time_ms: int) -> bool:
         """Whether the rule has expired by ``time_ms`` (it is then marked expired)."""
         expires = self.rule.expires_at_ms
@@ -165,6 +193,17 @@ class Lifecycle:
         return price <= level if self._fired_price > level else price >= level
 
 
+# Candles a live candle rule keeps to compute its indicators over: bounded, so a rule that
+# runs for months costs the same per candle as on its first day. Recursive indicators (EMA,
+# RSI, MACD) computed over the last 5,000 candles differ from ones computed over all of
+# history by far less than their last digit (an EMA(26) forgets a candle by 0.93 a step).
+CANDLE_HISTORY = 5000
+
+
+def candle_history(condition: Condition) -> int:
+    return max(CANDLE_HISTORY, 3 * condition.warmup)
+
+
 class RuleMachine:
     """One rule evaluated on its own: its condition's stream, its lifecycle and the last event
     it saw. The reference evaluation; the rule index gives the same firings faster."""
@@ -178,15 +217,73 @@ class RuleMachine:
             TradeStream(rule.condition) if rule.condition.driver is Driver.TRADES else None
         )
         self._candles = (
-            CandleStream(rule.condition) if rule.condition.driver is Driver.CANDLES else None
+            CandleStream(rule.condition, history=candle_history(rule.condition))
+            if rule.condition.driver is Driver.CANDLES
+            else None
         )
         # venue → the last trade id evaluated
         self._seen_trades: dict[str, int] = dict(seen_trades or {})
         self._seen_candle: int | None = None  # last open time evaluated
+        # Warm-up (services/alerts/warmup.py): the last stored trade or candle fed, and the
+        # last trade before a restart, fed to the condition at the first live trade unless
+        # the warm-up fed it already.
+        self._warm_trade_id: int | None = None
+        self._warm_candle_open: int | None = None
+        self._primer: tuple[int, int, float] | None = None  # trade id, time, price
 
     @property
     def state(self) -> State:
         return self.lifecycle.state
+
+    def resume(self, trade_id: int, time_ms: int, price: float) -> None:
+        """After a restart: the last trade seen before it becomes the previous point of a
+        trade condition (for ``crosses_above``), without being evaluated again."""
+        if self._trades is not None:
+            self._primer = (trade_id, time_ms, price)
+
+    def resume_candles(self, open_ms: int) -> None:
+        """After a restart: candles up to the one opening at ``open_ms`` were seen."""
+        if self._candles is not None:
+            self._seen_candle = open_ms
+
+    def warm_trade(self, trade: Trade) -> None:
+        """Feed a stored trade from before the rule's live events to its condition's windows
+        (``change``, ``volume_spike``), never firing. A rule with no state yet takes the
+        condition at the last such trade as its first evaluation; a restored one keeps its
+        own."""
+        if self._trades is None or trade.symbol != self.rule.symbol:
+            return
+        if self._warm_trade_id is not None and trade.trade_id <= self._warm_trade_id:
+            return
+        self._warm_trade_id = trade.trade_id
+        seen = self._seen_trades.get(trade.venue)
+        self._seen_trades[trade.venue] = max(trade.trade_id, seen or trade.trade_id)
+        truth = self._trades.on_trade(
+            trade.trade_time_ms, float(trade.price), float(trade.quantity)
+        )
+        self.lifecycle.observe(truth)
+
+    def warm_candle(self, event: CandleEvent) -> None:
+        """The same for a stored closed candle, for the indicators' history."""
+        if (
+            self._candles is None
+            or event.symbol != self.rule.symbol
+            or event.interval != self.rule.interval
+        ):
+            return
+        candle = event.candle
+        if self._warm_candle_open is not None and candle.open_time <= self._warm_candle_open:
+            return
+        self._warm_candle_open = candle.open_time
+        self._seen_candle = max(candle.open_time, self._seen_candle or candle.open_time)
+        truth = self._candles.on_candle(
+            float(candle.open),
+            float(candle.high),
+            float(candle.low),
+            float(candle.close),
+            float(candle.volume),
+        )
+        self.lifecycle.observe(truth)
 
     def on_trade(self, trade: Trade) -> Firing | None:
         """The firing at ``trade`` of this rule's symbol, if any."""
@@ -196,6 +293,11 @@ class RuleMachine:
         if seen is not None and trade.trade_id <= seen:
             return None
         self._seen_trades[trade.venue] = trade.trade_id
+        if self._primer is not None:
+            primer_id, primer_ms, primer_price = self._primer
+            self._primer = None
+            if self._warm_trade_id is None or primer_id > self._warm_trade_id:
+                self._trades.on_trade(primer_ms, primer_price, 0.0)
         price = float(trade.price)
         truth = self._trades.on_trade(trade.trade_time_ms, price, float(trade.quantity))
         if not self.lifecycle.step(trade.trade_time_ms, price, truth):

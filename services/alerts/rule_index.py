@@ -28,6 +28,7 @@ evaluator removes rules as they finish (and the scheduler as they expire).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.alerts.firing import (
@@ -103,25 +104,72 @@ class SymbolRules:
         self._machines: dict[str, RuleMachine] = {}
         self._indexed: dict[str, tuple[str, float, Lifecycle]] = {}
         self._seen: dict[str, int] = {}  # venue → last trade id
+        self._seen_candles: dict[str, int] = {}  # interval → last open time, at a restart
         self._price: float | None = None  # of the last trade
         self._before: float | None = None  # of the trade before it
         self._time_ms = 0
+        self._last_id = 0  # of the last trade
 
     def __len__(self) -> int:
         return len(self._machines) + len(self._indexed)
 
-    def add(self, rule: Rule) -> None:
+    def resume(self, venue: str, trade_id: int, price: float, time_ms: int) -> None:
+        """After a restart, before any rule is added: the last trade evaluated before it."""
+        self._seen[venue] = trade_id
+        self._price, self._time_ms, self._last_id = price, time_ms, trade_id
+
+    def resume_candles(self, interval: str, open_ms: int) -> None:
+        """After a restart, before any rule is added: the last closed candle evaluated."""
+        self._seen_candles[interval] = open_ms
+
+    def snapshot(self, rule_id: str) -> dict[str, object]:
+        """The rule's lifecycle as of the last trade (see :meth:`Lifecycle.snapshot`);
+        ``before`` is None until the rule has seen a trade."""
+        self.state(rule_id)  # settles an indexed rule's lazy re-arming
+        machine = self._machines.get(rule_id)
+        if machine is not None:
+            return machine.lifecycle.snapshot()
+        kind, level, lifecycle = self._indexed[rule_id]
+        snapshot = lifecycle.snapshot()
+        # An indexed rule's lifecycle is stepped at turns only: its condition at the last
+        # trade is the index's to say.
+        seen = self._price is not None and all(p[2] is not lifecycle for p in self._pending)
+        snapshot["before"] = self._holds(kind, level, lifecycle.rule) if seen else None
+        return snapshot
+
+    def machine(self, rule_id: str) -> RuleMachine | None:
+        """The rule's own machine if it is evaluated one by one (to warm it up)."""
+        return self._machines.get(rule_id)
+
+    def machine_ids(self) -> list[str]:
+        """The rules evaluated one by one (their lifecycle moves at any event)."""
+        return list(self._machines)
+
+    def add(self, rule: Rule, snapshot: Mapping[str, object] | None = None) -> None:
+        """Add ``rule``; with a ``snapshot`` (a restarted evaluator) it goes on from there,
+        else its first event only sets its state."""
         if rule.symbol != self.symbol:
             raise ValueError(f"rule {rule.rule_id} is on {rule.symbol}, not {self.symbol}")
         if rule.rule_id in self._machines or rule.rule_id in self._indexed:
             raise ValueError(f"rule {rule.rule_id} is already on {self.symbol}")
         found = threshold(rule)
         if found is None:
-            self._machines[rule.rule_id] = RuleMachine(rule, self._seen)
+            machine = RuleMachine(rule, self._seen)
+            if rule.interval in self._seen_candles:
+                machine.resume_candles(self._seen_candles[rule.interval])
+            if snapshot is not None:
+                machine.lifecycle.restore(snapshot)
+                if self._price is not None:
+                    machine.resume(self._last_id, self._time_ms, self._price)
+            self._machines[rule.rule_id] = machine
             return
         kind, level = found
         lifecycle = Lifecycle(rule)
         self._indexed[rule.rule_id] = (kind, level, lifecycle)
+        if snapshot is not None and snapshot.get("before") is not None and self._price is not None:
+            lifecycle.restore(snapshot)
+            self._lists[kind].add(level, lifecycle)
+            return
         # Its first trade only sets its state: it joins the lists after that trade.
         self._pending.append((kind, level, lifecycle))
 
@@ -168,6 +216,7 @@ class SymbolRules:
             if firing is not None:
                 firings.append(firing)
         self._before, self._price, self._time_ms = before, price, time_ms
+        self._last_id = trade.trade_id
         firings.sort(key=lambda f: f.rule_id)
         return firings
 
@@ -215,12 +264,25 @@ class RuleIndex:
     def __len__(self) -> int:
         return len(self._symbol_of)
 
-    def add(self, rule: Rule) -> None:
-        book = self._symbols.get(rule.symbol)
+    def book(self, symbol: str) -> SymbolRules:
+        """The rules of ``symbol`` (an empty book if none yet)."""
+        book = self._symbols.get(symbol)
         if book is None:
-            book = self._symbols[rule.symbol] = SymbolRules(rule.symbol)
-        book.add(rule)
+            book = self._symbols[symbol] = SymbolRules(symbol)
+        return book
+
+    def add(self, rule: Rule, snapshot: Mapping[str, object] | None = None) -> None:
+        self.book(rule.symbol).add(rule, snapshot)
         self._symbol_of[rule.rule_id] = rule.symbol
+
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self._symbol_of
+
+    def snapshot(self, rule_id: str) -> dict[str, object]:
+        return self._symbols[self._symbol_of[rule_id]].snapshot(rule_id)
+
+    def machine(self, rule_id: str) -> RuleMachine | None:
+        return self._symbols[self._symbol_of[rule_id]].machine(rule_id)
 
     def remove(self, rule_id: str) -> None:
         self._symbols[self._symbol_of.pop(rule_id)].remove(rule_id)

@@ -16,7 +16,7 @@ from services.common.names import VENUES
 from services.common.runtime import configure_logging, run_service
 from services.common.settings import Settings, describe_invalid, env_name
 
-SERVICES = ("ingest", "storage", "backtest", "graph")
+SERVICES = ("ingest", "storage", "backtest", "alerts", "graph")
 # The settings `up` takes from flags, so an error names the flag the user typed.
 UP_FLAGS = {
     "source": "--source",
@@ -95,6 +95,8 @@ def _serve(args: argparse.Namespace) -> int:
         from services.storage.service import run
     elif args.service == "backtest":
         from services.backtest.service import run
+    elif args.service == "alerts":
+        from services.alerts.service import run
     else:
         from graph.service import run
     run_service(run, settings, parent_pid=args.supervisor_pid)

@@ -29,9 +29,11 @@ COMPONENT_PORTS = {
     "ingest_grpc_port": "ingest gRPC",
     "graph_grpc_port": "graph gRPC",
     "backtest_grpc_port": "backtest gRPC",
+    "alerts_grpc_port": "alerts gRPC",
     "storage_metrics_port": "storage metrics",
     "ingest_metrics_port": "ingest metrics",
     "backtest_metrics_port": "backtest metrics",
+    "alerts_metrics_port": "alerts metrics",
 }
 
 

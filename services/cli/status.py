@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from quantflow.alerts.v1 import alerts_service_pb2, alerts_service_pb2_grpc
 from quantflow.backtest.v1 import backtest_service_pb2, backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2, ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
@@ -79,6 +80,11 @@ async def _details(name: str, target: str, token: str | None) -> tuple[str, bool
                     channel
                 ).ListStrategies(backtest_service_pb2.ListStrategiesRequest(), timeout=2)
                 return f"{len(listed.strategies)} strategies", True
+            if name == "alerts":
+                rules = await alerts_service_pb2_grpc.AlertsServiceStub(channel).ListRules(
+                    alerts_service_pb2.ListRulesRequest(), timeout=2
+                )
+                return f"{len(rules.rules)} rules of the local user", True
     except grpc.aio.AioRpcError as error:
         return f"({error.code().name})", False
     return "", True

@@ -1,9 +1,9 @@
 """``quantflow up``: the whole system on one machine.
 
 Starts embedded PostgreSQL and NATS (unless their URLs are set), then storage, ingest,
-backtest and graph as child processes (`quantflow serve <service>`, what a container runs),
+backtest, alerts and graph as child processes (`quantflow serve <service>`, what a container runs),
 restarts a child or embedded server that dies (a server on its old port: children have it in
-their URLs), and on Ctrl-C stops everything in order: graph, backtest, ingest, storage,
+their URLs), and on Ctrl-C stops everything in order: graph, alerts, backtest, ingest, storage,
 servers.
 """
 
@@ -247,9 +247,13 @@ class Stack:
             return chosen.get(field) or free_port()
 
         ports = {
-            name: port(f"{name}_grpc_port") for name in ("storage", "ingest", "backtest", "graph")
+            name: port(f"{name}_grpc_port")
+            for name in ("storage", "ingest", "backtest", "alerts", "graph")
         }
-        metrics = {name: port(f"{name}_metrics_port") for name in ("storage", "ingest", "backtest")}
+        metrics = {
+            name: port(f"{name}_metrics_port")
+            for name in ("storage", "ingest", "backtest", "alerts")
+        }
         env = {
             **os.environ,
             "QUANTFLOW_NATS_URL": self.nats_url,
@@ -269,12 +273,15 @@ class Stack:
             "QUANTFLOW_INGEST_GRPC_PORT": str(ports["ingest"]),
             "QUANTFLOW_GRAPH_GRPC_PORT": str(ports["graph"]),
             "QUANTFLOW_BACKTEST_GRPC_PORT": str(ports["backtest"]),
+            "QUANTFLOW_ALERTS_GRPC_PORT": str(ports["alerts"]),
             "QUANTFLOW_STORAGE_METRICS_PORT": str(metrics["storage"]),
             "QUANTFLOW_INGEST_METRICS_PORT": str(metrics["ingest"]),
             "QUANTFLOW_BACKTEST_METRICS_PORT": str(metrics["backtest"]),
+            "QUANTFLOW_ALERTS_METRICS_PORT": str(metrics["alerts"]),
             "QUANTFLOW_STORAGE_TARGET": f"127.0.0.1:{ports['storage']}",
             "QUANTFLOW_INGEST_TARGET": f"127.0.0.1:{ports['ingest']}",
             "QUANTFLOW_BACKTEST_TARGET": f"127.0.0.1:{ports['backtest']}",
+            "QUANTFLOW_ALERTS_TARGET": f"127.0.0.1:{ports['alerts']}",
         }
         graph_url = f"http://{self.settings.graph_host}:{self.settings.graph_port}"
         self.components = [
@@ -298,6 +305,12 @@ class Stack:
                 ports["backtest"],
                 env,
                 extra={"metrics": f"http://127.0.0.1:{metrics['backtest']}/metrics"},
+            ),
+            Component(
+                "alerts",
+                ports["alerts"],
+                env,
+                extra={"metrics": f"http://127.0.0.1:{metrics['alerts']}/metrics"},
             ),
             Component(
                 "graph",
@@ -356,6 +369,9 @@ class Stack:
         finally:
             await self.shutdown()
 
+    def _target(self, name: str) -> str:
+        return next(c.grpc_target for c in self.components if c.name == name)
+
     def _banner(self) -> None:
         graph = str(self.components[-1].extra["graphql"])
         lines = [
@@ -367,6 +383,7 @@ class Stack:
             + (" (embedded)" if self.postgres else ""),
             f"  NATS:       {self.nats_url}" + (" (embedded)" if self.nats else ""),
             f"  data:       {self.data_dir}",
+            f"  alerts:     gRPC {self._target('alerts')} (rules, channels, notifications)",
             f"  auth:       {auth_banner(self.auth_mode)}",
             "  `quantflow status` shows health; Ctrl-C stops everything.",
             "",

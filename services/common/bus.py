@@ -108,3 +108,23 @@ async def ensure_jobs_stream(js: JetStreamContext, namespace: str) -> None:
             duplicate_window=DUPLICATE_WINDOW_S,
         ),
     )
+
+
+# Firings are kept a week on the bus (the record is PostgreSQL's alert_firings).
+ALERTS_MAX_AGE_S = 7 * 24 * 3600.0
+
+
+async def ensure_alerts_stream(js: JetStreamContext, namespace: str) -> None:
+    """Create (or bring up to date) the ALERTS stream of committed firings
+    (``alerts.fired.<SYMBOL>``, one message per firing by its Nats-Msg-Id)."""
+    await _ensure_stream(
+        js,
+        StreamConfig(
+            name=names.alerts_stream(namespace),
+            subjects=names.alerts_subjects(namespace),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=ALERTS_MAX_AGE_S,
+            duplicate_window=DUPLICATE_WINDOW_S,
+        ),
+    )

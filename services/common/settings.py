@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    # The Telegram Bot API (tests point it at a local fake).
+    telegram_api_url: str = "https://api.telegram.org"
+    # Alerts delivery: a send refused with a 5xx or lost to a network fault is retried after
+    # this delay, doubling each time (up to 5 minutes), for at most this many sends in all
+    # (rate limits wait as long as the service says instead). The delivery worker looks at
+    # the outbox at least this often; a firing's NOTIFY wakes it at once.
+    alerts_retry_base_s: float = Field(default=1.0, gt=0, le=300.0)
+    alerts_retry_max_attempts: int = Field(default=10, ge=1, le=1000)
+    alerts_delivery_poll_s: float = Field(default=1.0, gt=0, le=60.0)
 
     # Auth (README "Auth"): "required", or "local" where tokenless requests act as the local
     # admin; a graph listening beyond loopback always requires it (services/common/auth/modes.py).

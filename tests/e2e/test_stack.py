@@ -157,8 +157,9 @@ async def test_live_capture_flows_to_graphql_and_a_second_replay_adds_nothing(
 
         status = cli(["status", "--data-dir", str(tmp_path / "qf")], env, name="status")
         assert await status.run_to_end() == 0, status.output()
-        assert status.output().count("SERVING") == 4
+        assert status.output().count("SERVING") == 5
         assert "strategies" in status.output()
+        assert "0 rules of the local user" in status.output()
         assert await up.interrupt() == 0, up.output()[-3000:]
 
     for trade in received:

@@ -142,6 +142,8 @@ async def test_telegram_permanent_refusals_fail_without_retry(
 
     [outcome] = outcomes
     assert isinstance(outcome, Failed) and outcome.permanent
+    # The bot or the chat is refused, not just this message: nothing more is sent to it.
+    assert outcome.refuses_channel == (status != 400 or "supergroup" in reason)
     assert outcome.reason.startswith(f"Telegram {status}: ") and outcome.reason.endswith(reason)
     assert telegram.statuses == [status]
     # A token in a reason would end up in the notifications list for anyone to read.
@@ -274,7 +276,7 @@ async def test_discord_refusals_are_never_retried(
 
         outcomes = await send_until_done(sender, Channel(ChannelKind.DISCORD, url), notice())
 
-    assert outcomes == [Failed(reason)]
+    assert outcomes == [Failed(reason, refuses_channel=status != 400)]
     assert discord.statuses == [status]
     assert discord.invalid_requests == 0
 

@@ -54,7 +54,13 @@ def test_plan_starts_the_backtest_service_before_graph_and_points_graph_at_it(
 ) -> None:
     stack = Stack(Settings(data_dir=tmp_path, backtest_grpc_port=7604))
     stack._plan()
-    assert [c.name for c in stack.components] == ["storage", "ingest", "backtest", "graph"]
+    assert [c.name for c in stack.components] == [
+        "storage",
+        "ingest",
+        "backtest",
+        "alerts",
+        "graph",
+    ]
     assert all(c.env["QUANTFLOW_BACKTEST_TARGET"] == "127.0.0.1:7604" for c in stack.components)
     (backtest,) = [c for c in stack.components if c.name == "backtest"]
     assert backtest.env["QUANTFLOW_BACKTEST_METRICS_PORT"] not in ("9104", "0")
@@ -135,3 +141,14 @@ async def test_server_restarts_on_its_old_port_and_run_file_gets_its_new_pid(
     await supervising
     assert launcher.handles[1].port == launcher.handles[0].port
     assert json.loads((tmp_path / RUN_FILE).read_text())["nats"]["restarts"] == 1
+
+
+def test_plan_starts_alerts_before_graph_and_points_graph_at_it(tmp_path: Path) -> None:
+    stack = Stack(Settings(data_dir=tmp_path, alerts_grpc_port=7605))
+    stack._plan()
+    names = [c.name for c in stack.components]
+    assert names.index("storage") < names.index("alerts") < names.index("graph")
+    assert all(c.env["QUANTFLOW_ALERTS_TARGET"] == "127.0.0.1:7605" for c in stack.components)
+    (alerts,) = [c for c in stack.components if c.name == "alerts"]
+    assert alerts.env["QUANTFLOW_ALERTS_GRPC_PORT"] == "7605"
+    assert alerts.env["QUANTFLOW_ALERTS_METRICS_PORT"] not in ("9105", "0")

@@ -22,6 +22,9 @@ from services.alerts.channels.rate_limit import RateLimiter
 from services.alerts.channels.retry_policy import RetryPolicy, backoff, retry_after_seconds
 from services.common.clock import Clock, SystemClock
 
+# Bad token, missing permissions, unknown webhook: every later message would be refused.
+_CHANNEL_REFUSED = frozenset({401, 403, 404})
+
 
 class DiscordSender:
     def __init__(
@@ -85,4 +88,4 @@ class DiscordSender:
             return Retry(wait, described)
         if status >= 500:
             return backoff(self._policy, attempt, described, rng=self._rng)
-        return Failed(described)
+        return Failed(described, refuses_channel=status in _CHANNEL_REFUSED)

@@ -55,10 +55,14 @@ class Retry:
 @dataclass(frozen=True)
 class Failed:
     """Do not send again. ``permanent``: the service refused the message itself (bad
-    token, unknown chat, 5xx from SMTP, 4xx from a webhook); otherwise retries ran out."""
+    token, unknown chat, 5xx from SMTP, 4xx from a webhook); otherwise retries ran out.
+    ``refuses_channel``: the refusal is of the channel, not of this message (a bad token, a
+    deleted webhook, a bot blocked): later messages to it would be refused too, and Discord
+    bans clients that keep sending such requests."""
 
     reason: str
     permanent: bool = True
+    refuses_channel: bool = False
 
 
 Outcome = Delivered | Retry | Failed

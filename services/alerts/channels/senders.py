@@ -10,6 +10,7 @@ from services.alerts.channels.discord import DiscordSender
 from services.alerts.channels.email import EmailSender, SmtpServer
 from services.alerts.channels.message import Notice
 from services.alerts.channels.outcome import Channel, ChannelKind, Outcome
+from services.alerts.channels.retry_policy import RetryPolicy
 from services.alerts.channels.telegram import TELEGRAM_API_URL, TelegramSender
 from services.alerts.channels.webhook import WebhookSender
 
@@ -26,12 +27,16 @@ class Sender(Protocol):
 
 
 def senders(
-    client: httpx.AsyncClient, smtp: SmtpServer, *, telegram_api_url: str = TELEGRAM_API_URL
+    client: httpx.AsyncClient,
+    smtp: SmtpServer,
+    *,
+    telegram_api_url: str = TELEGRAM_API_URL,
+    policy: RetryPolicy | None = None,
 ) -> dict[ChannelKind, Sender]:
-    """The sender of each kind, sharing one HTTP client."""
+    """The sender of each kind, sharing one HTTP client and one retry policy."""
     return {
-        ChannelKind.TELEGRAM: TelegramSender(client, api_url=telegram_api_url),
-        ChannelKind.DISCORD: DiscordSender(client),
-        ChannelKind.EMAIL: EmailSender(smtp),
-        ChannelKind.WEBHOOK: WebhookSender(client),
+        ChannelKind.TELEGRAM: TelegramSender(client, api_url=telegram_api_url, policy=policy),
+        ChannelKind.DISCORD: DiscordSender(client, policy=policy),
+        ChannelKind.EMAIL: EmailSender(smtp, policy=policy),
+        ChannelKind.WEBHOOK: WebhookSender(client, policy=policy),
     }

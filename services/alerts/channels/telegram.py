@@ -24,6 +24,8 @@ from services.alerts.channels.retry_policy import RetryPolicy, backoff
 from services.common.clock import Clock, SystemClock
 
 TELEGRAM_API_URL = "https://api.telegram.org"
+# No such bot (401 bad token, 404 malformed token), bot blocked or kicked (403).
+_CHANNEL_REFUSED = frozenset({401, 403, 404})
 
 
 class TelegramSender:
@@ -81,6 +83,8 @@ class TelegramSender:
             return Retry(retry_after, described)
         if status >= 500:
             return backoff(self._policy, attempt, described, rng=self._rng)
+        refuses_channel = status in _CHANNEL_REFUSED
         if "migrate_to_chat_id" in parameters:
             described += f" (the chat is now {parameters['migrate_to_chat_id']})"
-        return Failed(described)
+            refuses_channel = True
+        return Failed(described, refuses_channel=refuses_channel)
