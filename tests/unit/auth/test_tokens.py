@@ -27,7 +27,6 @@ from services.common.auth.tokens import (
 )
 
 POLICY = TokenPolicy(issuer="quantflow", audience="quantflow-graph", access_ttl_s=900)
-NOW = datetime.now(UTC)
 
 
 def _ring(kid: str = "k1") -> KeyRing:
@@ -43,8 +42,8 @@ def _claims(**changes: object) -> dict[str, object]:
         "iss": "quantflow",
         "aud": "quantflow-graph",
         "sub": "alice",
-        "iat": int(NOW.timestamp()),
-        "exp": int(NOW.timestamp()) + 900,
+        "iat": int(datetime.now(UTC).timestamp()),
+        "exp": int(datetime.now(UTC).timestamp()) + 900,
     }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
@@ -52,23 +51,23 @@ def _claims(**changes: object) -> dict[str, object]:
 
 def test_issued_token_verifies_with_subject_and_role() -> None:
     ring = _ring()
-    token = issue_access_token(ring, POLICY, "alice", admin=True, now=NOW)
+    token = issue_access_token(ring, POLICY, "alice", admin=True, now=datetime.now(UTC))
     claims = verify_access_token(ring, POLICY, token)
     assert (claims.subject, claims.admin) == ("alice", True)
     assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": "k1", "typ": "JWT"}
 
 
 def test_token_signed_by_another_key_with_the_same_kid_is_refused() -> None:
-    forged = issue_access_token(_ring("k1"), POLICY, "alice", admin=True, now=NOW)
+    forged = issue_access_token(_ring("k1"), POLICY, "alice", admin=True, now=datetime.now(UTC))
     with pytest.raises(InvalidToken, match="invalid"):
         verify_access_token(_ring("k1"), POLICY, forged)
 
 
 def test_token_with_a_tampered_payload_is_refused() -> None:
     ring = _ring()
-    header, _, signature = issue_access_token(ring, POLICY, "alice", admin=False, now=NOW).split(
-        "."
-    )
+    header, _, signature = issue_access_token(
+        ring, POLICY, "alice", admin=False, now=datetime.now(UTC)
+    ).split(".")
     tampered = f"{header}.{_b64(_claims(admin=True))}.{signature}"
     with pytest.raises(InvalidToken):
         verify_access_token(ring, POLICY, tampered)
@@ -76,15 +75,18 @@ def test_token_with_a_tampered_payload_is_refused() -> None:
 
 def test_expired_token_is_refused_beyond_the_leeway() -> None:
     ring = _ring()
-    stale = issue_access_token(ring, POLICY, "alice", admin=False, now=NOW - timedelta(hours=1))
+    stale = issue_access_token(
+        ring, POLICY, "alice", admin=False, now=datetime.now(UTC) - timedelta(hours=1)
+    )
     with pytest.raises(InvalidToken, match="expired"):
         verify_access_token(ring, POLICY, stale)
 
 
 def test_token_expired_within_the_leeway_still_verifies() -> None:
     ring = _ring()
+    now = datetime.now(UTC)
     just_expired = issue_access_token(
-        ring, POLICY, "alice", admin=False, now=NOW - timedelta(seconds=POLICY.access_ttl_s + 5)
+        ring, POLICY, "alice", admin=False, now=now - timedelta(seconds=POLICY.access_ttl_s + 5)
     )
     assert verify_access_token(ring, POLICY, just_expired).subject == "alice"
 
@@ -92,7 +94,7 @@ def test_token_expired_within_the_leeway_still_verifies() -> None:
 def test_token_for_another_audience_is_refused() -> None:
     ring = _ring()
     other = TokenPolicy(issuer="quantflow", audience="someone-else", access_ttl_s=900)
-    token = issue_access_token(ring, other, "alice", admin=False, now=NOW)
+    token = issue_access_token(ring, other, "alice", admin=False, now=datetime.now(UTC))
     with pytest.raises(InvalidToken, match="audience"):
         verify_access_token(ring, POLICY, token)
 
@@ -100,7 +102,7 @@ def test_token_for_another_audience_is_refused() -> None:
 def test_token_from_another_issuer_is_refused() -> None:
     ring = _ring()
     other = TokenPolicy(issuer="evil", audience="quantflow-graph", access_ttl_s=900)
-    token = issue_access_token(ring, other, "alice", admin=False, now=NOW)
+    token = issue_access_token(ring, other, "alice", admin=False, now=datetime.now(UTC))
     with pytest.raises(InvalidToken, match="issuer"):
         verify_access_token(ring, POLICY, token)
 
@@ -145,7 +147,7 @@ def test_rs256_token_is_refused() -> None:
 
 
 def test_token_with_an_unknown_kid_is_refused() -> None:
-    token = issue_access_token(_ring("gone"), POLICY, "alice", admin=False, now=NOW)
+    token = issue_access_token(_ring("gone"), POLICY, "alice", admin=False, now=datetime.now(UTC))
     with pytest.raises(InvalidToken, match="unknown"):
         verify_access_token(_ring("k1"), POLICY, token)
 
@@ -160,20 +162,22 @@ def test_key_directory_is_created_once_and_rotation_keeps_old_tokens_valid(
     tmp_path: Path,
 ) -> None:
     keys = tmp_path / "keys"
-    first = load_key_ring(keys, create=True, now=NOW)
-    assert load_key_ring(keys, create=True, now=NOW).kids == first.kids  # not regenerated
+    first = load_key_ring(keys, create=True, now=datetime.now(UTC))
+    assert (
+        load_key_ring(keys, create=True, now=datetime.now(UTC)).kids == first.kids
+    )  # not regenerated
     assert oct((keys / f"{first.signing_kid}.pem").stat().st_mode & 0o777) == "0o600"
-    old_token = issue_access_token(first, POLICY, "alice", admin=False, now=NOW)
+    old_token = issue_access_token(first, POLICY, "alice", admin=False, now=datetime.now(UTC))
 
-    new_kid = add_key(keys, NOW + timedelta(seconds=5))
-    rotated = load_key_ring(keys, create=False, now=NOW)
+    new_kid = add_key(keys, datetime.now(UTC) + timedelta(seconds=5))
+    rotated = load_key_ring(keys, create=False, now=datetime.now(UTC))
     assert rotated.signing_kid == new_kid
-    new_token = issue_access_token(rotated, POLICY, "bob", admin=False, now=NOW)
+    new_token = issue_access_token(rotated, POLICY, "bob", admin=False, now=datetime.now(UTC))
     assert jwt.get_unverified_header(new_token)["kid"] == new_kid
     assert verify_access_token(rotated, POLICY, old_token).subject == "alice"
 
     (keys / f"{first.signing_kid}.pem").unlink()  # the old key retired
-    retired = load_key_ring(keys, create=False, now=NOW)
+    retired = load_key_ring(keys, create=False, now=datetime.now(UTC))
     with pytest.raises(InvalidToken, match="unknown"):
         verify_access_token(retired, POLICY, old_token)
     assert verify_access_token(retired, POLICY, new_token).subject == "bob"
@@ -181,4 +185,4 @@ def test_key_directory_is_created_once_and_rotation_keeps_old_tokens_valid(
 
 def test_missing_key_directory_without_create_names_it(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no signing key"):
-        load_key_ring(tmp_path / "none", create=False, now=NOW)
+        load_key_ring(tmp_path / "none", create=False, now=datetime.now(UTC))
