@@ -11,8 +11,9 @@ import grpc
 import strawberry
 from strawberry.types import Info
 
-from graph.alert_rpc import OWNER, RPC_TIMEOUT_S, alerts_error, alerts_stub, time_from_ms
+from graph.alert_rpc import RPC_TIMEOUT_S, alerts_error, alerts_stub, time_from_ms
 from graph.context import Context
+from graph.principal import owner
 from quantflow.alerts.v1 import alerts_service_pb2 as pb
 
 # A test notification runs the channel's own retry rules (a 429's retry_after …) while the
@@ -88,13 +89,13 @@ def channel_from_pb(channel: pb.Channel) -> NotificationChannel:
     )
 
 
-def channel_input_to_pb(given: NotificationChannelInput) -> pb.CreateChannelRequest:
+def channel_input_to_pb(given: NotificationChannelInput, owner: str) -> pb.CreateChannelRequest:
     return pb.CreateChannelRequest(
         kind=channel_kind_to_pb(given.kind),
         name=given.name,
         target=given.target,
         secret=given.secret or "",
-        owner=OWNER,
+        owner=owner,
     )
 
 
@@ -111,7 +112,7 @@ async def create_notification_channel(
 ) -> NotificationChannel:
     try:
         reply = await alerts_stub(info).CreateChannel(
-            channel_input_to_pb(input), timeout=RPC_TIMEOUT_S
+            channel_input_to_pb(input, owner(info)), timeout=RPC_TIMEOUT_S
         )
     except grpc.aio.AioRpcError as error:
         raise alerts_error(error, "createNotificationChannel") from error
@@ -121,7 +122,7 @@ async def create_notification_channel(
 async def notification_channels(info: Info[Context, None]) -> list[NotificationChannel]:
     try:
         reply = await alerts_stub(info).ListChannels(
-            pb.ListChannelsRequest(owner=OWNER), timeout=RPC_TIMEOUT_S
+            pb.ListChannelsRequest(owner=owner(info)), timeout=RPC_TIMEOUT_S
         )
     except grpc.aio.AioRpcError as error:
         raise alerts_error(error, "notificationChannels") from error
@@ -131,7 +132,7 @@ async def notification_channels(info: Info[Context, None]) -> list[NotificationC
 async def delete_notification_channel(info: Info[Context, None], id: strawberry.ID) -> bool:
     try:
         reply = await alerts_stub(info).DeleteChannel(
-            pb.DeleteChannelRequest(id=str(id), owner=OWNER), timeout=RPC_TIMEOUT_S
+            pb.DeleteChannelRequest(id=str(id), owner=owner(info)), timeout=RPC_TIMEOUT_S
         )
     except grpc.aio.AioRpcError as error:
         raise alerts_error(error, "deleteNotificationChannel") from error
@@ -141,7 +142,7 @@ async def delete_notification_channel(info: Info[Context, None], id: strawberry.
 async def send_test_notification(
     info: Info[Context, None], channel_id: strawberry.ID
 ) -> TestNotificationResult:
-    request = pb.SendTestNotificationRequest(channel_id=str(channel_id), owner=OWNER)
+    request = pb.SendTestNotificationRequest(channel_id=str(channel_id), owner=owner(info))
     try:
         reply = await alerts_stub(info).SendTestNotification(
             request, timeout=_TEST_NOTIFICATION_TIMEOUT_S

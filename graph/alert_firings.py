@@ -26,16 +26,18 @@ from graph.alert_channels import (
     channel_kind_from_pb,
     delivery_status_from_pb,
 )
-from graph.alert_rpc import OWNER, alerts_error, alerts_stub, optional_time, time_from_ms
+from graph.alert_rpc import alerts_error, alerts_stub, optional_time, time_from_ms
 from graph.alerts import get_rule
 from graph.arguments import symbol_argument, venue_argument
 from graph.context import Context
 from graph.errors import TypedError
+from graph.principal import owner
 from graph.scalars import Int64
 from graph.windows import window_ms
 from quantflow.alerts.v1 import alert_fired_pb2
 from quantflow.alerts.v1 import alerts_service_pb2 as pb
 from services.common import names
+from services.common.auth.modes import LOCAL_USER
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500  # ListNotifications' own limit
@@ -293,7 +295,7 @@ async def notifications(
     # edge's cursor resumes right after it and the last one of a page is the next token.
     while len(edges) < size:
         request = pb.ListNotificationsRequest(
-            owner=OWNER,
+            owner=owner(info),
             rule_id="" if rule_id is None else str(rule_id),
             page_size=min(MAX_PAGE_SIZE, skip + size - len(edges)),
             page_token=token,
@@ -364,6 +366,7 @@ async def alert_fired(
     ] = None,
 ) -> AsyncGenerator[AlertFired, None]:
     """Firings from the bus as they are recorded; each rule id is checked first (NOT_FOUND)."""
+    me = owner(info)  # only this user's firings
     wanted = {str(r) for r in rule_ids or []}
     for rule in sorted(wanted):
         await get_rule(info, rule, "alertFired")
@@ -389,7 +392,7 @@ async def alert_fired(
                 continue
             if wanted and event.rule_id not in wanted:
                 continue
-            if event.owner not in ("", "local"):
+            if (event.owner or LOCAL_USER) != me:  # an empty owner is the local admin's
                 continue
             yield fired_from_pb(event)
     finally:

@@ -15,8 +15,6 @@ from graph.errors import TypedError, from_rpc_error
 from quantflow.alerts.v1 import alerts_service_pb2_grpc
 
 RPC_TIMEOUT_S = 10.0
-# The gateway has no users yet: everything belongs to the local user.
-OWNER = ""
 _COLUMN = re.compile(r"at column (\d+)")
 
 

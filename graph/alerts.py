@@ -20,7 +20,6 @@ from strawberry.types import Info
 
 from graph.alert_channels import ChannelMutations, ChannelQueries
 from graph.alert_rpc import (
-    OWNER,
     RPC_TIMEOUT_S,
     alerts_error,
     alerts_stub,
@@ -29,6 +28,7 @@ from graph.alert_rpc import (
 )
 from graph.arguments import symbol_argument, venue_argument
 from graph.context import Context
+from graph.principal import owner
 from graph.windows import epoch_ms
 from quantflow.alerts.v1 import alerts_service_pb2 as pb
 from services.common import names
@@ -231,7 +231,7 @@ def merged_rule_input(rule: pb.Rule, change: AlertRuleUpdateInput) -> pb.RuleInp
 async def create_alert_rule(
     info: Info[Context, None], input: Annotated[AlertRuleInput, strawberry.argument()]
 ) -> AlertRule:
-    request = pb.CreateRuleRequest(input=rule_input_to_pb(input), owner=OWNER)
+    request = pb.CreateRuleRequest(input=rule_input_to_pb(input), owner=owner(info))
     try:
         reply = await alerts_stub(info).CreateRule(request, timeout=RPC_TIMEOUT_S)
     except grpc.aio.AioRpcError as error:
@@ -241,7 +241,7 @@ async def create_alert_rule(
 
 async def alert_rules(info: Info[Context, None], symbol: str | None = None) -> list[AlertRule]:
     request = pb.ListRulesRequest(
-        owner=OWNER, symbol=symbol_argument(symbol) if symbol is not None else ""
+        owner=owner(info), symbol=symbol_argument(symbol) if symbol is not None else ""
     )
     try:
         reply = await alerts_stub(info).ListRules(request, timeout=RPC_TIMEOUT_S)
@@ -253,7 +253,7 @@ async def alert_rules(info: Info[Context, None], symbol: str | None = None) -> l
 async def get_rule(info: Info[Context, None], id: str, what: str) -> pb.Rule:
     try:
         reply = await alerts_stub(info).GetRule(
-            pb.GetRuleRequest(id=id, owner=OWNER), timeout=RPC_TIMEOUT_S
+            pb.GetRuleRequest(id=id, owner=owner(info)), timeout=RPC_TIMEOUT_S
         )
     except grpc.aio.AioRpcError as error:
         raise alerts_error(error, what) from error
@@ -270,7 +270,9 @@ async def update_alert_rule(
     input: Annotated[AlertRuleUpdateInput, strawberry.argument()],
 ) -> AlertRule:
     current = await get_rule(info, str(id), "updateAlertRule")
-    request = pb.UpdateRuleRequest(id=str(id), owner=OWNER, input=merged_rule_input(current, input))
+    request = pb.UpdateRuleRequest(
+        id=str(id), owner=owner(info), input=merged_rule_input(current, input)
+    )
     try:
         reply = await alerts_stub(info).UpdateRule(request, timeout=RPC_TIMEOUT_S)
     except grpc.aio.AioRpcError as error:
@@ -281,7 +283,7 @@ async def update_alert_rule(
 async def pause_alert_rule(info: Info[Context, None], id: strawberry.ID) -> AlertRule:
     try:
         reply = await alerts_stub(info).PauseRule(
-            pb.PauseRuleRequest(id=str(id), owner=OWNER), timeout=RPC_TIMEOUT_S
+            pb.PauseRuleRequest(id=str(id), owner=owner(info)), timeout=RPC_TIMEOUT_S
         )
     except grpc.aio.AioRpcError as error:
         raise alerts_error(error, "pauseAlertRule") from error
@@ -291,7 +293,7 @@ async def pause_alert_rule(info: Info[Context, None], id: strawberry.ID) -> Aler
 async def resume_alert_rule(info: Info[Context, None], id: strawberry.ID) -> AlertRule:
     try:
         reply = await alerts_stub(info).ResumeRule(
-            pb.ResumeRuleRequest(id=str(id), owner=OWNER), timeout=RPC_TIMEOUT_S
+            pb.ResumeRuleRequest(id=str(id), owner=owner(info)), timeout=RPC_TIMEOUT_S
         )
     except grpc.aio.AioRpcError as error:
         raise alerts_error(error, "resumeAlertRule") from error
@@ -301,7 +303,7 @@ async def resume_alert_rule(info: Info[Context, None], id: strawberry.ID) -> Ale
 async def delete_alert_rule(info: Info[Context, None], id: strawberry.ID) -> bool:
     try:
         reply = await alerts_stub(info).DeleteRule(
-            pb.DeleteRuleRequest(id=str(id), owner=OWNER), timeout=RPC_TIMEOUT_S
+            pb.DeleteRuleRequest(id=str(id), owner=owner(info)), timeout=RPC_TIMEOUT_S
         )
     except grpc.aio.AioRpcError as error:
         raise alerts_error(error, "deleteAlertRule") from error

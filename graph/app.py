@@ -7,21 +7,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from graph import ide
 from graph.api_docs import api_docs_routes
+from graph.authenticator import AuthConfig, Authenticator
 from graph.body_limit import BodySizeLimit
 from graph.context import Backends, Context
 from graph.health_routes import Upstreams, health_routes
+from graph.principal import RequestAuth
 from graph.rest import rest_routes
 from graph.schema import schema
 from quantflow.alerts.v1 import alerts_service_pb2_grpc
@@ -29,10 +32,13 @@ from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import bus
+from services.common.service_token import service_channel
 
 
 class QuantflowGraphQL(GraphQL[Context, None]):
-    def __init__(self, backends: dict[str, Backends]) -> None:
+    def __init__(
+        self, backends: dict[str, Backends], authenticators: dict[str, Authenticator]
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -42,6 +48,7 @@ class QuantflowGraphQL(GraphQL[Context, None]):
             keep_alive_interval=15,
         )
         self._backends = backends
+        self._authenticators = authenticators
         self._graphiql_html = ide.graphiql_html()
 
     @property
@@ -50,7 +57,32 @@ class QuantflowGraphQL(GraphQL[Context, None]):
         return self._graphiql_html
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(backends=self._backends["current"])
+        if isinstance(request, Request):
+            auth = await self.authenticate(request, response)
+        else:  # a WebSocket: nobody until its connection_init (on_ws_connect)
+            auth = RequestAuth(None, anonymous_client=_address(request))
+        return Context(backends=self._backends["current"], auth=auth)
+
+    async def authenticate(self, request: Request, response: Any) -> RequestAuth:
+        """Who an HTTP request (/graphql or a REST route) acts as, from its headers."""
+        return await self._authenticators["current"].authenticate(
+            request.headers.get("authorization"), _address(request), response
+        )
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """Authenticate a WebSocket by its ``connection_init`` payload (never its URL, which
+        proxies log); refused credentials, or none where auth is required, close it (4403)."""
+        auth = await self._authenticators["current"].authenticate_connection(
+            context.connection_params, context.auth.anonymous_client
+        )
+        if auth.refused is not None or auth.principal is None:
+            raise ConnectionRejectionError()
+        context.auth = auth
+
+
+def _address(connection: Any) -> str:
+    client = getattr(connection, "client", None)
+    return f"address:{client.host if client is not None else 'unknown'}"
 
 
 # A backtest result (up to 10,000 equity points and every trade) may pass gRPC's 4 MB default.
@@ -65,20 +97,26 @@ def create_app(
     ingest_target: str,
     backtest_target: str | None = None,
     alerts_target: str | None = None,
+    auth: AuthConfig | None = None,
+    service_token: SecretStr | None = None,
 ) -> Starlette:
+    """``auth`` None: local mode without accounts (tokenless requests act as the local
+    admin; login answers UNAVAILABLE)."""
     holder: dict[str, Backends] = {}
+    authenticators: dict[str, Authenticator] = {}
     upstreams: dict[str, Upstreams] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        channel = grpc.aio.insecure_channel(storage_target)
-        ingest_channel = grpc.aio.insecure_channel(ingest_target)
+        channel = service_channel(storage_target, service_token)
+        ingest_channel = service_channel(ingest_target, service_token)
         backtest_channel = (
-            grpc.aio.insecure_channel(backtest_target, options=_BACKTEST_CHANNEL)
+            service_channel(backtest_target, service_token, _BACKTEST_CHANNEL)
             if backtest_target
             else None
         )
-        alerts_channel = grpc.aio.insecure_channel(alerts_target) if alerts_target else None
+        authenticators["current"] = await Authenticator.start(auth)
+        alerts_channel = service_channel(alerts_target, service_token) if alerts_target else None
         nc = await bus.connect(nats_url, "graph")
         holder["current"] = Backends(
             storage=storage_service_pb2_grpc.StorageServiceStub(channel),
@@ -103,6 +141,7 @@ def create_app(
         try:
             yield
         finally:
+            await authenticators["current"].close()
             upstreams.clear()
             await nc.drain()
             await channel.close()
@@ -116,7 +155,7 @@ def create_app(
         # A plain route: a mounted ASGI app would answer /metrics with a redirect to /metrics/.
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    graphql = QuantflowGraphQL(holder)
+    graphql = QuantflowGraphQL(holder, authenticators)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -125,7 +164,7 @@ def create_app(
             Mount(ide.STATIC_PATH, ide.static_files()),
             Route("/metrics", metrics),
             # REST over the same schema, and its OpenAPI document and docs page.
-            *rest_routes(lambda: holder.get("current")),
+            *rest_routes(lambda: holder.get("current"), graphql.authenticate),
             *api_docs_routes(),
         ],
         middleware=[Middleware(BodySizeLimit)],

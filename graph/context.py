@@ -8,6 +8,7 @@ from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
+from graph.principal import RequestAuth, local_auth
 from quantflow.alerts.v1 import alerts_service_pb2_grpc
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from quantflow.market.v1 import ingest_service_pb2_grpc
@@ -32,3 +33,7 @@ class Context:
     backends: Backends
     # This request's DataLoaders by name, made on first use (graph/loaders.py).
     loaders: dict[str, Any] = field(default_factory=dict)
+    # Who the request acts as (graph/principal.py); by default the local admin.
+    auth: RequestAuth = field(default_factory=local_auth)
+    # A WebSocket's connection_init payload (strawberry sets it; graph/app.py reads it).
+    connection_params: dict[str, object] | None = None

@@ -29,6 +29,7 @@ from graph.backtest import (
 )
 from graph.context import Context
 from graph.errors import TypedError, from_rpc_error
+from graph.principal import owner
 from quantflow.backtest.v1 import backtest_service_pb2 as pb
 from quantflow.backtest.v1 import jobs_pb2
 from services.backtest.jobs import JobState as DomainState
@@ -340,7 +341,9 @@ def _progress(event: jobs_pb2.JobEvent) -> JobProgress:
 
 async def job(info: Info[Context, None], id: strawberry.ID) -> Job:
     try:
-        reply = await _backtests(info).GetJob(pb.GetJobRequest(id=str(id)), timeout=_RPC_TIMEOUT_S)
+        reply = await _backtests(info).GetJob(
+            pb.GetJobRequest(id=str(id), owner=owner(info)), timeout=_RPC_TIMEOUT_S
+        )
     except grpc.aio.AioRpcError as error:
         raise from_rpc_error(error, "job") from error
     return job_from_pb(reply.job)
@@ -349,7 +352,7 @@ async def job(info: Info[Context, None], id: strawberry.ID) -> Job:
 async def jobs(
     info: Info[Context, None], first: int = 20, after: str | None = None
 ) -> JobConnection:
-    request = pb.ListJobsRequest(first=first, after=after or "")
+    request = pb.ListJobsRequest(first=first, after=after or "", owner=owner(info))
     try:
         reply = await _backtests(info).ListJobs(request, timeout=_RPC_TIMEOUT_S)
     except grpc.aio.AioRpcError as error:
@@ -367,7 +370,7 @@ async def jobs(
 async def submit_backtest(
     info: Info[Context, None], input: Annotated[BacktestInput, strawberry.argument()]
 ) -> Job:
-    request = pb.SubmitBacktestRequest(input=input_to_pb(input))
+    request = pb.SubmitBacktestRequest(input=input_to_pb(input), owner=owner(info))
     try:
         reply = await _backtests(info).SubmitBacktest(request, timeout=_RPC_TIMEOUT_S)
     except grpc.aio.AioRpcError as error:
@@ -378,7 +381,7 @@ async def submit_backtest(
 async def optimize(
     info: Info[Context, None], input: Annotated[OptimizeInput, strawberry.argument()]
 ) -> Job:
-    request = pb.OptimizeRequest(input=_optimize_to_pb(input))
+    request = pb.OptimizeRequest(input=_optimize_to_pb(input), owner=owner(info))
     try:
         reply = await _backtests(info).Optimize(request, timeout=_RPC_TIMEOUT_S)
     except grpc.aio.AioRpcError as error:
@@ -389,7 +392,7 @@ async def optimize(
 async def cancel_job(info: Info[Context, None], id: strawberry.ID) -> Job:
     try:
         reply = await _backtests(info).CancelJob(
-            pb.CancelJobRequest(id=str(id)), timeout=_RPC_TIMEOUT_S
+            pb.CancelJobRequest(id=str(id), owner=owner(info)), timeout=_RPC_TIMEOUT_S
         )
     except grpc.aio.AioRpcError as error:
         raise from_rpc_error(error, "cancelJob") from error

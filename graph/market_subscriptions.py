@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.errors import TypedError, from_rpc_error
+from graph.principal import require_admin
 from quantflow.market.v1 import ingest_service_pb2 as ingest_pb
 from quantflow.market.v1 import ingest_service_pb2_grpc
 
@@ -53,6 +54,7 @@ async def market_subscriptions(info: Info[Context, None]) -> list[MarketSubscrip
 async def subscribe_market_data(
     info: Info[Context, None], symbols: list[str], streams: list[str]
 ) -> list[MarketSubscription]:
+    require_admin(info)
     request = ingest_pb.SubscribeMarketDataRequest(symbols=symbols, streams=streams)
     try:
         reply = await _ingest(info).SubscribeMarketData(request, timeout=_RPC_TIMEOUT_S)
@@ -64,6 +66,7 @@ async def subscribe_market_data(
 async def unsubscribe_market_data(
     info: Info[Context, None], symbols: list[str], streams: list[str]
 ) -> list[MarketSubscription]:
+    require_admin(info)
     request = ingest_pb.UnsubscribeMarketDataRequest(symbols=symbols, streams=streams)
     try:
         reply = await _ingest(info).UnsubscribeMarketData(request, timeout=_RPC_TIMEOUT_S)

@@ -11,7 +11,7 @@ a list variable from a repeated parameter.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +25,16 @@ from graphql import (
     parse,
 )
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from graph.context import Backends, Context
+from graph.principal import RequestAuth
 from graph.rest_operations import OPERATIONS, Operation
 from graph.schema import schema
+
+# Who a request acts as, from its headers; the response carries a Retry-After when limited.
+Authenticate = Callable[[Request, Response], Awaitable[RequestAuth]]
 
 # A typed error code → the HTTP status of a REST answer carrying it.
 HTTP_STATUS = {
@@ -139,7 +143,7 @@ async def _body(request: Request, operation: Operation) -> dict[str, object]:
 
 
 def _endpoint(
-    operation: Operation, backends: Callable[[], Backends | None]
+    operation: Operation, backends: Callable[[], Backends | None], authenticate: Authenticate
 ) -> Callable[[Request], Any]:
     types = variable_types(operation)
 
@@ -158,20 +162,33 @@ def _endpoint(
                 variables.update(await _body(request, operation))
         except ValueError as error:
             return RestError("INVALID_ARGUMENT", str(error)).response()
+        # The same authentication, ownership and rate limit as /graphql (graph/guard.py);
+        # a Retry-After it sets lands on `headers`.
+        headers = Response()
+        auth = await authenticate(request, headers)
         result = await schema.execute(
-            operation.document, variable_values=variables, context_value=Context(current)
+            operation.document, variable_values=variables, context_value=Context(current, auth=auth)
         )
         if result.errors:
-            return rest_error(result.errors).response()
+            response = rest_error(result.errors).response()
+            if "retry-after" in headers.headers:
+                response.headers["Retry-After"] = headers.headers["retry-after"]
+            return response
         assert result.data is not None
         return JSONResponse(result.data[operation.field], status_code=operation.success_status)
 
     return endpoint
 
 
-def rest_routes(backends: Callable[[], Backends | None]) -> list[Route]:
-    """Every REST route; ``backends()`` is None until the app has started."""
+def rest_routes(backends: Callable[[], Backends | None], authenticate: Authenticate) -> list[Route]:
+    """Every REST route; ``backends()`` is None until the app has started; ``authenticate``
+    reads the request's ``Authorization`` header as /graphql does."""
     return [
-        Route(op.path, _endpoint(op, backends), methods=[op.method], name=op.operation_id)
+        Route(
+            op.path,
+            _endpoint(op, backends, authenticate),
+            methods=[op.method],
+            name=op.operation_id,
+        )
         for op in OPERATIONS
     ]

@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext, Info
 from graph.alert_firings import AlertFiringQueries, AlertSubscriptions
 from graph.alerts import AlertMutations, AlertQueries
 from graph.arguments import kline_kind_argument, symbol_argument, venue_argument
+from graph.auth import AuthMutations, AuthQueries
 from graph.backtest import BacktestMutations, BacktestQueries
 from graph.bus_events import bus_events
 from graph.candles import CandleQueries
@@ -25,6 +26,7 @@ from graph.context import Context
 from graph.coverage import Coverage, coverage
 from graph.errors import from_rpc_error, is_bad_variable, should_mask
 from graph.federation import ENTITY_TYPES, FEDERATION_VERSION, SymbolQueries, checked_entities
+from graph.guard import AuthGuard
 from graph.history import TradeConnection, history
 from graph.jobs import JobMutations, JobQueries, JobSubscriptions
 from graph.limits import limit_extensions
@@ -125,6 +127,7 @@ class Query(
     SymbolQueries,
     AlertQueries,
     AlertFiringQueries,
+    AuthQueries,
 ):
     @strawberry.field(
         description="The latest stored trade price of one symbol; null with a NOT_FOUND "
@@ -181,7 +184,7 @@ class Query(
 
 
 @strawberry.type
-class Mutation(MarketMutation, BacktestMutations, JobMutations, AlertMutations):
+class Mutation(MarketMutation, BacktestMutations, JobMutations, AlertMutations, AuthMutations):
     pass
 
 
@@ -270,6 +273,7 @@ schema = QuantflowSchema(
     execution_context_class=ColumnarExecutionContext,
     extensions=[
         *limit_extensions(),
+        AuthGuard,
         lambda: MaskErrors(should_mask_error=should_mask),
     ],
 )

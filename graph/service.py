@@ -8,6 +8,7 @@ import logging
 import uvicorn
 
 from graph.app import create_app
+from graph.authenticator import AuthConfig
 from graph.body_limit import MAX_BODY_BYTES
 from services.common.grpc_server import start_grpc_server
 from services.common.runtime import require_url
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
+    auth = AuthConfig.from_settings(settings)
+    auth.key_ring()  # no keys: stop now with a line naming the fix, before anything listens
     app = create_app(
         require_url(settings.nats_url, "QUANTFLOW_NATS_URL"),
         settings.storage_target,
@@ -24,6 +27,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         ingest_target=settings.ingest_target,
         backtest_target=settings.backtest_target,
         alerts_target=settings.alerts_target,
+        auth=auth,
+        service_token=settings.service_token,
     )
     config = uvicorn.Config(
         app,
@@ -39,7 +44,11 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     server = uvicorn.Server(config)
     # The gateway serves no gRPC service of its own: health and reflection only.
     grpc_server = await start_grpc_server(
-        settings.grpc_host, settings.graph_grpc_port, lambda _server: None, []
+        settings.grpc_host,
+        settings.graph_grpc_port,
+        lambda _server: None,
+        [],
+        service_token=settings.service_token,
     )
     serving = asyncio.create_task(server.serve())
     stopped = asyncio.create_task(stop.wait())

@@ -12,7 +12,6 @@ import logging
 import time
 
 import asyncpg
-import grpc
 import httpx
 
 from quantflow.alerts.v1 import alerts_service_pb2, alerts_service_pb2_grpc
@@ -30,6 +29,7 @@ from services.common import bus
 from services.common.errors import Unavailable
 from services.common.grpc_server import start_grpc_server
 from services.common.runtime import MetricsServer, require_url
+from services.common.service_token import service_channel
 from services.common.settings import Settings, mask_password
 from services.storage.migrations import prepare_schema
 
@@ -79,7 +79,7 @@ async def open_pool(dsn: str) -> asyncpg.Pool:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     dsn = require_url(settings.database_dsn(), "QUANTFLOW_DATABASE_URL")
     pool = await open_pool(dsn)
-    channel = grpc.aio.insecure_channel(settings.storage_target)
+    channel = service_channel(settings.storage_target, settings.service_token)
     storage = storage_service_pb2_grpc.StorageServiceStub(channel)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
     policy = RetryPolicy(
@@ -113,6 +113,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             servicer, server
         ),
         [SERVICE_NAME],
+        service_token=settings.service_token,
     )
     metrics = MetricsServer(settings.grpc_host, settings.alerts_metrics_port)
     gauges = OutboxGauges(pool)

@@ -21,7 +21,7 @@ from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.backtest import codec
 from services.backtest.job_events import KINDS, STATE_OF, STATES, job_event
 from services.backtest.job_runner import backtest_request, check_optimizable, optimize_request
-from services.backtest.job_store import JobStore
+from services.backtest.job_store import LOCAL, JobStore
 from services.backtest.jobs import Job, JobKind, cursor, moves_forward, page, parse_job_id
 from services.backtest.optimize import Constraint, ParamRange, WalkForward
 from services.backtest.optimize_job import OptimizeSpec
@@ -34,6 +34,10 @@ from services.storage.database_errors import unavailable_when_database_is_down
 
 # A watcher re-reads the job this often when no event arrives (an event lost on the bus).
 _WATCH_POLL_S = 2.0
+
+
+def _owner(given: str) -> str:
+    return given or LOCAL
 
 
 def _ms(moment: datetime | None) -> int | None:
@@ -96,9 +100,9 @@ class JobDesk:
         self._js = js
         self._namespace = namespace
 
-    async def submit(self, kind: JobKind, request: dict[str, Any]) -> Job:
+    async def submit(self, kind: JobKind, request: dict[str, Any], owner: str = LOCAL) -> Job:
         with unavailable_when_database_is_down():
-            job = await self.store.create(kind, request)
+            job = await self.store.create(kind, request, owner)
         try:
             await self._js.publish(
                 names.job_work_subject(kind.value, self._namespace),
@@ -164,7 +168,9 @@ class JobServicer(BacktestServicer):
         self, request: pb.SubmitBacktestRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitBacktestResponse:
         backtest = check_request(request.input)
-        job = await self._desk.submit(JobKind.BACKTEST, backtest_request(backtest))
+        job = await self._desk.submit(
+            JobKind.BACKTEST, backtest_request(backtest), _owner(request.owner)
+        )
         return pb.SubmitBacktestResponse(job=await self.job_to_pb(job))
 
     async def Optimize(
@@ -175,14 +181,16 @@ class JobServicer(BacktestServicer):
         backtest = check_request(request.input.backtest)
         spec = spec_from_pb(request.input)
         check_optimizable(spec, backtest)
-        job = await self._desk.submit(JobKind.OPTIMIZE, optimize_request(spec, backtest))
+        job = await self._desk.submit(
+            JobKind.OPTIMIZE, optimize_request(spec, backtest), _owner(request.owner)
+        )
         return pb.OptimizeResponse(job=await self.job_to_pb(job))
 
     async def GetJob(
         self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetJobResponse:
         with unavailable_when_database_is_down():
-            job = await self._desk.store.get(parse_job_id(request.id))
+            job = await self._desk.store.get(parse_job_id(request.id), _owner(request.owner))
         return pb.GetJobResponse(job=await self.job_to_pb(job))
 
     async def ListJobs(
@@ -190,7 +198,7 @@ class JobServicer(BacktestServicer):
     ) -> pb.ListJobsResponse:
         wanted = page(request.first, request.after or None)
         with unavailable_when_database_is_down():
-            jobs, more = await self._desk.store.list(wanted)
+            jobs, more = await self._desk.store.list(wanted, _owner(request.owner))
         return pb.ListJobsResponse(
             jobs=[await self.job_to_pb(job, with_result=False) for job in jobs],
             end_cursor=cursor(jobs[-1]) if jobs else "",
@@ -202,7 +210,9 @@ class JobServicer(BacktestServicer):
         self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelJobResponse:
         with unavailable_when_database_is_down():
-            job = await self._desk.store.request_cancel(parse_job_id(request.id))
+            job = await self._desk.store.request_cancel(
+                parse_job_id(request.id), _owner(request.owner)
+            )
         if job.state.terminal:
             await self._nc.publish(
                 names.job_progress_subject(job.id, self._namespace),
@@ -214,6 +224,8 @@ class JobServicer(BacktestServicer):
         self, request: pb.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchJobResponse]:
         job_id = parse_job_id(request.id)
+        with unavailable_when_database_is_down():
+            await self._desk.store.get(job_id, _owner(request.owner))  # NOT_FOUND if not theirs
         async for event in watch(self._nc, self._desk.store, job_id, self._namespace):
             yield pb.WatchJobResponse(event=event)
 

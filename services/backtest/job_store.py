@@ -25,6 +25,9 @@ from services.backtest.jobs import (
 )
 from services.common.errors import NotFound
 
+# The owner of jobs submitted without one: the local admin (services/common/auth/modes.py).
+LOCAL = "local"
+
 # jsonb crosses as text (json.dumps / json.loads here), so the pool needs no codec and is
 # shared with the backtest results repository.
 _COLUMNS = (
@@ -64,39 +67,46 @@ class JobStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create(self, kind: JobKind, request: dict[str, Any]) -> Job:
+    async def create(self, kind: JobKind, request: dict[str, Any], owner: str = LOCAL) -> Job:
         row = await self._pool.fetchrow(
-            f"INSERT INTO jobs (id, kind, request) VALUES ($1, $2, $3::jsonb) RETURNING {_COLUMNS}",
+            "INSERT INTO jobs (id, kind, request, owner) VALUES ($1, $2, $3::jsonb, $4) "
+            f"RETURNING {_COLUMNS}",
             uuid.uuid4(),
             kind.value,
             _dumps(request),
+            owner,
         )
         return _job(row)
 
-    async def get(self, job_id: str) -> Job:
-        """The job; NOT_FOUND naming it when there is none."""
+    async def get(self, job_id: str, owner: str | None = None) -> Job:
+        """The job (of ``owner``, when given); NOT_FOUND naming it when there is none."""
         row = await self._pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM jobs WHERE id = $1", uuid.UUID(parse_job_id(job_id))
+            f"SELECT {_COLUMNS} FROM jobs WHERE id = $1 AND ($2::text IS NULL OR owner = $2)",
+            uuid.UUID(parse_job_id(job_id)),
+            owner,
         )
         if row is None:
             raise NotFound(f"no job {job_id}")
         return _job(row)
 
-    async def list(self, page: Page) -> tuple[list[Job], bool]:
-        """A page of jobs, newest first, and whether more follow."""
+    async def list(self, page: Page, owner: str = LOCAL) -> tuple[list[Job], bool]:
+        """A page of ``owner``'s jobs, newest first, and whether more follow."""
         if page.after is None:
             rows = await self._pool.fetch(
-                f"SELECT {_COLUMNS} FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1",
+                f"SELECT {_COLUMNS} FROM jobs WHERE owner = $2 "
+                "ORDER BY created_at DESC, id DESC LIMIT $1",
                 page.first + 1,
+                owner,
             )
         else:
             created, job_id = page.after
             rows = await self._pool.fetch(
-                f"SELECT {_COLUMNS} FROM jobs WHERE (created_at, id) < ($2, $3) "
+                f"SELECT {_COLUMNS} FROM jobs WHERE owner = $4 AND (created_at, id) < ($2, $3) "
                 "ORDER BY created_at DESC, id DESC LIMIT $1",
                 page.first + 1,
                 created,
                 uuid.UUID(job_id),
+                owner,
             )
         return [_job(row) for row in rows[: page.first]], len(rows) > page.first
 
@@ -139,7 +149,7 @@ class JobStore:
             job_id, JobState.CANCELLED, "cancel_requested = true, finished_at = now()"
         )
 
-    async def request_cancel(self, job_id: str) -> Job:
+    async def request_cancel(self, job_id: str, owner: str | None = None) -> Job:
         """Ask a job to stop: a queued one is CANCELLED at once; a running one is flagged
         and its worker stops at its next progress step. FAILED_PRECONDITION when it has
         already finished."""
@@ -147,12 +157,14 @@ class JobStore:
             "UPDATE jobs SET cancel_requested = true, "
             "state = CASE WHEN state = 'QUEUED' THEN 'CANCELLED' ELSE state END, "
             "finished_at = CASE WHEN state = 'QUEUED' THEN now() ELSE finished_at END "
-            f"WHERE id = $1 AND state IN ('QUEUED', 'RUNNING') RETURNING {_COLUMNS}",
+            "WHERE id = $1 AND state IN ('QUEUED', 'RUNNING') "
+            f"AND ($2::text IS NULL OR owner = $2) RETURNING {_COLUMNS}",
             uuid.UUID(parse_job_id(job_id)),
+            owner,
         )
         if row is not None:
             return _job(row)
-        current = await self.get(job_id)
+        current = await self.get(job_id, owner)
         check_move(current.state, JobState.CANCELLED, job_id)
         return current
 

@@ -8,7 +8,6 @@ import contextlib
 import logging
 
 import asyncpg
-import grpc
 
 from quantflow.backtest.v1 import backtest_service_pb2, backtest_service_pb2_grpc
 from quantflow.storage.v1 import storage_service_pb2_grpc
@@ -22,6 +21,7 @@ from services.common import bus
 from services.common.errors import Unavailable
 from services.common.grpc_server import start_grpc_server
 from services.common.runtime import MetricsServer, require_url
+from services.common.service_token import service_channel
 from services.common.settings import Settings, mask_password
 from services.storage.migrations import prepare_schema
 
@@ -58,7 +58,7 @@ async def _pool(dsn: str) -> asyncpg.Pool:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     dsn = require_url(settings.database_dsn(), "QUANTFLOW_DATABASE_URL")
     pool = await _pool(dsn)
-    channel = grpc.aio.insecure_channel(settings.storage_target, options=CHANNEL_OPTIONS)
+    channel = service_channel(settings.storage_target, settings.service_token, CHANNEL_OPTIONS)
     storage = storage_service_pb2_grpc.StorageServiceStub(channel)
     results, jobs = ResultRepository(pool), JobStore(pool)
     nc = await bus.connect(require_url(settings.nats_url, "QUANTFLOW_NATS_URL"), "backtest")
@@ -82,6 +82,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         ),
         [SERVICE_NAME],
         options=CHANNEL_OPTIONS,
+        service_token=settings.service_token,
     )
     metrics = MetricsServer(settings.grpc_host, settings.backtest_metrics_port)
     log.info(

@@ -14,8 +14,9 @@ from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.cli.backfill import BackfillError
 from services.cli.progress import Progress
-from services.cli.up import read_run_file
+from services.cli.up import read_run_file, running_service_token
 from services.common import names
+from services.common.service_token import service_channel
 from services.common.settings import Settings
 
 # Rows shown per table; the totals count them all.
@@ -86,7 +87,7 @@ def report(symbol: str, kind: str, reply: storage_pb.GetCoverageResponse) -> lis
 async def audit(settings: Settings, symbol: str, venue: str) -> list[str]:
     """The report's lines for every series of ``symbol`` stored on ``venue``."""
     target = storage_target(settings)
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with service_channel(target, running_service_token(settings)) as channel:
         stub = storage_service_pb2_grpc.StorageServiceStub(channel)
         try:
             listed = await stub.ListSeries(

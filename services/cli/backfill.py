@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import grpc
+from pydantic import SecretStr
 
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.cli.progress import Progress
-from services.cli.up import read_run_file
+from services.cli.up import read_run_file, running_service_token
 from services.common import bus, names
 from services.common.deadletter import DeadLetterPublisher
 from services.common.errors import QuantflowError
@@ -32,6 +33,7 @@ from services.common.intervals import (
     last_open_at_or_before,
 )
 from services.common.names import VENUE_BINANCE
+from services.common.service_token import service_channel
 from services.common.settings import Settings
 from services.ingest.backfill import Unfillable, fill_for, fill_range, publish_exchange_holes
 from services.ingest.gap_events import GapEventPublisher
@@ -53,6 +55,7 @@ class BackfillError(Exception):
 class Targets:
     nats_url: str
     storage_target: str
+    service_token: SecretStr | None = None
 
 
 def targets(settings: Settings) -> Targets:
@@ -63,9 +66,9 @@ def targets(settings: Settings) -> Targets:
         components = state["components"]
         assert isinstance(nats, dict) and isinstance(components, list)
         storage = next(c["grpc"] for c in components if c["name"] == "storage")
-        return Targets(str(nats["url"]), str(storage))
+        return Targets(str(nats["url"]), str(storage), running_service_token(settings))
     if settings.nats_url:
-        return Targets(settings.nats_url, settings.storage_target)
+        return Targets(settings.nats_url, settings.storage_target, settings.service_token)
     raise BackfillError(
         f"no running QuantFlow found (no run file in {settings.data_dir.resolve()}) and "
         "QUANTFLOW_NATS_URL is not set; start `quantflow up` first, or give --data-dir"
@@ -175,9 +178,14 @@ async def resolve_range(
 
 
 async def missing_ranges(
-    target: str, symbol: str, kind: str, first_id: int, last_id: int
+    target: str,
+    symbol: str,
+    kind: str,
+    first_id: int,
+    last_id: int,
+    service_token: SecretStr | None = None,
 ) -> list[tuple[int, int]]:
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with service_channel(target, service_token) as channel:
         stub = storage_service_pb2_grpc.StorageServiceStub(channel)
         try:
             reply = await stub.ListMissingIds(
@@ -219,7 +227,7 @@ async def backfill(
         first_id, last_id = span
         shown = f"{symbol} {kind.label} {kind.show(first_id)}-{kind.show(last_id)}"
         missing = await missing_ranges(
-            where.storage_target, symbol, kind.bus_kind, first_id, last_id
+            where.storage_target, symbol, kind.bus_kind, first_id, last_id, where.service_token
         )
         if not missing:
             return f"{shown}: all stored already, nothing to fetch"
@@ -229,7 +237,9 @@ async def backfill(
         await rest.aclose()
     deadline = time.monotonic() + _STORED_WAIT_S
     while True:
-        left = await missing_ranges(where.storage_target, symbol, kind.bus_kind, first_id, last_id)
+        left = await missing_ranges(
+            where.storage_target, symbol, kind.bus_kind, first_id, last_id, where.service_token
+        )
         if not left or problems or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.5)

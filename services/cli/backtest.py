@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import grpc
+from pydantic import SecretStr
 
 from quantflow.backtest.v1 import backtest_service_pb2 as pb
 from quantflow.backtest.v1 import backtest_service_pb2_grpc
 from services.cli.up import read_run_file
+from services.common.service_token import service_channel
 from services.common.settings import Settings
 
 _RUN_TIMEOUT_S = 600.0
@@ -159,14 +161,16 @@ async def _progress_line(label: str, stop: asyncio.Event) -> None:
         print(file=sys.stderr)
 
 
-async def run_backtest(target: str, given: pb.BacktestInput) -> pb.BacktestResult:
+async def run_backtest(
+    target: str, given: pb.BacktestInput, service_token: SecretStr | None = None
+) -> pb.BacktestResult:
     """The result of one backtest; BacktestFailed with the service's own words."""
     stop = asyncio.Event()
     label = f"{given.symbol} {given.interval}: fetching candles and running {given.strategy}"
     showing = asyncio.create_task(_progress_line(label, stop))
     options = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES)]
     try:
-        async with grpc.aio.insecure_channel(target, options=options) as channel:
+        async with service_channel(target, service_token, options) as channel:
             stub = backtest_service_pb2_grpc.BacktestServiceStub(channel)
             reply = await stub.RunBacktest(
                 pb.RunBacktestRequest(input=given), timeout=_RUN_TIMEOUT_S

@@ -158,6 +158,20 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user(args: argparse.Namespace) -> int:
+    from services.cli.users import UserCommandFailed, add_user, describe, read_password
+
+    settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
+    configure_logging("WARNING")
+    try:
+        password = read_password(sys.stdin, args.password_stdin)
+        user = asyncio.run(add_user(settings, args.name, password, admin=args.admin))
+    except UserCommandFailed as error:
+        raise SystemExit(f"quantflow user add: {error}") from None
+    print(describe(user))
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     from services.cli.audit import AuditError, audit, print_lines
     from services.common.errors import InvalidArgument
@@ -188,6 +202,7 @@ def _backtest(args: argparse.Namespace) -> int:
         parse_time,
         run_backtest,
     )
+    from services.cli.up import running_service_token
     from services.common.errors import InvalidArgument
     from services.common.symbols import parse_symbol
 
@@ -212,7 +227,8 @@ def _backtest(args: argparse.Namespace) -> int:
         for name in ("stop_loss", "take_profit", "trailing_stop"):
             if getattr(args, name) is not None:
                 setattr(given, name, getattr(args, name))
-        result = asyncio.run(run_backtest(backtest_target(settings), given))
+        token = running_service_token(settings)
+        result = asyncio.run(run_backtest(backtest_target(settings), given, token))
     except InvalidArgument as error:
         raise SystemExit(f"quantflow backtest: SYMBOL: {error}") from None
     except BacktestFailed as error:
@@ -226,12 +242,14 @@ def _backtest(args: argparse.Namespace) -> int:
 def _optimize(args: argparse.Namespace) -> int:
     from services.cli.backtest import BacktestFailed, backtest_target
     from services.cli.optimize import optimize_input, print_lines, run_optimize
+    from services.cli.up import running_service_token
 
     settings, _ = _settings({"data_dir": "--data-dir"}, data_dir=args.data_dir)
     configure_logging("WARNING")
     try:
         given = optimize_input(args)
-        lines = asyncio.run(run_optimize(backtest_target(settings), given, args.top))
+        token = running_service_token(settings)
+        lines = asyncio.run(run_optimize(backtest_target(settings), given, args.top, token))
     except BacktestFailed as error:
         raise SystemExit(f"quantflow optimize: {error}") from None
     except KeyboardInterrupt:
@@ -358,6 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imports.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
     imports.set_defaults(handler=_import)
+
+    user = commands.add_parser("user", help="accounts of the GraphQL API")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    user_add = user_commands.add_parser("add", help="add a user (asks for the password)")
+    user_add.add_argument("name", help="lower-case letters, digits, '.', '_' or '-'")
+    user_add.add_argument("--admin", action="store_true", help="give the admin role")
+    user_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user_add.add_argument("--data-dir", default=None, help="data directory of `quantflow up`")
+    user_add.set_defaults(handler=_user)
 
     audit = commands.add_parser(
         "audit", help="what is stored of a symbol: ranges and holes (with their cause) per kind"

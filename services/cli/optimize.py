@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Sequence
 
 import grpc
+from pydantic import SecretStr
 
 from quantflow.backtest.v1 import backtest_service_pb2 as pb
 from quantflow.backtest.v1 import backtest_service_pb2_grpc, jobs_pb2
@@ -28,6 +29,7 @@ from services.cli.backtest import (
 )
 from services.cli.progress import FractionBar
 from services.common.errors import InvalidArgument
+from services.common.service_token import service_channel
 from services.common.symbols import parse_symbol
 
 _RPC_TIMEOUT_S = 30.0
@@ -158,12 +160,14 @@ def summary(job: pb.Job, top: int) -> list[str]:
     return lines
 
 
-async def run_optimize(target: str, given: pb.OptimizeInput, top: int) -> list[str]:
+async def run_optimize(
+    target: str, given: pb.OptimizeInput, top: int, service_token: SecretStr | None = None
+) -> list[str]:
     """Submit, follow with a progress bar, and the summary; BacktestFailed with the service's
     own words. Cancelling this coroutine (Ctrl-C) cancels the job."""
     options = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES)]
     bar = FractionBar(f"optimize {given.backtest.symbol} {given.backtest.strategy}")
-    async with grpc.aio.insecure_channel(target, options=options) as channel:
+    async with service_channel(target, service_token, options) as channel:
         stub = backtest_service_pb2_grpc.BacktestServiceStub(channel)
         try:
             job = (await stub.Optimize(pb.OptimizeRequest(input=given), timeout=_RPC_TIMEOUT_S)).job

@@ -14,6 +14,7 @@ from quantflow.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
 from services.cli.probe import unreachable_reason
 from services.cli.up import read_run_file
 from services.common.grpc_server import check_health
+from services.common.service_token import service_channel
 from services.common.settings import Settings
 
 # A live source without a connection for this long is unhealthy (one that never connected
@@ -54,9 +55,9 @@ def ingest_summary(status: ingest_service_pb2.GetIngestStatusResponse, state: st
     return summary
 
 
-async def _details(name: str, target: str) -> tuple[str, bool]:
+async def _details(name: str, target: str, token: str | None) -> tuple[str, bool]:
     try:
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with service_channel(target, token) as channel:
             if name == "ingest":
                 ingest = await ingest_service_pb2_grpc.IngestServiceStub(channel).GetIngestStatus(
                     ingest_service_pb2.GetIngestStatusRequest(), timeout=2
@@ -118,7 +119,9 @@ async def _report(state: dict[str, Any]) -> bool:
         healthy &= health == "SERVING"
         details = ""
         if health == "SERVING":
-            details, fine = await _details(component["name"], component["grpc"])
+            # The run's service token (the run file holds it): status calls go past health.
+            token = state.get("service_token")
+            details, fine = await _details(component["name"], component["grpc"], token)
             healthy &= fine
         print(f"  {component['name']:<9} {health:<11} gRPC {component['grpc']}  {details}")
         for key in ("graphql", "metrics"):

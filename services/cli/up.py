@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,8 +23,10 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 import asyncpg
+from pydantic import SecretStr
 
 from services.cli.preflight import chosen_ports
+from services.common.auth.modes import AuthMode, effective_mode
 from services.common.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
@@ -201,6 +204,13 @@ class Stack:
         self.components: list[Component] = []
         self.nats_url = settings.nats_url or ""
         self.database_url = settings.database_dsn() or ""
+        # Every gRPC call between the processes of this run carries it (one per run).
+        self.service_token = (
+            settings.service_token.get_secret_value()
+            if settings.service_token
+            else secrets.token_urlsafe(32)
+        )
+        self.auth_mode = effective_mode(settings.auth, settings.graph_host)
 
     @property
     def servers(self) -> list[Server]:
@@ -249,6 +259,9 @@ class Stack:
             "QUANTFLOW_NATS_URL": self.nats_url,
             "QUANTFLOW_DATABASE_URL": self.database_url,
             "QUANTFLOW_NAMESPACE": self.settings.namespace,
+            "QUANTFLOW_DATA_DIR": str(self.data_dir),
+            "QUANTFLOW_SERVICE_TOKEN": self.service_token,
+            "QUANTFLOW_AUTH": self.auth_mode.value,
             "QUANTFLOW_SOURCE": self.settings.source,
             "QUANTFLOW_VENUE": self.settings.venue,
             "QUANTFLOW_SYMBOLS": ",".join(self.settings.symbols),
@@ -317,6 +330,8 @@ class Stack:
         """What `status` reads; rewritten after every restart, so its pids are current."""
         state = {
             "pid": os.getpid(),
+            # For the CLI's calls to this run's services; the file is the user's only.
+            "service_token": self.service_token,
             "nats": self._server_state(self.nats, self.nats_url),
             "postgres": self._server_state(self.postgres, mask_password(self.database_url)),
             "components": [
@@ -332,6 +347,8 @@ class Stack:
         }
         # Replace, not rewrite in place: `status` may read it at any moment.
         staging = self.data_dir / f".{RUN_FILE}.tmp"
+        staging.touch(mode=0o600)
+        staging.chmod(0o600)
         staging.write_text(json.dumps(state, indent=2))
         staging.replace(self.data_dir / RUN_FILE)
 
@@ -367,6 +384,7 @@ class Stack:
             f"  NATS:       {self.nats_url}" + (" (embedded)" if self.nats else ""),
             f"  data:       {self.data_dir}",
             f"  alerts:     gRPC {self._target('alerts')} (rules, channels, notifications)",
+            f"  auth:       {auth_banner(self.auth_mode)}",
             "  `quantflow status` shows health; Ctrl-C stops everything.",
             "",
         ]
@@ -406,6 +424,22 @@ class Stack:
             await server.stop()
         (self.data_dir / RUN_FILE).unlink(missing_ok=True)
         log.info("QuantFlow stopped; data kept in %s", self.data_dir)
+
+
+def auth_banner(mode: AuthMode) -> str:
+    if mode is AuthMode.LOCAL:
+        return "local (loopback only: requests without a token act as the admin 'local')"
+    return "required (add users with `quantflow user add NAME`, then log in)"
+
+
+def running_service_token(settings: Settings) -> SecretStr | None:
+    """The service token the CLI sends: QUANTFLOW_SERVICE_TOKEN, else the running
+    `quantflow up`'s (from its run file), else none."""
+    if settings.service_token:
+        return settings.service_token
+    state = read_run_file(settings.data_dir)
+    token = state.get("service_token") if state else None
+    return SecretStr(token) if isinstance(token, str) and token else None
 
 
 def read_run_file(data_dir: Path) -> dict[str, object] | None:

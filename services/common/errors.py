@@ -40,3 +40,15 @@ class Unavailable(QuantflowError):
 
     code = "UNAVAILABLE"
     retryable = True
+
+
+class Conflict(QuantflowError):
+    """The thing to create exists already (a user of that name, say)."""
+
+    code = "ALREADY_EXISTS"
+
+
+class Unauthenticated(QuantflowError):
+    """The caller did not prove who it is (no, or a wrong, token)."""
+
+    code = "UNAUTHENTICATED"

@@ -11,8 +11,10 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from pydantic import SecretStr
 
 from services.common.errors import QuantflowError
+from services.common.service_token import server_interceptors
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +92,21 @@ async def start_grpc_server(
     register: Register,
     service_names: Iterable[str],
     options: Sequence[tuple[str, Any]] = (),
+    service_token: SecretStr | str | None = None,
 ) -> GrpcServer:
     """Bind ``host:port`` (0 picks a free port), register services, mark them SERVING.
 
     ``service_names`` are the full names of the services ``register`` adds. Server reflection
     lists them beside health and reflection itself, so grpcurl, Postman or Kreya can call
     every service without the protos. ``options`` are gRPC channel arguments (message size
-    limits, say).
+    limits, say). With a ``service_token``, every call but health checks must carry it
+    (services/common/service_token.py).
     """
     service_names = tuple(service_names)
-    server = grpc.aio.server(interceptors=[ErrorInterceptor()], options=list(options))
+    server = grpc.aio.server(
+        interceptors=[*server_interceptors(service_token), ErrorInterceptor()],
+        options=list(options),
+    )
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

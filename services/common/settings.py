@@ -32,6 +32,7 @@ from pydantic_settings import (
 )
 
 from services.common import names
+from services.common.auth.modes import AuthMode
 from services.common.errors import InvalidArgument
 from services.common.symbols import parse_symbol
 
@@ -138,6 +139,25 @@ class Settings(BaseSettings):
     alerts_retry_base_s: float = Field(default=1.0, gt=0, le=300.0)
     alerts_retry_max_attempts: int = Field(default=10, ge=1, le=1000)
     alerts_delivery_poll_s: float = Field(default=1.0, gt=0, le=60.0)
+
+    # Auth (README "Auth"): "required", or "local" where tokenless requests act as the local
+    # admin; a graph listening beyond loopback always requires it (services/common/auth/modes.py).
+    auth: AuthMode = AuthMode.LOCAL
+    # Ed25519 signing keys, <kid>.pem; default <data_dir>/auth/jwt-keys, where the laptop
+    # stack generates one on first start. The newest kid signs; every key present verifies.
+    auth_keys_dir: Path | None = None
+    auth_issuer: str = "quantflow"
+    auth_audience: str = "quantflow-graph"
+    auth_access_ttl_s: float = Field(default=900.0, ge=10.0, le=86_400.0)
+    auth_refresh_ttl_s: float = Field(default=30 * 86_400.0, ge=60.0)
+    # Per-client rate limit in query-cost units (graph/limits.py): a burst, then a steady rate.
+    rate_limit_burst: float = Field(default=3_000.0, ge=1.0)
+    rate_limit_per_s: float = Field(default=100.0, gt=0.0)
+    # Where auth is required, introspection and field suggestions are off unless this is set
+    # (GraphiQL's schema explorer needs introspection).
+    introspection: bool = False
+    # The shared secret every gRPC call between services carries; unset: no check.
+    service_token: SecretStr | None = None
 
     # Network: where this process listens.
     grpc_host: str = "127.0.0.1"
@@ -265,6 +285,9 @@ class Settings(BaseSettings):
         symbols, from ``shard_index``. The replicas together cover each symbol exactly once
         (all of them read the same ``QUANTFLOW_SYMBOLS``)."""
         return tuple(sorted(set(self.symbols))[self.shard_index :: self.shard_count])
+
+    def jwt_keys_dir(self) -> Path:
+        return self.auth_keys_dir or self.data_dir / "auth" / "jwt-keys"
 
     def database_dsn(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None

@@ -13,11 +13,13 @@ import grpc
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from pydantic import SecretStr
 
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
 from services.common.codec import decode_message
+from services.common.service_token import service_channel
 from services.common.trades import Trade
 from services.ingest.sources import TradePoint
 
@@ -31,14 +33,18 @@ class StorageUnreachable(Exception):
 
 
 async def known_trades(
-    storage_target: str, js: JetStreamContext, namespace: str, symbols: tuple[str, ...]
+    storage_target: str,
+    js: JetStreamContext,
+    namespace: str,
+    symbols: tuple[str, ...],
+    service_token: SecretStr | None = None,
 ) -> dict[str, tuple[TradePoint, ...]]:
     """Per symbol: the latest stored trade and the bus's last trade, those that exist."""
     known: dict[str, tuple[TradePoint, ...]] = {}
     for symbol in symbols:
         points: list[TradePoint] = []
         try:
-            stored = await stored_latest(storage_target, symbol)
+            stored = await stored_latest(storage_target, symbol, service_token)
         except StorageUnreachable as error:
             log.warning(
                 "demo: storage at %s did not answer (%s); resuming %s after the bus's "
@@ -60,9 +66,11 @@ async def known_trades(
     return known
 
 
-async def stored_latest(target: str, symbol: str) -> TradePoint | None:
+async def stored_latest(
+    target: str, symbol: str, service_token: SecretStr | None = None
+) -> TradePoint | None:
     """Storage's latest trade of ``symbol``; None when it stores none."""
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with service_channel(target, service_token) as channel:
         stub = storage_service_pb2_grpc.StorageServiceStub(channel)
         try:
             reply = await stub.GetLatestPrice(

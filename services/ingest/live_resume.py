@@ -14,12 +14,14 @@ import logging
 
 import grpc
 from nats.js import JetStreamContext
+from pydantic import SecretStr
 
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.common import names
 from services.common.intervals import IDS, SeriesStep
 from services.common.names import VENUE_BINANCE
+from services.common.service_token import service_channel
 from services.ingest.backfill import GapFiller, step_of
 from services.ingest.demo_resume import StorageUnreachable, last_on_bus, stored_latest
 from services.ingest.gaps import Gap, SeriesKey
@@ -39,12 +41,13 @@ async def resume_trade_series(
     js: JetStreamContext,
     namespace: str,
     symbols: tuple[str, ...],
+    service_token: SecretStr | None = None,
 ) -> None:
     """Tell ``filler`` the highest known trade id of each live (spot) symbol."""
     for symbol in symbols:
         ids: list[int] = []
         try:
-            stored = await stored_latest(storage_target, symbol)
+            stored = await stored_latest(storage_target, symbol, service_token)
         except StorageUnreachable as error:
             log.warning(
                 "storage at %s did not answer (%s); %s resumes after the bus's last trade",
@@ -56,7 +59,9 @@ async def resume_trade_series(
             if stored is not None:
                 ids.append(stored.trade_id)
                 key = filler.key(VENUE_BINANCE, symbol)
-                for gap in await _stored_holes(storage_target, key, stored.trade_id, IDS):
+                for gap in await _stored_holes(
+                    storage_target, key, stored.trade_id, IDS, service_token
+                ):
                     filler.open_gap(gap)
         on_bus = await last_on_bus(js, namespace, symbol)
         ids += [on_bus.trade_id] if on_bus else []
@@ -69,7 +74,12 @@ async def resume_trade_series(
             )
 
 
-async def resume_id_series(filler: GapFiller, storage_target: str, streams: list[str]) -> None:
+async def resume_id_series(
+    filler: GapFiller,
+    storage_target: str,
+    streams: list[str],
+    service_token: SecretStr | None = None,
+) -> None:
     """Tell ``filler`` the last stored aggTrade id and final kline open time of each live
     stream (``btcusdt@aggTrade``, ``btcusdt@kline_1m`` …), and fill the holes below it."""
     for stream in streams:
@@ -79,10 +89,10 @@ async def resume_id_series(filler: GapFiller, storage_target: str, streams: list
         if kind == names.TRADE or step is None:
             continue
         key = filler.key(VENUE_BINANCE, lower.upper(), kind)
-        last = await _last_stored(storage_target, key)
+        last = await _last_stored(storage_target, key, service_token)
         if last is None:
             continue
-        for gap in await _stored_holes(storage_target, key, last, step):
+        for gap in await _stored_holes(storage_target, key, last, step, service_token):
             filler.open_gap(gap)
         filler.detector.resume(key, last)
         log.info(
@@ -93,8 +103,10 @@ async def resume_id_series(filler: GapFiller, storage_target: str, streams: list
         )
 
 
-async def _last_stored(target: str, key: SeriesKey) -> int | None:
-    async with grpc.aio.insecure_channel(target) as channel:
+async def _last_stored(
+    target: str, key: SeriesKey, service_token: SecretStr | None = None
+) -> int | None:
+    async with service_channel(target, service_token) as channel:
         stub = storage_service_pb2_grpc.StorageServiceStub(channel)
         try:
             reply = await stub.GetLastStoredId(
@@ -118,11 +130,15 @@ async def _last_stored(target: str, key: SeriesKey) -> int | None:
 
 
 async def _stored_holes(
-    target: str, key: SeriesKey, highest_id: int, step: SeriesStep
+    target: str,
+    key: SeriesKey,
+    highest_id: int,
+    step: SeriesStep,
+    service_token: SecretStr | None = None,
 ) -> list[Gap]:
     # Back as far as the lookback, but not before id 0 (the epoch, for open times).
     first = step.advance(highest_id, -min(HOLE_LOOKBACK_IDS, step.count(0, highest_id) - 1))
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with service_channel(target, service_token) as channel:
         stub = storage_service_pb2_grpc.StorageServiceStub(channel)
         try:
             reply = await stub.ListMissingIds(

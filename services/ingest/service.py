@@ -79,7 +79,11 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     if isinstance(source, DemoSource):
         source.resume_after(
             await known_trades(
-                settings.storage_target, js, settings.namespace, source.capture_symbols
+                settings.storage_target,
+                js,
+                settings.namespace,
+                source.capture_symbols,
+                settings.service_token,
             )
         )
     dead_letters = DeadLetterPublisher(js, settings.namespace, VENUE_BINANCE)
@@ -94,9 +98,16 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             await subscriptions.restore()
         gaps = GapFiller(rest, publisher, GapEventPublisher(js, settings.namespace), dead_letters)
         await resume_trade_series(
-            gaps, settings.storage_target, js, settings.namespace, source.symbols
+            gaps,
+            settings.storage_target,
+            js,
+            settings.namespace,
+            source.symbols,
+            settings.service_token,
         )
-        await resume_id_series(gaps, settings.storage_target, source.streams)
+        await resume_id_series(
+            gaps, settings.storage_target, source.streams, settings.service_token
+        )
     checkpoint = await _replay_checkpoint(source, js, settings)
     pipeline = IngestPipeline(source, publisher, dead_letters, gaps, checkpoint)
     grpc_server = await start_grpc_server(
@@ -107,6 +118,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             server,
         ),
         [SERVICE_NAME],
+        service_token=settings.service_token,
     )
     metrics = MetricsServer(settings.grpc_host, settings.ingest_metrics_port)
     log.info(

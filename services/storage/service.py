@@ -112,6 +112,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             server,
         ),
         [SERVICE_NAME],
+        service_token=settings.service_token,
     )
     metrics = MetricsServer(settings.grpc_host, settings.storage_metrics_port)
     log.info(

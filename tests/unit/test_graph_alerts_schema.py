@@ -137,9 +137,10 @@ def test_channel_input_becomes_a_create_request_without_a_secret_when_none() -> 
     request = channel_input_to_pb(
         NotificationChannelInput(
             kind=NotificationChannelKind.DISCORD, name="desk", target="http://127.0.0.1:1/x"
-        )
+        ),
+        "alice",
     )
-    assert request.kind == pb.CHANNEL_KIND_DISCORD
+    assert request.kind == pb.CHANNEL_KIND_DISCORD and request.owner == "alice"
     assert (request.name, request.target, request.secret) == ("desk", "http://127.0.0.1:1/x", "")
 
 

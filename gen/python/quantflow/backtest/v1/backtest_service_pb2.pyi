@@ -234,10 +234,12 @@ class DataQuality(_message.Message):
     def __init__(self, bars: _Optional[int] = ..., holes: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class SubmitBacktestRequest(_message.Message):
-    __slots__ = ("input",)
+    __slots__ = ("input", "owner")
     INPUT_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     input: BacktestInput
-    def __init__(self, input: _Optional[_Union[BacktestInput, _Mapping]] = ...) -> None: ...
+    owner: str
+    def __init__(self, input: _Optional[_Union[BacktestInput, _Mapping]] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class SubmitBacktestResponse(_message.Message):
     __slots__ = ("job",)
@@ -288,10 +290,12 @@ class OptimizeInput(_message.Message):
     def __init__(self, backtest: _Optional[_Union[BacktestInput, _Mapping]] = ..., ranges: _Optional[_Iterable[_Union[ParamRange, _Mapping]]] = ..., method: _Optional[_Union[SearchMethod, str]] = ..., budget: _Optional[int] = ..., seed: _Optional[int] = ..., constraints: _Optional[_Iterable[str]] = ..., objective: _Optional[str] = ..., walk_forward: _Optional[_Union[WalkForward, _Mapping]] = ...) -> None: ...
 
 class OptimizeRequest(_message.Message):
-    __slots__ = ("input",)
+    __slots__ = ("input", "owner")
     INPUT_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     input: OptimizeInput
-    def __init__(self, input: _Optional[_Union[OptimizeInput, _Mapping]] = ...) -> None: ...
+    owner: str
+    def __init__(self, input: _Optional[_Union[OptimizeInput, _Mapping]] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class OptimizeResponse(_message.Message):
     __slots__ = ("job",)
@@ -391,10 +395,12 @@ class Job(_message.Message):
     def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[_jobs_pb2.JobKind, str]] = ..., state: _Optional[_Union[_jobs_pb2.JobState, str]] = ..., progress: _Optional[float] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., attempts: _Optional[int] = ..., cancel_requested: _Optional[bool] = ..., created_ms: _Optional[int] = ..., started_ms: _Optional[int] = ..., finished_ms: _Optional[int] = ..., backtest_input: _Optional[_Union[BacktestInput, _Mapping]] = ..., optimize_input: _Optional[_Union[OptimizeInput, _Mapping]] = ..., backtest_result: _Optional[_Union[BacktestResult, _Mapping]] = ..., optimize_result: _Optional[_Union[OptimizeResult, _Mapping]] = ...) -> None: ...
 
 class GetJobRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "owner")
     ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    owner: str
+    def __init__(self, id: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class GetJobResponse(_message.Message):
     __slots__ = ("job",)
@@ -403,12 +409,14 @@ class GetJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
-    __slots__ = ("first", "after")
+    __slots__ = ("first", "after", "owner")
     FIRST_FIELD_NUMBER: _ClassVar[int]
     AFTER_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     first: int
     after: str
-    def __init__(self, first: _Optional[int] = ..., after: _Optional[str] = ...) -> None: ...
+    owner: str
+    def __init__(self, first: _Optional[int] = ..., after: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class ListJobsResponse(_message.Message):
     __slots__ = ("jobs", "end_cursor", "has_next_page", "cursors")
@@ -423,10 +431,12 @@ class ListJobsResponse(_message.Message):
     def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., end_cursor: _Optional[str] = ..., has_next_page: _Optional[bool] = ..., cursors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CancelJobRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "owner")
     ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    owner: str
+    def __init__(self, id: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class CancelJobResponse(_message.Message):
     __slots__ = ("job",)
@@ -435,10 +445,12 @@ class CancelJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ...) -> None: ...
 
 class WatchJobRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "owner")
     ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    owner: str
+    def __init__(self, id: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class WatchJobResponse(_message.Message):
     __slots__ = ("event",)

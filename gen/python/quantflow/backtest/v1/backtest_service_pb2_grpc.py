@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class BacktestServiceStub:
-    """Backtests over stored candles (read from StorageService.GetOhlc).
+    """Backtests over stored candles (read from StorageService.GetOhlc). Jobs belong to an
+    owner (`owner` on each job request: the gateway's authenticated user; empty means the
+    local admin "local"); another owner's job is NOT_FOUND.
     """
 
     def __init__(self, channel):
@@ -83,7 +85,9 @@ class BacktestServiceStub:
 
 
 class BacktestServiceServicer:
-    """Backtests over stored candles (read from StorageService.GetOhlc).
+    """Backtests over stored candles (read from StorageService.GetOhlc). Jobs belong to an
+    owner (`owner` on each job request: the gateway's authenticated user; empty means the
+    local admin "local"); another owner's job is NOT_FOUND.
     """
 
     def ListStrategies(self, request, context):
@@ -212,7 +216,9 @@ def add_BacktestServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class BacktestService:
-    """Backtests over stored candles (read from StorageService.GetOhlc).
+    """Backtests over stored candles (read from StorageService.GetOhlc). Jobs belong to an
+    owner (`owner` on each job request: the gateway's authenticated user; empty means the
+    local admin "local"); another owner's job is NOT_FOUND.
     """
 
     @staticmethod
