@@ -67,11 +67,37 @@ app.kubernetes.io/component: {{ .component }}
 {{- else if .Values.postgresql.enabled -}}
 {{- printf "%s-secrets" (include "quantflow.fullname" .) -}}
 {{- else -}}
-{{- fail "secrets.existingSecret: name a Secret holding QUANTFLOW_DATABASE_URL (or set postgresql.enabled=true for a trial database)" -}}
+{{- fail "secrets.existingSecret: name a Secret holding QUANTFLOW_DATABASE_URL and QUANTFLOW_SERVICE_TOKEN (or set postgresql.enabled=true for a trial database)" -}}
 {{- end -}}
 {{- end -}}
 
 {{- define "quantflow.secretsDir" -}}/var/run/secrets/quantflow{{- end -}}
+
+{{/*
+The keys of that Secret each service reads, as files in its QUANTFLOW_SECRETS_DIR: a required
+key missing from the Secret keeps the pod from starting (the kubelet refuses the volume);
+optional ones are projected when present. Every service checks and sends the service token.
+*/}}
+{{- define "quantflow.secretKeys" -}}
+ingest: {required: [QUANTFLOW_SERVICE_TOKEN], optional: []}
+storage: {required: [QUANTFLOW_DATABASE_URL, QUANTFLOW_SERVICE_TOKEN], optional: []}
+backtest: {required: [QUANTFLOW_DATABASE_URL, QUANTFLOW_SERVICE_TOKEN], optional: []}
+alerts: {required: [QUANTFLOW_DATABASE_URL, QUANTFLOW_SERVICE_TOKEN], optional: [QUANTFLOW_SMTP_USERNAME, QUANTFLOW_SMTP_PASSWORD]}
+graph: {required: [QUANTFLOW_DATABASE_URL, QUANTFLOW_SERVICE_TOKEN], optional: []}
+{{- end -}}
+
+{{/* The Secret of the graph's JWT signing keys (<kid>.pem, Ed25519 PKCS#8). */}}
+{{- define "quantflow.keysSecretName" -}}
+{{- if .Values.auth.keys.existingSecret -}}
+{{- .Values.auth.keys.existingSecret -}}
+{{- else if .Values.postgresql.enabled -}}
+{{- printf "%s-jwt-keys" (include "quantflow.fullname" .) -}}
+{{- else -}}
+{{- fail "auth.keys.existingSecret: name a Secret holding the graph's Ed25519 signing key as <kid>.pem, made with `openssl genpkey -algorithm ed25519 -out KID.pem` and `kubectl create secret generic quantflow-jwt-keys --from-file=KID.pem` (README \"Deploy on Kubernetes\"; or set postgresql.enabled=true for a trial)" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "quantflow.keysDir" -}}/var/run/secrets/quantflow-jwt-keys{{- end -}}
 
 {{/* The restricted Pod Security profile. */}}
 {{- define "quantflow.podSecurityContext" -}}
@@ -129,17 +155,16 @@ spec:
       envFrom:
         - configMapRef:
             name: {{ include "quantflow.fullname" $root }}-config
-      {{- $secrets := has $component (list "storage" "backtest" "alerts") }}
-      {{- if or .extraEnv $secrets }}
       env:
         {{- with .extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-        {{- if $secrets }}
         - name: QUANTFLOW_SECRETS_DIR
           value: {{ include "quantflow.secretsDir" $root | quote }}
+        {{- if eq $component "graph" }}
+        - name: QUANTFLOW_AUTH_KEYS_DIR
+          value: {{ include "quantflow.keysDir" $root | quote }}
         {{- end }}
-      {{- end }}
       ports:
         - name: grpc
           containerPort: {{ $grpc }}
@@ -188,20 +213,44 @@ spec:
       volumeMounts:
         - name: tmp
           mountPath: /tmp
-        {{- if $secrets }}
         - name: secrets
           mountPath: {{ include "quantflow.secretsDir" $root }}
+          readOnly: true
+        {{- if eq $component "graph" }}
+        - name: jwt-keys
+          mountPath: {{ include "quantflow.keysDir" $root }}
           readOnly: true
         {{- end }}
   volumes:
     - name: tmp
       emptyDir:
         sizeLimit: 256Mi
-    {{- if $secrets }}
-    # Only the services that read secrets (the database URL, SMTP) get the Secret.
+    # Only the keys of the Secret this service reads (quantflow.secretKeys).
+    {{- $keys := index (include "quantflow.secretKeys" $root | fromYaml) $component }}
     - name: secrets
+      projected:
+        defaultMode: 0440
+        sources:
+          - secret:
+              name: {{ include "quantflow.secretName" $root }}
+              items:
+                {{- range $key := $keys.required }}
+                - {key: {{ $key }}, path: {{ $key }}}
+                {{- end }}
+          {{- with $keys.optional }}
+          - secret:
+              name: {{ include "quantflow.secretName" $root }}
+              optional: true
+              items:
+                {{- range $key := . }}
+                - {key: {{ $key }}, path: {{ $key }}}
+                {{- end }}
+          {{- end }}
+    {{- if eq $component "graph" }}
+    # Every graph replica signs and verifies with the same keys: the newest <kid>.pem signs.
+    - name: jwt-keys
       secret:
-        secretName: {{ include "quantflow.secretName" $root }}
+        secretName: {{ include "quantflow.keysSecretName" $root }}
         defaultMode: 0440
     {{- end }}
   {{- with $values.nodeSelector }}
