@@ -6,9 +6,12 @@ ConfigMap the code accepts, secrets only from a Secret, exact network policies."
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
+import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,10 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from graph.authenticator import AuthConfig
 from services.cli import helm_check
+from services.common.auth.modes import AuthMode
+from services.common.auth.tokens import add_key, load_key_ring
 from services.common.settings import Settings
 
 CHART = helm_check.CHART
@@ -100,6 +106,7 @@ def test_the_database_secret_must_be_named(helm: Path) -> None:
     with pytest.raises(subprocess.CalledProcessError) as failed:
         helm_check.render(helm, VALUE_SETS["minimal"], "--set", "secrets.existingSecret=")
     assert "secrets.existingSecret" in failed.value.stderr
+    assert "QUANTFLOW_SERVICE_TOKEN" in failed.value.stderr
 
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
@@ -155,8 +162,8 @@ def test_ingest_shards_cover_every_symbol_once(helm: Path, value_set: str) -> No
     ingest = _workloads(manifests)["ingest"]
     assert ingest["kind"] == "StatefulSet"
     shards = ingest["spec"]["replicas"]
-    (index_env,) = ingest["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert index_env["name"] == "QUANTFLOW_SHARD_INDEX"
+    env = {e["name"]: e for e in ingest["spec"]["template"]["spec"]["containers"][0]["env"]}
+    index_env = env["QUANTFLOW_SHARD_INDEX"]
     assert index_env["valueFrom"]["fieldRef"]["fieldPath"] == (
         "metadata.labels['apps.kubernetes.io/pod-index']"
     )
@@ -181,7 +188,7 @@ def test_values_schema_knows_exactly_the_settings(helm: Path) -> None:
     fields = {f"QUANTFLOW_{name.upper()}": info for name, info in Settings.model_fields.items()}
     secrets = {k for k, info in fields.items() if SecretStr in _types(info.annotation)}
     secrets.add("QUANTFLOW_SMTP_USERNAME")
-    per_pod = {"QUANTFLOW_SHARD_INDEX", "QUANTFLOW_SECRETS_DIR"}
+    per_pod = {"QUANTFLOW_SHARD_INDEX", "QUANTFLOW_SECRETS_DIR", "QUANTFLOW_AUTH_KEYS_DIR"}
     listen = {k for k in fields if k.endswith(("_GRPC_PORT", "_METRICS_PORT"))}
     listen.add("QUANTFLOW_GRAPH_PORT")
     assert configurable <= set(fields)
@@ -194,24 +201,154 @@ def _types(annotation: Any) -> set[Any]:
     return {annotation, *getattr(annotation, "__args__", ())}
 
 
-def test_secrets_are_files_from_the_named_secret_only(helm: Path) -> None:
-    manifests = _render(helm, "minimal")
-    assert not [m for m in manifests if m["kind"] == "Secret"]
+# The keys of the Secret each service reads (as files); a required one missing keeps the pod
+# from starting. Every service checks and sends the service token; every one but ingest
+# reaches PostgreSQL (graph: the users of auth).
+REQUIRED_SECRETS = {
+    "ingest": {"QUANTFLOW_SERVICE_TOKEN"},
+    **{
+        c: {"QUANTFLOW_SERVICE_TOKEN", "QUANTFLOW_DATABASE_URL"}
+        for c in ("storage", "backtest", "alerts", "graph")
+    },
+}
+KEYS_DIR = "/var/run/secrets/quantflow-jwt-keys"
+
+
+def _secret_sources(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "secrets"]
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "secrets"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["QUANTFLOW_SECRETS_DIR"]["value"] == mount["mountPath"]
+    assert mount["readOnly"] is True
+    return [source["secret"] for source in volume["projected"]["sources"]]
+
+
+def _projected(sources: list[dict[str, Any]], *, optional: bool) -> set[str]:
+    keys = set()
+    for source in sources:
+        if source.get("optional", False) is optional:
+            assert all(item["key"] == item["path"] for item in source["items"])
+            keys |= {item["key"] for item in source["items"]}
+    return keys
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_every_service_gets_the_secrets_it_reads_as_files(helm: Path, value_set: str) -> None:
+    manifests = _render(helm, value_set)
+    name = {"trial": "quantflow-secrets"}.get(value_set, None)
     for component, workload in _workloads(manifests).items():
-        pod = workload["spec"]["template"]["spec"]
-        volumes = {v["name"]: v for v in pod["volumes"]}
-        env = {e["name"]: e for e in pod["containers"][0].get("env", [])}
-        if component in ("storage", "backtest", "alerts"):
-            assert volumes["secrets"]["secret"]["secretName"] == "quantflow-secrets"
-            assert env["QUANTFLOW_SECRETS_DIR"]["value"] == "/var/run/secrets/quantflow"
-        else:
-            assert "secrets" not in volumes and "QUANTFLOW_SECRETS_DIR" not in env
+        sources = _secret_sources(workload["spec"]["template"]["spec"])
+        assert _projected(sources, optional=False) == REQUIRED_SECRETS[component], component
+        optional = _projected(sources, optional=True)
+        assert optional == (
+            {"QUANTFLOW_SMTP_USERNAME", "QUANTFLOW_SMTP_PASSWORD"}
+            if component == "alerts"
+            else set()
+        )
+        (secret_name,) = {source["name"] for source in sources}
+        assert secret_name == (
+            name or yaml.safe_load(VALUE_SETS[value_set].read_text())["secrets"]["existingSecret"]
+        )
 
 
-def test_the_trial_database_makes_its_own_secret(helm: Path) -> None:
+def test_every_secret_setting_reaches_a_service(helm: Path) -> None:
+    # A SecretStr setting added to the code and not projected by the chart fails here.
+    secrets = {
+        f"QUANTFLOW_{name.upper()}"
+        for name, info in Settings.model_fields.items()
+        if SecretStr in _types(info.annotation)
+    }
+    projected: set[str] = set()
+    for workload in _workloads(_render(helm, "minimal")).values():
+        sources = _secret_sources(workload["spec"]["template"]["spec"])
+        projected |= _projected(sources, optional=False) | _projected(sources, optional=True)
+    assert secrets <= projected
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_graph_replicas_share_the_signing_keys_of_one_secret(helm: Path, value_set: str) -> None:
+    manifests = _render(helm, value_set)
+    workloads = _workloads(manifests)
+    pod = workloads["graph"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["QUANTFLOW_AUTH_KEYS_DIR"] == KEYS_DIR
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == KEYS_DIR]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    expected = yaml.safe_load(VALUE_SETS[value_set].read_text()).get("auth", {})
+    expected_name = expected.get("keys", {}).get("existingSecret") or "quantflow-jwt-keys"
+    assert volume["secret"]["secretName"] == expected_name
+    for component, workload in workloads.items():  # only graph signs and verifies tokens
+        if component != "graph":
+            container = workload["spec"]["template"]["spec"]["containers"][0]
+            assert "QUANTFLOW_AUTH_KEYS_DIR" not in {e["name"] for e in container["env"]}
+            assert KEYS_DIR not in {m["mountPath"] for m in container["volumeMounts"]}
+
+
+def test_graph_pod_settings_make_required_auth_work(
+    helm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The graph's settings as its pod sees them — the ConfigMap, its env, the Secret's keys
+    as files — put it in required mode with the users' database, the mounted key directory
+    (no key generated per replica) and the service token."""
+    manifests = _render(helm, "minimal")
+    pod = _workloads(manifests)["graph"]["spec"]["template"]["spec"]
+    for key in list(os.environ):
+        if key.upper().startswith("QUANTFLOW_"):
+            monkeypatch.delenv(key)
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["QUANTFLOW_AUTH_KEYS_DIR"] == KEYS_DIR
+    # What the kubelet would mount, under tmp_path: the projected keys and one signing key.
+    secrets_dir, keys_dir = tmp_path / "secrets", tmp_path / "jwt-keys"
+    secrets_dir.mkdir()
+    for key in _projected(_secret_sources(pod), optional=False):
+        value = "postgresql://u:p@db:5432/q" if key == "QUANTFLOW_DATABASE_URL" else "s3cret"
+        (secrets_dir / key).write_text(value)
+    kid = add_key(keys_dir, datetime.now(UTC))
+    env |= {"QUANTFLOW_SECRETS_DIR": str(secrets_dir), "QUANTFLOW_AUTH_KEYS_DIR": str(keys_dir)}
+    for key, value in (_config(manifests) | env).items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert settings.service_token is not None
+    assert settings.service_token.get_secret_value() == "s3cret"
+    config = AuthConfig.from_settings(settings)
+    assert config.mode is AuthMode.REQUIRED  # QUANTFLOW_GRAPH_HOST 0.0.0.0
+    assert config.database_url == "postgresql://u:p@db:5432/q"
+    assert config.create_keys is False  # replicas must share the Secret's keys
+    assert config.key_ring().signing_kid == kid
+
+
+def test_the_secrets_must_be_named(helm: Path) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        helm_check.render(helm, VALUE_SETS["minimal"], "--set", "auth.keys.existingSecret=")
+    assert "auth.keys.existingSecret" in failed.value.stderr
+    assert "openssl genpkey -algorithm ed25519" in failed.value.stderr
+    # Without graph, no signing keys are needed.
+    manifests = helm_check.render(
+        helm,
+        VALUE_SETS["minimal"],
+        "--set",
+        "auth.keys.existingSecret=",
+        "--set",
+        "graph.enabled=false",
+    )
+    assert "quantflow-jwt-keys" not in manifests
+
+
+def test_the_trial_makes_its_own_secrets(helm: Path) -> None:
     manifests = _render(helm, "trial")
     secret = _one(manifests, "Secret", "-secrets")
-    assert set(secret["data"]) == {"QUANTFLOW_DATABASE_URL"}
+    assert set(secret["data"]) == {"QUANTFLOW_DATABASE_URL", "QUANTFLOW_SERVICE_TOKEN"}
+    token = base64.b64decode(secret["data"]["QUANTFLOW_SERVICE_TOKEN"])
+    assert len(token) >= 32
+    keys = _one(manifests, "Secret", "-jwt-keys")
+    (kid,) = keys["data"]
+    assert kid.endswith(".pem")
+    with tempfile.TemporaryDirectory() as directory:
+        Path(directory, kid).write_bytes(base64.b64decode(keys["data"][kid]))
+        ring = load_key_ring(Path(directory), create=False, now=datetime.now(UTC))
+    assert ring.signing_kid == kid.removesuffix(".pem")  # a key the graph loads and signs with
     postgres = _one(manifests, "StatefulSet", "-postgresql")
     assert postgres["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
         "timescale/timescaledb:"
@@ -281,13 +418,13 @@ def test_network_policies_deny_by_default_and_allow_exactly(helm: Path) -> None:
     assert _ingress_from(_policy(manifests, "backtest"), "grpc") == {"graph", "test"}
 
     graph = _egress_ports(_policy(manifests, "graph"))
-    assert graph == {53, 4222, 7101, 7102, 7104, 7105}  # DNS, NATS, the four gRPC services
+    # DNS, NATS, the four gRPC services, PostgreSQL (users, API keys, refresh tokens)
+    assert graph == {53, 4222, 7101, 7102, 7104, 7105, 5432}
     ingest = _egress_ports(_policy(manifests, "ingest"))
     assert ingest == {53, 4222, 7101, 443, 9443}  # + storage (resume), Binance REST and WS
-    for component in ("storage", "backtest", "alerts"):
+    for component in ("storage", "backtest", "alerts", "graph"):  # graph: the users of auth
         assert 5432 in _egress_ports(_policy(manifests, component))
-    for component in ("ingest", "graph"):
-        assert 5432 not in _egress_ports(_policy(manifests, component))
+    assert 5432 not in _egress_ports(_policy(manifests, "ingest"))
     assert 443 not in _egress_ports(_policy(manifests, "storage"))
 
 
