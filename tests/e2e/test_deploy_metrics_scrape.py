@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.cli import helm_check
+from services.common.auth.tokens import add_key
 from services.common.embedded import free_port
 from tests.conftest import SAMPLE_CAPTURE
 from tests.e2e.conftest import base_env
@@ -64,11 +66,19 @@ async def _scrape(url: str, process: Any) -> str:
 class Stack:
     """The four services as processes, with their ports."""
 
-    def __init__(self, cli: Any, database_url: str, nats_url: str, namespace: str) -> None:
+    def __init__(
+        self,
+        cli: Any,
+        database_url: str,
+        nats_url: str,
+        namespace: str,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.ports = {name: free_port() for name in ("storage", "ingest", "backtest", "graph")}
         self.metrics = {name: free_port() for name in ("storage", "ingest", "backtest")}
         self.graph_http = free_port()
         env = _env(database_url, nats_url, namespace, self.ports, self.metrics, self.graph_http)
+        env.update({f"QUANTFLOW_{k.upper()}": v for k, v in (settings or {}).items()})
         self.processes = {name: cli(["serve", name], env, name=name) for name in self.ports}
 
     async def until_trades_stored(self, database_url: str) -> None:
@@ -172,7 +182,17 @@ async def test_the_helm_test_check_passes_against_running_services(
 ) -> None:
     pod = _helm_test_pod()
     chart_targets = json.loads(pod["spec"]["containers"][0]["args"][1])
-    stack = Stack(cli, database_url, nats_url, namespace)
+    # As in the cluster: the service token checked by every server, auth required, the
+    # signing key from a mounted directory. The check pod has neither token nor login.
+    keys = tmp_path / "jwt-keys"
+    add_key(keys, datetime.now(UTC))
+    stack = Stack(
+        cli,
+        database_url,
+        nats_url,
+        namespace,
+        {"service_token": "t0ken-of-the-release", "auth": "required", "auth_keys_dir": str(keys)},
+    )
     await stack.until_trades_stored(database_url)
     # The chart's Service names, as this machine's addresses.
     targets = {name: f"127.0.0.1:{stack.ports[name]}" for name in chart_targets}
@@ -183,6 +203,9 @@ async def test_the_helm_test_check_passes_against_running_services(
     for name in ("storage", "ingest", "backtest", "graph"):
         assert f"{name} {targets[name]}: SERVING" in passed.stdout
     assert "'__typename': 'Query'" in passed.stdout
+    async with httpx.AsyncClient() as client:  # and auth is in force for everything else
+        refused = (await client.post(url, json={"query": "{ me { name } }"})).json()
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
     assert await stack.processes["backtest"].interrupt() == 0
     failed = await asyncio.to_thread(_run_check, pod, targets, url)

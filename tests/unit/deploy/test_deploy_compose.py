@@ -88,3 +88,22 @@ def test_published_ports_stay_on_loopback() -> None:
     for name, service in _compose()["services"].items():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), (name, port)
+
+
+def test_every_service_checks_and_sends_one_service_token() -> None:
+    services = _compose()["services"]
+    tokens = {services[name]["environment"].get("QUANTFLOW_SERVICE_TOKEN") for name in SERVICES}
+    (token,) = tokens  # the same for all, so each client's calls pass each server's check
+    assert token
+
+
+def test_graph_has_what_required_auth_needs() -> None:
+    # Listening beyond loopback (the Dockerfile's QUANTFLOW_GRAPH_HOST=0.0.0.0), graph
+    # requires auth: the users are in the database; its key is generated in its data
+    # directory (no QUANTFLOW_AUTH_KEYS_DIR, which would have to hold a key already).
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "QUANTFLOW_GRAPH_HOST=0.0.0.0" in dockerfile
+    environment = _compose()["services"]["graph"]["environment"]
+    assert "@postgres:5432/" in environment["QUANTFLOW_DATABASE_URL"]
+    assert "QUANTFLOW_AUTH_KEYS_DIR" not in environment
+    assert "/tmp" in _compose()["services"]["graph"]["tmpfs"]
