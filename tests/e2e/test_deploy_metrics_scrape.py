@@ -197,6 +197,8 @@ async def test_the_helm_test_check_passes_against_running_services(
     # The chart's Service names, as this machine's addresses.
     targets = {name: f"127.0.0.1:{stack.ports[name]}" for name in chart_targets}
     url = f"http://127.0.0.1:{stack.graph_http}/graphql"
+    # As the pod's readiness probe would: graph up (it reaches the users' database first).
+    await _scrape(f"http://127.0.0.1:{stack.graph_http}/healthz", stack.processes["graph"])
 
     passed = await asyncio.to_thread(_run_check, pod, targets, url)
     assert passed.returncode == 0, passed.stdout + passed.stderr
