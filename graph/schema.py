@@ -31,6 +31,7 @@ from graph.limits import limit_extensions
 from graph.market_kinds import LatestMarketQueries, LiveMarketSubscriptions
 from graph.market_subscriptions import MarketSubscription, market_subscriptions
 from graph.market_subscriptions import Mutation as MarketMutation
+from graph.metrics import GraphMetrics
 from graph.scalars import SCALAR_MAP, Int64
 from graph.trade import Trade
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
@@ -271,5 +272,6 @@ schema = QuantflowSchema(
     extensions=[
         *limit_extensions(),
         lambda: MaskErrors(should_mask_error=should_mask),
+        GraphMetrics,
     ],
 )
