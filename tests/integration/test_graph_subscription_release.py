@@ -25,9 +25,12 @@ import pytest_asyncio
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
+from quantflow.backtest.v1 import backtest_service_pb2 as pb
 from services.backtest import service as backtest_service
+from services.backtest.job_runner import backtest_request
 from services.backtest.job_store import JobStore
 from services.backtest.jobs import JobKind
+from services.backtest.runner import check_request
 from services.common.embedded import free_port, nats_server_binary
 from services.common.settings import Settings
 from services.storage.repository import prepare_connection
@@ -98,7 +101,16 @@ async def stack(
             database_url, min_size=1, max_size=1, init=prepare_connection
         )
         try:
-            job = await JobStore(pool).create(JobKind.BACKTEST, {"symbol": "BTCUSDT"})
+            given = pb.BacktestInput(
+                symbol="BTCUSDT",
+                interval="1h",
+                from_ms=1_662_508_800_000,
+                to_ms=1_662_595_200_000,
+                strategy="sma_cross",
+            )
+            job = await JobStore(pool).create(
+                JobKind.BACKTEST, backtest_request(check_request(given))
+            )
         finally:
             await pool.close()
         async with gateway(settings):
