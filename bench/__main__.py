@@ -5,7 +5,7 @@ python -m bench --quick          # a tenth of the capture, parse/publish/store o
                                  # (the full run publishes and stores it 5 times over)
 python -m bench --only end2end   # one group: parse, publish, store, import, coverage,
                                  # pipeline, end2end, indicators, ohlc, backtest,
-                                 # backtest_service, alerts
+                                 # backtest_service, alerts, graph
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bench import (
     ceilings,
     coverage,
     data,
+    graph_api,
     indicators,
     ohlc,
     parse,
@@ -50,6 +51,7 @@ GROUPS = (
     "backtest",
     "backtest_service",
     "alerts",
+    "graph",
 )
 # publish and store run over the capture's trades this many times (new ids each copy).
 COPIES = 5
@@ -72,6 +74,8 @@ INDICATOR_CANDLES = 1_000_000
 OHLC_MINUTES = ohlc.YEAR_MINUTES
 # GraphQL runBacktest over this many stored 1m candles (issue 9: under 1 s; quick: a tenth).
 BACKTEST_CANDLES = backtest_service.CANDLES
+# The GraphQL load test runs each query this long (quick: a quarter).
+GRAPH_SECONDS = graph_api.DURATION_S
 
 
 def _arguments() -> argparse.Namespace:
@@ -123,6 +127,9 @@ async def _io_benchmarks(
             results += await backtest_service.run(
                 running.postgres_admin_url, running.nats_url, candles
             )
+        if "graph" in groups:
+            seconds = GRAPH_SECONDS / 4 if limit is not None else GRAPH_SECONDS
+            results += await graph_api.run(running.postgres_admin_url, running.nats_url, seconds)
         if "pipeline" in groups:
             results += await pipeline.run(
                 running.postgres_admin_url, running.nats_url, Path(scratch)
@@ -149,7 +156,7 @@ def main() -> None:
     if "indicators" in groups:
         results += indicators.run(INDICATOR_CANDLES // 10 if arguments.quick else INDICATOR_CANDLES)
     io_groups = {"publish", "store", "import", "coverage", "pipeline", "end2end", "ohlc"}
-    if groups & (io_groups | {"backtest_service"}):
+    if groups & (io_groups | {"backtest_service", "graph"}):
         results += asyncio.run(
             _io_benchmarks(groups, limit, copies, arguments.tape_trades, import_days)
         )
