@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import (
     alerts,
+    alerts_evaluator,
     backtest,
     backtest_service,
     ceilings,
@@ -127,6 +128,10 @@ async def _io_benchmarks(
             results += await backtest_service.run(
                 running.postgres_admin_url, running.nats_url, candles
             )
+        if "alerts" in groups:
+            results += await alerts_evaluator.run(
+                running.postgres_admin_url, running.nats_url, quick=limit is not None
+            )
         if "graph" in groups:
             seconds = GRAPH_SECONDS / 4 if limit is not None else GRAPH_SECONDS
             results += await graph_api.run(running.postgres_admin_url, running.nats_url, seconds)
@@ -155,7 +160,7 @@ def main() -> None:
         results += parse.run(data.raw_messages(limit))
     if "indicators" in groups:
         results += indicators.run(INDICATOR_CANDLES // 10 if arguments.quick else INDICATOR_CANDLES)
-    io_groups = {"publish", "store", "import", "coverage", "pipeline", "end2end", "ohlc"}
+    io_groups = {"publish", "store", "import", "coverage", "pipeline", "end2end", "ohlc", "alerts"}
     if groups & (io_groups | {"backtest_service", "graph"}):
         results += asyncio.run(
             _io_benchmarks(groups, limit, copies, arguments.tape_trades, import_days)

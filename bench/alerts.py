@@ -36,11 +36,11 @@ NAIVE_TRADES = 2_000
 COMPARATORS = ("<", "<=", ">", ">=", "crosses_above", "crosses_below")
 
 
-def _symbol(s: int) -> str:
+def symbol_name(s: int) -> str:
     return f"SYM{s:03}USDT"
 
 
-def _stream(capture: list[Trade], symbols: int, size: int) -> list[Trade]:
+def stream(capture: list[Trade], symbols: int, size: int) -> list[Trade]:
     """``size`` trades over ``symbols`` symbols, interleaved, each symbol replaying the
     capture from its own offset (wrapping with new ids and times), prices scaled."""
     span_ids = capture[-1].trade_id - capture[0].trade_id + 1
@@ -57,7 +57,7 @@ def _stream(capture: list[Trade], symbols: int, size: int) -> list[Trade]:
             column.append(
                 dataclasses.replace(
                     trade,
-                    symbol=_symbol(s),
+                    symbol=symbol_name(s),
                     price=f"{float(trade.price) * scale:.2f}",
                     trade_id=trade.trade_id + lap * span_ids,
                     trade_time_ms=trade.trade_time_ms + lap * span_ms,
@@ -67,10 +67,15 @@ def _stream(capture: list[Trade], symbols: int, size: int) -> list[Trade]:
     return [column[n] for n in range(per_symbol) for column in columns][:size]
 
 
-def _rules(capture: list[Trade], symbols: int, seed: int = 10) -> list[Rule]:
+def rules_over(
+    capture: list[Trade], symbols: int, seed: int = 10, spread: float = 1.0
+) -> list[Rule]:
+    """1,000 rules a symbol, levels uniform over the capture's price range widened
+    ``spread`` times around its middle (scaled to the symbol's price level)."""
     rng = random.Random(seed)
-    low = min(float(t.price) for t in capture)
-    high = max(float(t.price) for t in capture)
+    prices = [float(t.price) for t in capture]
+    widen = (max(prices) - min(prices)) * (spread - 1) / 2
+    low, high = min(prices) - widen, max(prices) + widen
     conditions: dict[str, Condition] = {}
     rules: list[Rule] = []
     for s in range(symbols):
@@ -83,8 +88,8 @@ def _rules(capture: list[Trade], symbols: int, seed: int = 10) -> list[Rule]:
             once = rng.random() < 0.2
             rules.append(
                 Rule(
-                    rule_id=f"{_symbol(s)}-{r:04}",
-                    symbol=_symbol(s),
+                    rule_id=f"{symbol_name(s)}-{r:04}",
+                    symbol=symbol_name(s),
                     condition=condition,
                     mode=Mode.ONCE if once else Mode.RECURRING,
                     cooldown_ms=0 if once else 60_000,
@@ -93,7 +98,7 @@ def _rules(capture: list[Trade], symbols: int, seed: int = 10) -> list[Rule]:
     return rules
 
 
-def _naive(rules: list[Rule], trades: list[Trade]) -> tuple[float, list[Firing]]:
+def naive(rules: list[Rule], trades: list[Trade]) -> tuple[float, list[Firing]]:
     by_symbol: dict[str, list[RuleMachine]] = {}
     for rule in rules:
         by_symbol.setdefault(rule.symbol, []).append(RuleMachine(rule))
@@ -110,18 +115,18 @@ def run(quick: bool) -> list[Result]:
     size = TRADES // 10 if quick else TRADES
     naive_size = NAIVE_TRADES // 4 if quick else NAIVE_TRADES
     capture = data.trades()
-    trades = _stream(capture, symbols, size)
-    rules = _rules(capture, symbols)
+    trades = stream(capture, symbols, size)
+    rules = rules_over(capture, symbols)
     index = RuleIndex()
     started = time.perf_counter()
     for rule in rules:
         index.add(rule)
     built_s = time.perf_counter() - started
 
-    naive_symbols = {_symbol(s) for s in range(min(NAIVE_SYMBOLS, symbols))}
+    naive_symbols = {symbol_name(s) for s in range(min(NAIVE_SYMBOLS, symbols))}
     naive_trades = [t for t in trades if t.symbol in naive_symbols][:naive_size]
     naive_rules = [rule for rule in rules if rule.symbol in naive_symbols]
-    naive_s, naive_firings = _naive(naive_rules, naive_trades)
+    naive_s, naive_firings = naive(naive_rules, naive_trades)
 
     checked = {(t.symbol, t.trade_id) for t in naive_trades}
     ours: list[Firing] = []

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from services.cli.up import Component
 from services.common.embedded import start_nats, start_postgres
 
 
@@ -64,3 +65,26 @@ async def fresh_database(admin_url: str) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.asynccontextmanager
+async def serve(service: str, env: dict[str, str], grpc_port: int) -> AsyncIterator[Component]:
+    """One service as `quantflow up` runs it (``quantflow serve <service>``), until the block
+    ends."""
+    component = Component(service, grpc_port, env)
+    await component.start()
+    try:
+        await component.wait_ready()
+        yield component
+    finally:
+        await component.stop()

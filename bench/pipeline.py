@@ -16,12 +16,10 @@ against real servers. Three runs:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import statistics
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,39 +29,16 @@ import asyncpg
 import grpc
 
 from bench.data import raw_messages, trades
-from bench.infra import fresh_database, unique_name
+from bench.infra import cpu_seconds, fresh_database, serve, unique_name
 from bench.report import Result, timed_async
 from bench.store import INSERT_IDEMPOTENT
 from bench.tape import Tape, trades_only_capture
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
 from quantflow.storage.v1 import storage_service_pb2_grpc
-from services.cli.up import Component
 from services.common.embedded import free_port
 from services.storage.migrations import migrate
 
 _TIMEOUT_S = 600.0
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time a live process has used so far (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # After the command: state is field 3, utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.asynccontextmanager
-async def _serve(service: str, env: dict[str, str], grpc_port: int) -> AsyncIterator[Component]:
-    """One service as `quantflow up` runs it, until the block ends."""
-    component = Component(service, grpc_port, env)
-    await component.start()
-    try:
-        await component.wait_ready()
-        yield component
-    finally:
-        await component.stop()
 
 
 async def _trades_written(stub: storage_service_pb2_grpc.StorageServiceStub) -> int:
@@ -112,13 +87,13 @@ async def _stack(admin_url: str, nats_url: str, tape: Path, expected: int, speed
                 "ALTER TABLE trades ADD COLUMN stored_at timestamptz DEFAULT clock_timestamp()"
             )
             async with (
-                _serve("storage", env, storage_port) as storage,
+                serve("storage", env, storage_port) as storage,
                 grpc.aio.insecure_channel(f"127.0.0.1:{storage_port}") as channel,
             ):
                 stub = storage_service_pb2_grpc.StorageServiceStub(channel)
-                async with _serve("ingest", env, ingest_port) as ingest:
+                async with serve("ingest", env, ingest_port) as ingest:
                     pids = [c.process.pid for c in (storage, ingest) if c.process is not None]
-                    cpu_before = sum(_cpu_seconds(pid) for pid in pids)
+                    cpu_before = sum(cpu_seconds(pid) for pid in pids)
                     ready_at = time.monotonic()
                     first_count, first_at, count = 0, 0.0, 0
                     while count < expected:
@@ -129,7 +104,7 @@ async def _stack(admin_url: str, nats_url: str, tape: Path, expected: int, speed
                         if count and not first_at:
                             first_count, first_at = count, time.monotonic()
                     finished_at = time.monotonic()
-                    cpu_s = sum(_cpu_seconds(pid) for pid in pids) - cpu_before
+                    cpu_s = sum(cpu_seconds(pid) for pid in pids) - cpu_before
             count = await conn.fetchval("SELECT count(*) FROM trades")
             if count != expected:
                 raise RuntimeError(f"{count} trades stored, expected {expected}")

@@ -2,9 +2,11 @@
 notifications of each firing, sent from a PostgreSQL outbox.
 
 Pure cores: ``firing`` (one rule's state machine), ``rule_index`` (every rule of a symbol
-per trade, at a cost that does not grow with the number of threshold rules), ``validation``,
-``stale_feed`` and ``channels`` (the senders). Around them: ``rule_store`` and
-``channel_store`` (PostgreSQL), ``rpc`` (AlertsService), ``history`` (RuleHistory),
-``evaluator`` (the market stream → firings + outbox), ``scheduler`` (expiry, stale feeds)
-and ``service`` (all of it in one process: ``quantflow serve alerts``).
+per trade, at a cost that does not grow with the number of threshold rules),
+``candle_builder`` (coarser candles from 1m klines), ``validation``, ``stale_feed`` and
+``channels`` (the senders). Around them: ``rule_store`` and ``channel_store`` (PostgreSQL),
+``rpc`` (AlertsService), ``notifications`` (ListNotifications), ``history`` (RuleHistory),
+``warmup`` (rules fed stored data before their first live event), ``evaluator`` (the market
+stream → firings in the ``outbox``), ``scheduler`` (expiry, stale feeds) and ``service``
+(all of it in one process: ``quantflow serve alerts``).
 """

@@ -46,10 +46,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.alerts import candle_builder, metrics
 from services.alerts import firing as machine
-from services.alerts import metrics
+from services.alerts.candle_builder import CandleBuilder
 from services.alerts.fired_events import publish_fired
-from services.alerts.market_data import Storage
+from services.alerts.market_data import Storage, stored_candles
 from services.alerts.outbox import FeedPoint, NewFiring, RecordedFiring, RuleCheckpoint, record
 from services.alerts.outbox import feed_points as stored_feed_points
 from services.alerts.rule_index import RuleIndex
@@ -57,9 +58,10 @@ from services.alerts.rule_store import RULES_CHANNEL, RuleStore, StoredRule
 from services.alerts.stale_feed import is_stale_condition
 from services.alerts.warmup import needs_warmup, warm
 from services.common import names
-from services.common.candles import Candle
+from services.common.candles import Candle, bucket_open, next_open
 from services.common.codec import InvalidEvent, decode_message
 from services.common.conditions import ConditionError, parse_condition
+from services.common.errors import QuantflowError
 from services.common.events import Kline
 from services.common.trades import Trade
 from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
@@ -67,6 +69,8 @@ from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
 log = logging.getLogger(__name__)
 
 _FETCH_TIMEOUT_S = 0.5
+_DISARMED_LOOK_EVERY_S = 1.0
+_TRADES_EVALUATED = metrics.EVENTS.labels(names.TRADE)
 _POLL_EVERY_S = 5.0
 _RETRY_DELAY_S = 0.5
 _MAX_RETRY_DELAY_S = 10.0
@@ -149,12 +153,17 @@ class Evaluator:
         # Indexed rules stored DISARMED, by (venue, symbol): they re-arm lazily, without an
         # event of their own, so the batches of their symbol look whether they did.
         self._disarmed: dict[tuple[str, str], set[str]] = {}
+        self._disarmed_looked: dict[tuple[str, str], float] = {}  # monotonic time
+        self._unlooked: set[tuple[str, str]] = set()
         self._changed: set[str] = set()
         self._listener: asyncpg.Connection | None = None
         self._storage = storage
         self._to_warm: list[str] = []
         # The last event evaluated per (venue, symbol, kind): where warm-ups end.
         self._series: dict[tuple[str, str, str], FeedPoint] = {}
+        # Candles of coarser intervals from the 1m klines, and those still to seed.
+        self._builder = CandleBuilder()
+        self._to_seed: list[tuple[str, str, str]] = []
         self._polled_ms = 0
         self.firings_recorded = 0
 
@@ -169,13 +178,18 @@ class Evaluator:
         self._disarmed.clear()
         self._polled_ms = int(time.time() * 1000)
         self._series.clear()
+        self._builder = CandleBuilder()
+        self._to_seed.clear()
         for point in await stored_feed_points(self._pool):
             self._series[(point.venue, point.symbol, point.kind)] = point
             book = self._index(point.venue).book(point.symbol)
             if point.kind == names.TRADE:
                 book.resume(point.venue, point.last_id, float(point.price), point.time_ms)
             elif point.kind.startswith(names.KLINE_PREFIX):
-                book.resume_candles(point.kind.removeprefix(names.KLINE_PREFIX), point.last_id)
+                interval = point.kind.removeprefix(names.KLINE_PREFIX)
+                book.resume_candles(interval, point.last_id)
+                if interval == candle_builder.SOURCE:
+                    self._builder.resume(point.venue, point.symbol, point.last_id)
         for stored in await self._rules.live_rules():
             self._watch(stored)
         metrics.RULES.set(len(self._watched))
@@ -201,6 +215,10 @@ class Evaluator:
         self._watched[stored.id] = stored
         if index.machine(stored.id) is not None and needs_warmup(rule.condition):
             self._to_warm.append(stored.id)
+        if rule.interval is not None and self._builder.want(
+            stored.venue, stored.symbol, rule.interval
+        ):
+            self._to_seed.append((stored.venue, stored.symbol, rule.interval))
         key = (stored.venue, stored.symbol)
         if stored.evaluator_state is None:
             self._fresh.setdefault(key, set()).add(stored.id)
@@ -262,10 +280,27 @@ class Evaluator:
         await self._warm_up()
 
     async def _warm_up(self) -> None:
-        """Warm the rules just watched from storage, before their first live event."""
+        """Warm the rules just watched from storage, before their first live event, and seed
+        the candles being built for them with the minutes already gone by."""
         pending, self._to_warm = self._to_warm, []
+        seeds, self._to_seed = self._to_seed, []
         if self._storage is None:
             return
+        for venue, symbol, interval in seeds:
+            span = self._builder.pending_since(venue, symbol, interval)
+            if span is None:
+                continue
+            try:
+                minutes = [
+                    event.candle
+                    async for event in stored_candles(
+                        self._storage, symbol, venue, candle_builder.SOURCE, *span
+                    )
+                ]
+            except QuantflowError as error:
+                log.warning("cannot seed %s %s candles: %s", symbol, interval, error)
+                continue
+            self._builder.seed(venue, symbol, interval, minutes)
         now_ms = int(time.time() * 1000)
         for rule_id in pending:
             stored = self._watched.get(rule_id)
@@ -274,15 +309,36 @@ class Evaluator:
             found = self._index(stored.venue).machine(rule_id)
             if found is None:
                 continue
-            kind = names.kline_kind(stored.interval) if stored.interval else names.TRADE
-            point = self._series.get((stored.venue, stored.symbol, kind))
-            seen_candle = point.last_id if point is not None and stored.interval else None
-            seen_trade = (
-                (point.last_id, point.time_ms)
-                if point is not None and not stored.interval
-                else None
+            await warm(
+                self._storage,
+                found,
+                stored.venue,
+                now_ms,
+                self._candles_before(stored),
+                self._seen_trade(stored),
             )
-            await warm(self._storage, found, stored.venue, now_ms, seen_candle, seen_trade)
+
+    def _candles_before(self, stored: StoredRule) -> int | None:
+        """Where a candle rule's warm-up ends: after the last candle of its interval
+        evaluated, or, for a built interval, before the candle in progress."""
+        if stored.interval is None:
+            return None
+        point = self._series.get((stored.venue, stored.symbol, names.kline_kind(stored.interval)))
+        if point is not None:
+            return point.last_id + 1
+        minute = self._series.get(
+            (stored.venue, stored.symbol, names.kline_kind(candle_builder.SOURCE))
+        )
+        if minute is not None and candle_builder.built_from_minutes(stored.interval):
+            upcoming = next_open(candle_builder.SOURCE, minute.last_id)
+            return bucket_open(stored.interval, upcoming)
+        return None
+
+    def _seen_trade(self, stored: StoredRule) -> tuple[int, int] | None:
+        if stored.interval is not None:
+            return None
+        point = self._series.get((stored.venue, stored.symbol, names.TRADE))
+        return None if point is None else (point.last_id, point.time_ms)
 
     # The market
 
@@ -309,6 +365,7 @@ class Evaluator:
                     messages = await subscription.fetch(self._batch_size, timeout=_FETCH_TIMEOUT_S)
                 except TimeoutError:
                     await self._until_done(stop, self._apply_changes)
+                    await self._until_done(stop, self._look_while_idle)
                     continue
                 except nats.errors.Error as error:
                     log.warning("fetch failed (%s); retrying", error)
@@ -330,6 +387,23 @@ class Evaluator:
             if self._listener is not None:
                 with contextlib.suppress(*_DATABASE_ERRORS):
                     await self._listener.close()
+
+    async def _look_while_idle(self) -> None:
+        """Store the re-arming of disarmed rules not looked at since their last trades."""
+        if not self._unlooked:
+            return
+        symbols = set(self._unlooked)
+        checkpoints = self._checkpoints(symbols, look_now=True)
+        if not checkpoints:
+            return
+        try:
+            async with self._pool.acquire() as conn:
+                await record(conn, [], [], checkpoints)
+        except _DATABASE_ERRORS:
+            for checkpoint in checkpoints:  # not stored: found moved again on the retry
+                self._persisted.pop(checkpoint.rule_id, None)
+            self._unlooked |= symbols
+            raise
 
     async def _acknowledge(self, messages: list[Msg]) -> None:
         """Ack a committed batch. An ack that is lost only means a redelivery, skipped."""
@@ -375,7 +449,7 @@ class Evaluator:
         return batch
 
     def _on_trade(self, trade: Trade, batch: _Batch) -> None:
-        metrics.EVENTS.labels(names.TRADE).inc()
+        _TRADES_EVALUATED.inc()
         key = (trade.venue, trade.symbol, names.TRADE)
         point = batch.feeds.get(key)
         if point is None or point.last_id < trade.trade_id:
@@ -394,22 +468,27 @@ class Evaluator:
 
     def _on_kline(self, kline: Kline, batch: _Batch) -> None:
         metrics.EVENTS.labels(kline.kind).inc()
-        key = (kline.venue, kline.symbol, kline.kind)
-        point = batch.feeds.get(key)
-        if point is None or point.last_id < kline.open_time_ms:
-            batch.feeds[key] = FeedPoint(
-                kline.venue,
-                kline.symbol,
-                kline.kind,
-                kline.open_time_ms,
-                kline.close,
-                kline.open_time_ms,
+        candle = candle_of(kline)
+        self._on_candle(kline.venue, kline.symbol, kline.interval, candle, kline.close, batch)
+        if kline.interval == candle_builder.SOURCE:
+            for interval, built in self._builder.on_minute(kline.venue, kline.symbol, candle):
+                close = format(built.close, "f")
+                self._on_candle(kline.venue, kline.symbol, interval, built, close, batch)
+
+    def _on_candle(
+        self, venue: str, symbol: str, interval: str, candle: Candle, close: str, batch: _Batch
+    ) -> None:
+        kind = names.kline_kind(interval)
+        point = batch.feeds.get((venue, symbol, kind))
+        if point is None or point.last_id < candle.open_time:
+            batch.feeds[(venue, symbol, kind)] = FeedPoint(
+                venue, symbol, kind, candle.open_time, close, candle.open_time
             )
-        index = self._indexes.get(kline.venue)
+        index = self._indexes.get(venue)
         if index is not None:
-            event = machine.CandleEvent(kline.symbol, kline.interval, candle_of(kline))
+            event = machine.CandleEvent(symbol, interval, candle)
             for found in index.on_candle(event):
-                batch.firings.append(self._new_firing(found, kline.venue, index))
+                batch.firings.append(self._new_firing(found, venue, index))
 
     def _new_firing(self, found: machine.Firing, venue: str, index: RuleIndex) -> NewFiring:
         stored = self._watched[found.rule_id]
@@ -436,7 +515,9 @@ class Evaluator:
             evaluator_state=snapshot,
         )
 
-    def _checkpoints(self, touched: set[tuple[str, str]]) -> list[RuleCheckpoint]:
+    def _checkpoints(
+        self, touched: set[tuple[str, str]], look_now: bool = False
+    ) -> list[RuleCheckpoint]:
         """Rules of the (venue, symbol)s ``touched`` by the batch whose lifecycle moved since
         it was last stored: rules evaluated one by one (their state moves at any event), and
         new rules once they have seen their first event (a restarted evaluator must not take
@@ -449,6 +530,16 @@ class Evaluator:
                 continue
             fresh = self._fresh.get((venue, symbol), set())
             disarmed = self._disarmed.get((venue, symbol), set())
+            # Their re-arming is looked at once a second per symbol, not at every batch:
+            # the state the API shows lags by that at most.
+            # An idle evaluator looks at the symbols traded since their last look.
+            looked = self._disarmed_looked.get((venue, symbol), 0.0)
+            if disarmed and not look_now and time.monotonic() - looked < _DISARMED_LOOK_EVERY_S:
+                self._unlooked.add((venue, symbol))
+                disarmed = set()
+            else:
+                self._disarmed_looked[(venue, symbol)] = time.monotonic()
+                self._unlooked.discard((venue, symbol))
             for rule_id in [*index.book(symbol).machine_ids(), *fresh, *disarmed]:
                 snapshot = index.snapshot(rule_id)
                 known = self._persisted.get(rule_id)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import nats.errors
@@ -13,6 +14,8 @@ from services.alerts.outbox import RecordedFiring
 from services.common import names
 
 log = logging.getLogger(__name__)
+
+_ACK_TIMEOUT_S = 5.0
 
 
 def alert_fired(done: RecordedFiring) -> alert_fired_pb2.AlertFired:
@@ -40,14 +43,23 @@ async def publish_fired(
     js: JetStreamContext, namespace: str, recorded: list[RecordedFiring]
 ) -> None:
     """Publish each committed firing; a bus that is away loses only the bus copy (the firing
-    and its notifications are in PostgreSQL)."""
+    and its notifications are in PostgreSQL). Sent together and their acks awaited together:
+    one round trip per firing would hold the evaluator's next batch behind a burst."""
+    sent: list[tuple[RecordedFiring, asyncio.Future[object]]] = []
     for done in recorded:
         found = done.firing
         try:
-            await js.publish(
+            ack = await js.publish_async(
                 names.alert_fired_subject(found.symbol, namespace),
                 alert_fired(done).SerializeToString(),
                 headers={"Nats-Msg-Id": names.alert_fired_msg_id(found.rule_id, found.event_key)},
             )
+        except (nats.errors.Error, TimeoutError) as error:
+            log.warning("could not publish firing %d: %s", done.firing_id, error)
+            continue
+        sent.append((done, ack))
+    for done, ack in sent:
+        try:
+            await asyncio.wait_for(ack, _ACK_TIMEOUT_S)
         except (nats.errors.Error, TimeoutError) as error:
             log.warning("could not publish firing %d: %s", done.firing_id, error)

@@ -79,7 +79,7 @@ class Scheduler:
         if not rules:
             return []
         last = {
-            (p.venue, p.symbol): LastTrade(p.last_id, p.price, p.time_ms)
+            (p.venue, p.symbol): LastTrade(p.last_id, p.price, p.committed_ms)
             for p in await feed_points(self._pool)
             if p.kind == names.TRADE
         }

@@ -4,12 +4,13 @@ minutes". Pure.
 A user asks for it like any rule (symbol, condition ``no_trade(<duration>)``, no interval,
 channels, ONCE or RECURRING); the alerts service's scheduler checks it every few seconds
 rather than the evaluator at each trade, since what it watches for is the absence of trades.
-It fires once per silence: at the moment the last trade (the evaluator's checkpoint,
-``alert_feeds``) became ``duration`` old, with that trade's price and id, keyed by that
-trade (``stale:<venue>:<trade id>``), so a restarted scheduler cannot report one silence
-twice. A RECURRING rule fires again at the next silence (after at least one new trade and
-its cooldown); a ONCE rule is then finished. A symbol with no trade seen since the rule was
-created counts its silence from the rule's creation (``stale:<venue>:none``).
+It fires once per silence: ``duration`` after the last trade reached the evaluator (its
+checkpoint, ``alert_feeds``; wall-clock time, so a replay of old trades is a live feed),
+with that trade's price and id, keyed by that trade (``stale:<venue>:<trade id>``), so a
+restarted scheduler cannot report one silence twice. A RECURRING rule fires again at the
+next silence (after at least one new trade and its cooldown); a ONCE rule is then finished.
+A symbol with no trade seen since the rule was created counts its silence from the rule's
+creation (``stale:<venue>:none``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def parse_stale_condition(text: str) -> int:
 class LastTrade:
     trade_id: int
     price: str
-    time_ms: int
+    time_ms: int  # when it reached the evaluator
 
 
 @dataclass(frozen=True)

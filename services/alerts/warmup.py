@@ -98,17 +98,19 @@ async def warm(
     machine: RuleMachine,
     venue: str,
     now_ms: int,
-    seen_candle_open: int | None,
+    candles_before: int | None,
     seen_trade: tuple[int, int] | None,
 ) -> None:
-    """Warm a live rule up to the evaluator's checkpoint (``seen_*``) or now; a storage
-    that cannot answer leaves the rule cold (it warms up on live events), never stopped."""
+    """Warm a live rule up to the evaluator's checkpoint: candles opening before
+    ``candles_before`` (None: before the candle in progress now), or trades up to
+    ``seen_trade`` (id, time; None: now). A storage that cannot answer leaves the rule
+    cold (it warms up on live events), never stopped."""
     rule = machine.rule
     try:
         if rule.interval is not None:
             before = (
-                seen_candle_open + 1
-                if seen_candle_open is not None
+                candles_before
+                if candles_before is not None
                 else last_open_at_or_before(rule.interval, now_ms)
             )
             await warm_candles(storage, machine, venue, before)

@@ -161,6 +161,26 @@ class Alerts:
         await eventually(done)
 
 
+async def _stored(settings: Settings, events: list[Kline]) -> None:
+    """Wait until storage holds these 1m candles (RuleHistory and warm-ups read them)."""
+    async with grpc.aio.insecure_channel(settings.storage_target) as channel:
+        storage = storage_service_pb2_grpc.StorageServiceStub(channel)
+
+        async def stored() -> bool:
+            request = storage_pb.GetOhlcRequest(
+                symbol=events[0].symbol,
+                interval=events[0].interval,
+                from_ms=events[0].open_time_ms,
+                to_ms=events[-1].open_time_ms + 1,
+            )
+            count = 0
+            async for chunk in storage.GetOhlc(request):
+                count += len(chunk.open_time)
+            return count == len(events)
+
+        await eventually(stored)
+
+
 async def _consumer_ready(nc: NatsClient, namespace: str) -> None:
     js = nc.jetstream()
 
@@ -241,11 +261,22 @@ async def test_threshold_rules_fire_exactly_at_the_crossings_with_one_outbox_row
 
     stored = (await alerts.stub.GetRule(pb.GetRuleRequest(id=crosses.id))).rule
     assert stored.fired_count == 4
-    # A cross holds at one trade only: the rule re-armed at the next (the API says so).
-    assert stored.state == pb.RULE_STATE_ARMED
-    stored = (await alerts.stub.GetRule(pb.GetRuleRequest(id=above.id))).rule
+
+    # A cross holds at one trade only: the rule re-armed at the next (the API says so
+    # within a second or so).
+    async def rearmed() -> bool:
+        reply = await alerts.stub.GetRule(pb.GetRuleRequest(id=crosses.id))
+        return bool(reply.rule.state == pb.RULE_STATE_ARMED)
+
+    await eventually(rearmed)
     ends_above = float(TRADES[-1].price) > LEVEL
-    assert stored.state == (pb.RULE_STATE_DISARMED if ends_above else pb.RULE_STATE_ARMED)
+    settled = pb.RULE_STATE_DISARMED if ends_above else pb.RULE_STATE_ARMED
+
+    async def above_settled() -> bool:
+        reply = await alerts.stub.GetRule(pb.GetRuleRequest(id=above.id))
+        return bool(reply.rule.state == settled)
+
+    await eventually(above_settled)
 
     published = []
     for _ in range(12):
@@ -701,22 +732,7 @@ async def test_a_candle_rule_created_mid_series_is_warmed_up_and_fires_at_its_fi
     split = next(i for i in crossings if i >= 100)  # the first live candle is a crossing
     await alerts.publish(events[:split])
     await alerts.evaluated(events[split - 1].open_time_ms, kind="kline_1m", symbol="ETHUSDT")
-    async with grpc.aio.insecure_channel(alerts.settings.storage_target) as channel:
-        storage = storage_service_pb2_grpc.StorageServiceStub(channel)
-
-        async def stored() -> bool:
-            request = storage_pb.GetOhlcRequest(
-                symbol="ETHUSDT",
-                interval="1m",
-                from_ms=events[0].open_time_ms,
-                to_ms=events[split - 1].open_time_ms + 1,
-            )
-            count = 0
-            async for chunk in storage.GetOhlc(request):
-                count += len(chunk.open_time)
-            return count == split
-
-        await eventually(stored)
+    await _stored(alerts.settings, events[:split])
     channel_id = await alerts.channel()
     rule = await alerts.rule(
         "close crosses_above sma(20)", channel_id, symbol="ETHUSDT", interval="1m"
@@ -778,3 +794,83 @@ async def test_alerts_connections_dropped_while_trades_flow_lose_and_double_noth
     for watched in (rule, machine_rule):
         assert [r["trade_id"] for r in await alerts.fired(watched.id)] == expected
         assert len(await alerts.outbox(watched.id)) == len(expected)
+
+
+async def test_a_5m_rule_fires_on_candles_built_from_the_1m_klines_on_the_bus(
+    alerts: Alerts,
+) -> None:
+    channel_id = await alerts.channel()
+    rule = await alerts.rule(
+        "close crosses_above sma(20)", channel_id, symbol="ETHUSDT", interval="5m"
+    )
+    minutes = klines(SPOT_1M, "binance", "ETHUSDT", "1m")
+    await alerts.publish(minutes)
+    await alerts.evaluated(minutes[-1].open_time_ms, kind="kline_1m", symbol="ETHUSDT")
+    # The 5m candles, by hand: every fifth minute's close, opening with the run's first.
+    runs = [minutes[i : i + 5] for i in range(0, len(minutes), 5)]
+    five = [dataclasses.replace(run[-1], open_time_ms=run[0].open_time_ms) for run in runs]
+    expected = [five[i].open_time_ms for i in _sma_crossings(five, 20)]
+    assert expected
+    assert [row["candle_open_ms"] for row in await alerts.fired(rule.id)] == expected
+
+    async def history_agrees() -> bool:
+        reply = await alerts.stub.RuleHistory(
+            pb.RuleHistoryRequest(
+                symbol="ETHUSDT",
+                condition="close crosses_above sma(20)",
+                interval="5m",
+                from_ms=minutes[0].open_time_ms,
+                to_ms=minutes[-1].open_time_ms + 1,
+            )
+        )
+        return [f.candle_open_ms for f in reply.firings] == expected
+
+    await eventually(history_agrees)
+
+
+async def test_a_restart_mid_candle_seeds_the_built_candle_from_storage(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    minutes = klines(SPOT_1M, "binance", "ETHUSDT", "1m")
+    runs = [minutes[i : i + 5] for i in range(0, len(minutes), 5)]
+    five = [dataclasses.replace(run[-1], open_time_ms=run[0].open_time_ms) for run in runs]
+    crossings = _sma_crossings(five, 20)
+    # Down two minutes into a 5m candle that fires: its first minutes come from storage.
+    firing_bucket = next(i for i in crossings if i >= 30)
+    split = firing_bucket * 5 + 2
+    port = free_port()
+    settings = service_settings(
+        database_url,
+        nats_url,
+        namespace,
+        symbols=("ETHUSDT",),
+        alerts_grpc_port=port,
+        alerts_metrics_port=0,
+    )
+    async with running(storage_service.run, settings, settings.storage_grpc_port):
+        async with (
+            running(alerts_service.run, settings, port),
+            grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+        ):
+            await _consumer_ready(nats_client, namespace)
+            alerts = Alerts(
+                alerts_service_pb2_grpc.AlertsServiceStub(channel),
+                settings,
+                database_url,
+                nats_client,
+                namespace,
+            )
+            channel_id = await alerts.channel()
+            rule = await alerts.rule(
+                "close crosses_above sma(20)", channel_id, symbol="ETHUSDT", interval="5m"
+            )
+            await alerts.publish(minutes[:split])
+            await alerts.evaluated(minutes[split - 1].open_time_ms, "kline_1m", "ETHUSDT")
+        await _stored(settings, minutes[:split])
+        await alerts.publish(minutes[split:])
+        async with running(alerts_service.run, settings, port):
+            await alerts.evaluated(minutes[-1].open_time_ms, "kline_1m", "ETHUSDT")
+    expected = [five[i].open_time_ms for i in crossings]
+    assert five[firing_bucket].open_time_ms in expected
+    assert [row["candle_open_ms"] for row in await alerts.fired(rule.id)] == expected
+    await nats_client.jetstream().delete_stream(names.alerts_stream(namespace))
