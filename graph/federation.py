@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from graph.alerts import AlertRule, rule_from_pb
 from graph.arguments import symbol_argument, venue_argument
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 FEDERATION_VERSION: Final = "2.11"
 # As BacktestService.ListBacktests allows.
 MAX_LATEST_BACKTESTS = 100
+# The BacktestResult fields read from a result's equity curve or trades.
+_SERIES_FIELDS = frozenset({"equity", "tradeList"})
 
 
 @strawberry.federation.type(
@@ -124,13 +127,25 @@ class Symbol:
     async def backtests(self, info: Info[Context, None], last: int = 5) -> list[BacktestResult]:
         if not 1 <= last <= MAX_LATEST_BACKTESTS:
             raise TypedError("INVALID_ARGUMENT", f"last {last}: give 1 to {MAX_LATEST_BACKTESTS}")
-        found = await backtests_loader(info).load((self.name, self.venue, last))
+        # Equity curves and trades are fetched only when the query reads them.
+        summary = _reads_no_series(info)
+        found = await backtests_loader(info).load((self.name, self.venue, last, summary))
         return [result_from_pb(result) for result in found]
 
     @strawberry.field(description="The alert rules on this market.")
     async def alert_rules(self, info: Info[Context, None]) -> list[AlertRule]:
         found = await alert_rules_loader(info).load((self.name, self.venue))
         return [rule_from_pb(rule) for rule in found]
+
+
+def _reads_no_series(info: Info[Context, None]) -> bool:
+    """Whether the query reads no equity curve or trades of the results (a fragment counts as
+    reading them: it is not looked into)."""
+    for field in info.selected_fields:
+        for selection in field.selections:
+            if not isinstance(selection, SelectedField) or selection.name in _SERIES_FIELDS:
+                return False
+    return True
 
 
 def symbol(info: Info[Context, None], name: str, venue: str = names.VENUE_BINANCE) -> Symbol:

@@ -82,30 +82,34 @@ def _loader(info: Info[Context, None], name: str, load: Any) -> DataLoader[Any, 
     return loader
 
 
-# (symbol, venue, how many): the newest results of one market.
-BacktestsKey = tuple[str, str, int]
+# (symbol, venue, how many, summary: without equity and trades): one market's newest results.
+BacktestsKey = tuple[str, str, int, bool]
 
 
 async def load_backtests(
     backtest: backtest_service_pb2_grpc.BacktestServiceStub, keys: Sequence[BacktestsKey]
 ) -> list[list[backtest_pb.BacktestResult] | BaseException]:
-    """Each market's newest stored results: one ``ListBacktests`` per distinct count."""
-    by_limit: dict[int, list[SymbolKey]] = defaultdict(list)
-    for symbol, venue, limit in keys:
-        by_limit[limit].append((symbol, venue))
+    """Each market's newest stored results: one ``ListBacktests`` per distinct (count,
+    summary)."""
+    by_limit: dict[tuple[int, bool], list[SymbolKey]] = defaultdict(list)
+    for symbol, venue, limit, summary in keys:
+        by_limit[(limit, summary)].append((symbol, venue))
     found: dict[BacktestsKey, list[backtest_pb.BacktestResult] | BaseException] = {}
-    for limit, markets in by_limit.items():
+    for (limit, summary), markets in by_limit.items():
         request = backtest_pb.ListBacktestsRequest(
-            markets=[backtest_pb.MarketKey(symbol=s, venue=v) for s, v in markets], limit=limit
+            markets=[backtest_pb.MarketKey(symbol=s, venue=v) for s, v in markets],
+            limit=limit,
+            summary=summary,
         )
         try:
             reply = await backtest.ListBacktests(request, timeout=_RPC_TIMEOUT_S)
         except grpc.aio.AioRpcError as error:
             failure = from_rpc_error(error, "backtests")
-            found.update({(s, v, limit): failure for s, v in markets})
+            found.update({(s, v, limit, summary): failure for s, v in markets})
             continue
         for market in reply.markets:
-            found[(market.market.symbol, market.market.venue, limit)] = list(market.results)
+            key = (market.market.symbol, market.market.venue, limit, summary)
+            found[key] = list(market.results)
     return [found.get(key, []) for key in keys]
 
 

@@ -74,7 +74,9 @@ class BacktestServicer(backtest_service_pb2_grpc.BacktestServiceServicer):  # ty
     ) -> pb.ListBacktestsResponse:
         markets = [(m.symbol.upper(), m.venue or names.VENUE_BINANCE) for m in request.markets]
         with unavailable_when_database_is_down():
-            found = await self._results.latest(list(dict.fromkeys(markets)), request.limit)
+            found = await self._results.latest(
+                list(dict.fromkeys(markets)), request.limit, summary=request.summary
+            )
         return pb.ListBacktestsResponse(
             markets=[
                 pb.MarketBacktests(

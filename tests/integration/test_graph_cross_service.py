@@ -192,3 +192,24 @@ async def test_a_count_out_of_bounds_is_invalid_argument(stack: Settings) -> Non
             stack, f'{{ symbol(name: "BTCUSDT") {{ backtests(last: {last}) {{ id }} }} }}'
         )
         assert error_codes(answer) == ["INVALID_ARGUMENT"]
+
+
+async def test_backtests_answer_equity_and_trades_when_asked_as_backtest_does(
+    stack: Settings,
+) -> None:
+    ran = await _data(
+        stack,
+        'mutation { runBacktest(input: { symbol: "BTCUSDT", interval: "1h", '
+        'from: "2022-09-07T00:00:00Z", to: "2022-09-08T00:00:00Z", strategy: "sma_cross", '
+        "params: {fast: 2, slow: 5} }) { id } }",
+    )
+    series = "equity { time value } tradeList(first: 100) { totalCount edges { node { pnl } } }"
+    backtest_id = ran["runBacktest"]["id"]
+    data = await _data(
+        stack,
+        f'{{ symbol(name: "BTCUSDT") {{ backtests(last: 1) {{ id {series} }} }} '
+        f'backtest(id: "{backtest_id}") {{ id {series} }} }}',
+    )
+    (listed,) = data["symbol"]["backtests"]
+    assert listed == data["backtest"]
+    assert len(listed["equity"]) == 23 and listed["tradeList"]["totalCount"] > 0

@@ -53,12 +53,18 @@ class _Alerts:
 
 async def test_backtests_of_many_markets_cost_one_call_per_distinct_count() -> None:
     stub = _Backtests()
-    keys = [("BTCUSDT", "binance", 5), ("ETHUSDT", "binance", 5), ("BTCUSDT", "binance", 1)]
+    keys = [
+        ("BTCUSDT", "binance", 5, True),
+        ("ETHUSDT", "binance", 5, True),
+        ("BTCUSDT", "binance", 1, True),
+        ("BTCUSDT", "binance", 1, False),
+    ]
     found: list[Any] = await load_backtests(stub, keys)
-    assert [len(stub.requests), sorted(r.limit for r in stub.requests)] == [2, [1, 5]]
+    assert sorted((r.limit, r.summary) for r in stub.requests) == [(1, False), (1, True), (5, True)]
     assert [[r.id for r in results] for results in found] == [
         ["BTCUSDT-0", "BTCUSDT-1"],
         [],
+        ["BTCUSDT-0"],
         ["BTCUSDT-0"],
     ]
 

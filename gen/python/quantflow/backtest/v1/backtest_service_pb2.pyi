@@ -150,12 +150,14 @@ class MarketKey(_message.Message):
     def __init__(self, symbol: _Optional[str] = ..., venue: _Optional[str] = ...) -> None: ...
 
 class ListBacktestsRequest(_message.Message):
-    __slots__ = ("markets", "limit")
+    __slots__ = ("markets", "limit", "summary")
     MARKETS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     markets: _containers.RepeatedCompositeFieldContainer[MarketKey]
     limit: int
-    def __init__(self, markets: _Optional[_Iterable[_Union[MarketKey, _Mapping]]] = ..., limit: _Optional[int] = ...) -> None: ...
+    summary: bool
+    def __init__(self, markets: _Optional[_Iterable[_Union[MarketKey, _Mapping]]] = ..., limit: _Optional[int] = ..., summary: _Optional[bool] = ...) -> None: ...
 
 class MarketBacktests(_message.Message):
     __slots__ = ("market", "results")
