@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+import asyncpg
 import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -29,6 +30,7 @@ from services.backtest.job_store import JobStore
 from services.backtest.jobs import Claim, Job, JobCancelled, Progress, claim
 from services.common import names
 from services.common.errors import InvalidArgument, NotFound, QuantflowError
+from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +178,16 @@ class JobWorker:
                 break
             with contextlib.suppress(nats.errors.Error):
                 await message.in_progress()
-            await self._record(job, tracker)
             if stop.is_set():
                 tracker.stop(_Stopped)
-            elif await self._store.cancel_requested(job.id):
-                tracker.stop(JobCancelled)
+            try:
+                await self._record(job, tracker)
+                if not stop.is_set() and await self._store.cancel_requested(job.id):
+                    tracker.stop(JobCancelled)
+            except (*DATABASE_UNAVAILABLE_ERRORS, asyncpg.PostgresError) as error:
+                # The database away or the connection dropped: the job keeps running and
+                # the next heartbeat tries again (its progress and any cancel wait till then).
+                log.warning("job %s: heartbeat not recorded (%s)", job.id, error)
         try:
             result = work.result()
         except _Stopped:

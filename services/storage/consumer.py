@@ -48,6 +48,7 @@ from services.common.events import Event
 from services.common.trades import Trade
 from services.storage import tables
 from services.storage.coverage import ExchangeHole
+from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
 from services.storage.gap_events import decode_exchange_hole
 from services.storage.price_cache import LatestPriceCache
 from services.storage.repository import TradeRepository
@@ -75,8 +76,10 @@ _DATA_ERRORS = (
     ValueError,
     ArithmeticError,
 )
-# The database is away, restarting or slow: the same batch will succeed later.
-_RETRYABLE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# The database is away, restarting, slow or dropped the connection mid-batch; or another
+# server-side failure that is not about the rows (a deadlock, a cancelled statement): the
+# same batch, not acked, will succeed later on a fresh connection.
+_RETRYABLE_ERRORS = (*DATABASE_UNAVAILABLE_ERRORS, asyncpg.PostgresError)
 
 
 class MarketConsumer:

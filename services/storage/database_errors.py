@@ -1,5 +1,12 @@
-"""The ways asyncpg and the OS say "the database cannot be reached", translated once into
-:class:`~services.common.errors.Unavailable` (gRPC UNAVAILABLE: retrying later may help)."""
+"""The ways asyncpg and the OS say "the database cannot be reached" or "the connection was
+lost", translated once into :class:`~services.common.errors.Unavailable` (gRPC UNAVAILABLE:
+retrying later may help).
+
+Every one of them is transient: the same statement succeeds once PostgreSQL is back, and
+asyncpg's pool replaces a connection that died (a connection that fails its reset on
+release is terminated, and a closed one is reconnected on the next acquire). Loops that
+write (storage's consumer, the alerts evaluator, job workers) retry on these after a pause
+instead of ending."""
 
 from __future__ import annotations
 
@@ -24,6 +31,13 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     # Client side: the connection or the pool is closed.
     asyncpg.InterfaceError,
+    # asyncpg's own protocol-state error on a connection the server dropped mid-operation
+    # (pg_terminate_backend, a restart): "cannot switch to state 15; another operation (2)
+    # is in progress", raised e.g. by the pool resetting the dead connection on release.
+    # Pool connections are never shared, so here it means a lost connection, not misuse.
+    # Its subclass OutdatedSchemaCacheError (a table changed under a prepared statement)
+    # also passes on a retry: asyncpg has dropped the stale cache by then.
+    asyncpg.InternalClientError,
 )
 
 

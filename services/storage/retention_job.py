@@ -15,6 +15,7 @@ import asyncpg
 from prometheus_client import Counter
 
 from services.common.clock import Clock
+from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
 from services.storage.repository import TradeRepository
 from services.storage.retention import RetentionPolicy
 
@@ -24,7 +25,7 @@ EXPIRED = Counter("quantflow_storage_rows_expired", "Rows deleted by retention, 
 
 # Plain PostgreSQL deletes rows; the TimescaleDB path drops chunks instead.
 MODE = "batched delete"
-_RETRYABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_RETRYABLE = (*DATABASE_UNAVAILABLE_ERRORS, asyncpg.PostgresError)
 
 
 class RetentionJob:

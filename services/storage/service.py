@@ -19,6 +19,7 @@ from services.common.runtime import MetricsServer, require_url
 from services.common.settings import Settings, mask_password
 from services.storage.candle_queries import CandleRepository
 from services.storage.consumer import MarketConsumer
+from services.storage.database_errors import DATABASE_UNAVAILABLE_ERRORS
 from services.storage.migrations import prepare_schema
 from services.storage.price_cache import LatestPriceCache
 from services.storage.repository import TradeRepository, prepare_connection
@@ -31,13 +32,15 @@ from services.storage.timescale_retention import apply_retention_policies
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = storage_service_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name
+# How storage's connections show in pg_stat_activity (to watch, or to terminate, them).
+SERVER_SETTINGS = {"application_name": "quantflow-storage"}
 
 
 async def _connect(dsn: str) -> asyncpg.Connection:
     """The first connection; a database that refuses it is a one-line startup failure."""
     try:
-        return await asyncpg.connect(dsn, timeout=10)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        return await asyncpg.connect(dsn, timeout=10, server_settings=SERVER_SETTINGS)
+    except (*DATABASE_UNAVAILABLE_ERRORS, asyncpg.PostgresError) as error:
         raise Unavailable(
             f"cannot reach PostgreSQL at {mask_password(dsn)}: {error or type(error).__name__}; "
             "check QUANTFLOW_DATABASE_URL"
@@ -64,7 +67,11 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         mode, schema_version = await prepare_schema(conn)
     finally:
         await conn.close()
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, init=prepare_connection)
+    # A connection the server drops is replaced by the pool; what was being written on it
+    # is retried by the consumer (see database_errors).
+    pool = await asyncpg.create_pool(
+        dsn, min_size=1, max_size=4, init=prepare_connection, server_settings=SERVER_SETTINGS
+    )
     repository = TradeRepository(pool, mode)
     try:
         policy = await _retention_policy(settings, repository)

@@ -117,7 +117,9 @@ async def test_components_stop_when_up_is_killed(
     up = cli(["up", "--source", f"replay:{SAMPLE_CAPTURE}", "--data-dir", str(data_dir)], env)
     await wait_for_graph(f"http://127.0.0.1:{graph_port}", up)
     pids = [component["pid"] for component in read_run_file(data_dir)["components"]]
-    assert len(pids) == 4 and all(process_alive(pid) for pid in pids)
+    assert len(pids) == 5 and all(
+        process_alive(pid) for pid in pids
+    )  # ingest, storage, backtest, alerts, graph
 
     up.kill()  # SIGKILL: `up` cannot pass anything on to its children
 

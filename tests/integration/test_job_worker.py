@@ -217,3 +217,42 @@ async def test_progress_events_on_the_bus_only_move_forward(harness: Harness) ->
 
 async def _final_seen(seen: list[jobs_pb2.JobEvent]) -> bool:
     return bool(seen) and seen[-1].state == jobs_pb2.JOB_STATE_SUCCEEDED
+
+
+async def test_running_job_outlives_a_database_outage_in_one_attempt(
+    harness: Harness, database_url: str, postgres_admin_url: str
+) -> None:
+    """Heartbeats that meet no database (connections dropped, none accepted) are skipped:
+    the job keeps running on its worker, and ends once, in its first attempt."""
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def waiting(job: Job, report: Report) -> dict[str, Any]:
+        started.set()
+        step = 0
+        while not release.is_set():
+            step += 1
+            report(Progress(min(0.99, step / 1000), f"{step} steps"))
+            await asyncio.sleep(0.05)
+        return {"steps": step}
+
+    harness.worker(waiting)
+    job = await harness.submit()
+    await asyncio.wait_for(started.wait(), 10)
+    database = database_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(postgres_admin_url)
+    try:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        dropped = await admin.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            database,
+        )
+        assert dropped
+        await asyncio.sleep(2.0)  # a few heartbeats (every 0.5 s) find the database away
+    finally:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    release.set()
+    ended = await harness.ended(job.id)
+    assert (ended.state, ended.attempts) == (JobState.SUCCEEDED, 1)
+    assert ended.result is not None and ended.result["steps"] > 40

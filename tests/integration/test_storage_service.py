@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import asyncpg
 import grpc
 import pytest
@@ -123,3 +126,65 @@ async def test_restarted_storage_resumes_from_its_durable_consumer(
     finally:
         await conn.close()
     assert ids == list(range(1, 201))
+
+
+async def test_connections_killed_while_trades_flow_lose_and_double_nothing(
+    database_url: str,
+    postgres_admin_url: str,
+    nats_url: str,
+    namespace: str,
+    nats_client: NatsClient,
+) -> None:
+    """PostgreSQL drops storage's connections mid-batch (pg_terminate_backend, as a
+    restart or an operator would): storage keeps serving, the pool reconnects, and every
+    trade is stored exactly once."""
+    settings = service_settings(database_url, nats_url, namespace, storage_batch_size=100)
+    _, publisher = await trade_publisher(nats_client, namespace, window=64)
+    database = database_url.rsplit("/", 1)[1]
+    total = 6000
+    killer = await asyncpg.connect(postgres_admin_url)
+    dropped = 0
+
+    async def drop_connections() -> None:
+        nonlocal dropped
+        while True:
+            await asyncio.sleep(0.1)
+            dropped += len(
+                await killer.fetch(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = $1 AND application_name = 'quantflow-storage'",
+                    database,
+                )
+            )
+
+    async with running(storage_service.run, settings, settings.storage_grpc_port):
+        dropping = asyncio.create_task(drop_connections())
+        try:
+            for start in range(1, total + 1, 200):
+                for trade_id in range(start, start + 200):
+                    await publisher.publish(trade(trade_id))
+                await publisher.flush()
+                await asyncio.sleep(0.05)
+        finally:
+            dropping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dropping
+            await killer.close()
+        assert dropped >= 3, f"only {dropped} connections were dropped"
+        await eventually(lambda: _has(database_url, total), timeout=90)
+        await asyncio.sleep(1.0)  # anything redelivered late must not add rows either
+        assert await check_health(settings.storage_target) == "SERVING"
+        async with grpc.aio.insecure_channel(settings.storage_target) as channel:
+            stub = storage_service_pb2_grpc.StorageServiceStub(channel)
+            reply = await stub.GetLatestPrice(pb.GetLatestPriceRequest(symbol="BTCUSDT"))
+            assert reply.price.trade_id == total
+    conn = await asyncpg.connect(database_url)
+    try:
+        count, distinct = await conn.fetchrow(
+            "SELECT count(*), count(DISTINCT trade_id) FROM trades"
+        )
+        ids = [r["trade_id"] for r in await conn.fetch("SELECT trade_id FROM trades ORDER BY 1")]
+    finally:
+        await conn.close()
+    assert count == distinct == total
+    assert ids == list(range(1, total + 1))

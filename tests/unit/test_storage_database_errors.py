@@ -19,6 +19,11 @@ from services.storage.database_errors import unavailable_when_database_is_down
         asyncpg.TooManyConnectionsError("sorry, too many clients already"),
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
         asyncpg.InterfaceError("pool is closed"),
+        asyncpg.InterfaceError("connection is closed"),
+        # What asyncpg raises on a connection the server terminated mid-operation.
+        asyncpg.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"
+        ),
     ],
     ids=lambda e: type(e).__name__,
 )
