@@ -5,7 +5,7 @@ python -m bench --quick          # a tenth of the capture, parse/publish/store o
                                  # (the full run publishes and stores it 5 times over)
 python -m bench --only end2end   # one group: parse, publish, store, import, coverage,
                                  # pipeline, end2end, indicators, ohlc, backtest,
-                                 # backtest_service, alerts
+                                 # backtest_service, alerts, graph
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bench import (
     ceilings,
     coverage,
     data,
+    graph_api,
     indicators,
     ohlc,
     parse,
@@ -51,6 +52,7 @@ GROUPS = (
     "backtest",
     "backtest_service",
     "alerts",
+    "graph",
 )
 # publish and store run over the capture's trades this many times (new ids each copy).
 COPIES = 5
@@ -73,6 +75,8 @@ INDICATOR_CANDLES = 1_000_000
 OHLC_MINUTES = ohlc.YEAR_MINUTES
 # GraphQL runBacktest over this many stored 1m candles (issue 9: under 1 s; quick: a tenth).
 BACKTEST_CANDLES = backtest_service.CANDLES
+# The GraphQL load test runs each query this long (quick: a quarter).
+GRAPH_SECONDS = graph_api.DURATION_S
 
 
 def _arguments() -> argparse.Namespace:
@@ -128,6 +132,9 @@ async def _io_benchmarks(
             results += await alerts_evaluator.run(
                 running.postgres_admin_url, running.nats_url, quick=limit is not None
             )
+        if "graph" in groups:
+            seconds = GRAPH_SECONDS / 4 if limit is not None else GRAPH_SECONDS
+            results += await graph_api.run(running.postgres_admin_url, running.nats_url, seconds)
         if "pipeline" in groups:
             results += await pipeline.run(
                 running.postgres_admin_url, running.nats_url, Path(scratch)
@@ -154,7 +161,7 @@ def main() -> None:
     if "indicators" in groups:
         results += indicators.run(INDICATOR_CANDLES // 10 if arguments.quick else INDICATOR_CANDLES)
     io_groups = {"publish", "store", "import", "coverage", "pipeline", "end2end", "ohlc", "alerts"}
-    if groups & (io_groups | {"backtest_service"}):
+    if groups & (io_groups | {"backtest_service", "graph"}):
         results += asyncio.run(
             _io_benchmarks(groups, limit, copies, arguments.tape_trades, import_days)
         )

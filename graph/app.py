@@ -137,6 +137,8 @@ def create_app(
         channels = {"storage": channel, "ingest": ingest_channel}
         if backtest_channel is not None:
             channels["backtest"] = backtest_channel
+        if alerts_channel is not None:
+            channels["alerts"] = alerts_channel
         upstreams["current"] = Upstreams(channels=channels, nats=nc)
         try:
             yield

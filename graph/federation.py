@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
+from graph.alerts import AlertRule, rule_from_pb
 from graph.arguments import symbol_argument, venue_argument
+from graph.backtest import BacktestResult, result_from_pb
 from graph.candles import IndicatorSeries, OhlcSeries
 from graph.candles import indicators as indicators_of
 from graph.candles import ohlc as ohlc_of
@@ -28,19 +31,23 @@ from graph.coverage import coverage as coverage_of
 from graph.errors import TypedError
 from graph.history import TradeConnection
 from graph.history import history as history_of
-from graph.loaders import latest_price_loader
+from graph.loaders import alert_rules_loader, backtests_loader, latest_price_loader
 from services.common import names
 
 if TYPE_CHECKING:
     from graph.schema import Price
 
 FEDERATION_VERSION: Final = "2.11"
+# As BacktestService.ListBacktests allows.
+MAX_LATEST_BACKTESTS = 100
+# The BacktestResult fields read from a result's equity curve or trades.
+_SERIES_FIELDS = frozenset({"equity", "tradeList"})
 
 
 @strawberry.federation.type(
     keys=["name venue"],
     description="One market: a symbol on a venue, with its latest price, candles, "
-    "indicators, stored trades and coverage.",
+    "indicators, stored trades, coverage, backtests and alert rules.",
 )
 class Symbol:
     name: str = strawberry.field(description='The exchange symbol, upper case: "BTCUSDT".')
@@ -112,6 +119,33 @@ class Symbol:
         after: str | None = None,
     ) -> TradeConnection | None:
         return await history_of(info, self.name, from_, to, first, after, self.venue)
+
+    @strawberry.field(
+        description=f"The latest stored backtest results of this market, newest first "
+        f"(1 to {MAX_LATEST_BACKTESTS})."
+    )
+    async def backtests(self, info: Info[Context, None], last: int = 5) -> list[BacktestResult]:
+        if not 1 <= last <= MAX_LATEST_BACKTESTS:
+            raise TypedError("INVALID_ARGUMENT", f"last {last}: give 1 to {MAX_LATEST_BACKTESTS}")
+        # Equity curves and trades are fetched only when the query reads them.
+        summary = _reads_no_series(info)
+        found = await backtests_loader(info).load((self.name, self.venue, last, summary))
+        return [result_from_pb(result) for result in found]
+
+    @strawberry.field(description="The alert rules on this market.")
+    async def alert_rules(self, info: Info[Context, None]) -> list[AlertRule]:
+        found = await alert_rules_loader(info).load((self.name, self.venue))
+        return [rule_from_pb(rule) for rule in found]
+
+
+def _reads_no_series(info: Info[Context, None]) -> bool:
+    """Whether the query reads no equity curve or trades of the results (a fragment counts as
+    reading them: it is not looked into)."""
+    for field in info.selected_fields:
+        for selection in field.selections:
+            if not isinstance(selection, SelectedField) or selection.name in _SERIES_FIELDS:
+                return False
+    return True
 
 
 def symbol(info: Info[Context, None], name: str, venue: str = names.VENUE_BINANCE) -> Symbol:

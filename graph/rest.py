@@ -182,13 +182,26 @@ def _endpoint(
 
 def rest_routes(backends: Callable[[], Backends | None], authenticate: Authenticate) -> list[Route]:
     """Every REST route; ``backends()`` is None until the app has started; ``authenticate``
-    reads the request's ``Authorization`` header as /graphql does."""
+    reads the request's ``Authorization`` header as /graphql does. A path with several
+    operations (GET and POST /alerts) is one route, so a 405 lists every method in
+    ``Allow``."""
+    by_path: dict[str, dict[str, Callable[[Request], Any]]] = {}
+    names: dict[str, str] = {}
+    for op in OPERATIONS:
+        by_path.setdefault(op.path, {})[op.method] = _endpoint(op, backends, authenticate)
+        names.setdefault(op.path, op.operation_id)
     return [
-        Route(
-            op.path,
-            _endpoint(op, backends, authenticate),
-            methods=[op.method],
-            name=op.operation_id,
-        )
-        for op in OPERATIONS
+        Route(path, _by_method(endpoints), methods=list(endpoints), name=names[path])
+        for path, endpoints in by_path.items()
     ]
+
+
+def _by_method(endpoints: dict[str, Callable[[Request], Any]]) -> Callable[[Request], Any]:
+    if len(endpoints) == 1:
+        return next(iter(endpoints.values()))
+
+    async def endpoint(request: Request) -> Any:
+        # HEAD is served as GET (Starlette adds it to a route that has GET).
+        return await endpoints["GET" if request.method == "HEAD" else request.method](request)
+
+    return endpoint

@@ -3,8 +3,13 @@ the document the schema executes. Pure data; graph/rest.py serves them and graph
 describes them, both from this one list.
 
 A route's answer is the data of its operation's one top-level field, exactly as GraphQL
-returns it, so REST and GraphQL cannot disagree. Alerts (`/alerts`, `/alerts/subscriptions`,
-`/alerts/notifications`) plug in here as more `Operation`s once graph/alerts.py has landed.
+returns it, so REST and GraphQL cannot disagree.
+
+The seed's alert routes map onto the alerts schema: `/alerts` is alert rules (GET
+`alertRules`, POST `createAlertRule`); `/alerts/subscriptions` is notification channels (the
+seed's "subscription" was a place a user subscribed to be told, a Telegram chat or an address:
+GET `notificationChannels`, POST `createNotificationChannel`); `/alerts/notifications` is
+firings with each channel's delivery (`notifications`, a page at a time).
 """
 
 from __future__ import annotations
@@ -39,6 +44,18 @@ JOB_RESULT = (
     f"... on OptimizeResult {{ objective skipped best {{ {OPTIMIZE_ROW} }} "
     f"rows {{ {OPTIMIZE_ROW} }} walkForward {{ efficiency folds {{ trainFrom trainTo testFrom "
     f"testTo inSample {{ {OPTIMIZE_ROW} }} outOfSample {{ {OPTIMIZE_ROW} }} }} }} }} }}"
+)
+ALERT_RULE = (
+    "id symbol venue condition interval mode cooldownSeconds rearm expiresAt channelIds state "
+    "firedCount lastFiredAt createdAt updatedAt"
+)
+CHANNEL = "id kind name target hasSecret createdAt"
+# What the gateway's cost limit leaves room for under two lists (edges, deliveries); the
+# attempts of each delivery are GraphQL's `notifications { … lastAttempt attemptOutcomes }`.
+DELIVERY = "id channelId channelKind channelName status reason attempts deliveredAt"
+NOTIFICATION = (
+    "id ruleId symbol condition time occurredAt price tradeId value candleOpenTime recordedAt "
+    f"deliveries {{ {DELIVERY} }}"
 )
 
 
@@ -208,5 +225,69 @@ OPERATIONS: tuple[Operation, ...] = (
         "A backtest or optimisation job, with its result once it has succeeded",
         (Param("jobId", "path", "The job's id."),),
         tag="backtests",
+    ),
+    Operation(
+        "GET",
+        "/alerts",
+        "listAlertRules",
+        "alertRules",
+        f"query AlertRules($symbol: String) {{ alertRules(symbol: $symbol) {{ {ALERT_RULE} }} }}",
+        "Every alert rule, or those of one symbol",
+        (Param("symbol", "query", "Only this symbol's rules.", _SYMBOL_SCHEMA),),
+        tag="alerts",
+    ),
+    Operation(
+        "POST",
+        "/alerts",
+        "createAlertRule",
+        "createAlertRule",
+        "mutation CreateAlertRule($input: AlertRuleInput!) "
+        f"{{ createAlertRule(input: $input) {{ {ALERT_RULE} }} }}",
+        "Add an alert rule (its condition checked first)",
+        body_variable="input",
+        success_status=201,
+        tag="alerts",
+    ),
+    Operation(
+        "GET",
+        "/alerts/subscriptions",
+        "listNotificationChannels",
+        "notificationChannels",
+        f"query NotificationChannels {{ notificationChannels {{ {CHANNEL} }} }}",
+        "Every notification channel (where firings are sent)",
+        tag="alerts",
+    ),
+    Operation(
+        "POST",
+        "/alerts/subscriptions",
+        "createNotificationChannel",
+        "createNotificationChannel",
+        "mutation CreateNotificationChannel($input: NotificationChannelInput!) "
+        f"{{ createNotificationChannel(input: $input) {{ {CHANNEL} }} }}",
+        "Add a notification channel: a Telegram chat, a Discord or other webhook, an address",
+        body_variable="input",
+        success_status=201,
+        tag="alerts",
+    ),
+    Operation(
+        "GET",
+        "/alerts/notifications",
+        "listNotifications",
+        "notifications",
+        "query Notifications($ruleId: ID, $first: Int, $after: String) { notifications("
+        "ruleId: $ruleId, first: $first, after: $after) { "
+        f"edges {{ cursor node {{ {NOTIFICATION} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+        "Firings, newest first, each with its deliveries, a page at a time",
+        (
+            Param("ruleId", "query", "Only this rule's firings."),
+            Param(
+                "first",
+                "query",
+                "Page size: 50 unless given, at most 500.",
+                {"minimum": 1, "maximum": 500},
+            ),
+            Param("after", "query", "A cursor (`pageInfo.endCursor`): the page after it."),
+        ),
+        tag="alerts",
     ),
 )

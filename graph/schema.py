@@ -33,6 +33,7 @@ from graph.limits import limit_extensions
 from graph.market_kinds import LatestMarketQueries, LiveMarketSubscriptions
 from graph.market_subscriptions import MarketSubscription, market_subscriptions
 from graph.market_subscriptions import Mutation as MarketMutation
+from graph.metrics import GraphMetrics
 from graph.scalars import SCALAR_MAP, Int64
 from graph.trade import Trade
 from quantflow.storage.v1 import storage_service_pb2 as storage_pb
@@ -275,5 +276,6 @@ schema = QuantflowSchema(
         *limit_extensions(),
         AuthGuard,
         lambda: MaskErrors(should_mask_error=should_mask),
+        GraphMetrics,
     ],
 )

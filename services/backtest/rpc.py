@@ -11,6 +11,7 @@ from quantflow.storage.v1 import storage_service_pb2_grpc
 from services.backtest import codec, run
 from services.backtest.results import ResultRepository, StoredResult
 from services.backtest.runner import check_request, run_and_store
+from services.common import names
 from services.common.errors import QuantflowError
 from services.storage.database_errors import unavailable_when_database_is_down
 
@@ -67,3 +68,21 @@ class BacktestServicer(backtest_service_pb2_grpc.BacktestServiceServicer):  # ty
         with unavailable_when_database_is_down():
             stored = await self._results.get(request.id)
         return pb.GetBacktestResponse(result=_stored_to_pb(stored))
+
+    async def ListBacktests(
+        self, request: pb.ListBacktestsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBacktestsResponse:
+        markets = [(m.symbol.upper(), m.venue or names.VENUE_BINANCE) for m in request.markets]
+        with unavailable_when_database_is_down():
+            found = await self._results.latest(
+                list(dict.fromkeys(markets)), request.limit, summary=request.summary
+            )
+        return pb.ListBacktestsResponse(
+            markets=[
+                pb.MarketBacktests(
+                    market=pb.MarketKey(symbol=symbol, venue=venue),
+                    results=[_stored_to_pb(stored) for stored in found[(symbol, venue)]],
+                )
+                for symbol, venue in markets
+            ]
+        )

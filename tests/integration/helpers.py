@@ -31,9 +31,11 @@ def service_settings(database_url: str, nats_url: str, namespace: str, **extra: 
         "ingest_grpc_port": free_port(),
         "graph_grpc_port": free_port(),
         "backtest_grpc_port": free_port(),
+        "alerts_grpc_port": free_port(),
         "storage_metrics_port": 0,
         "ingest_metrics_port": 0,
         "backtest_metrics_port": 0,
+        "alerts_metrics_port": 0,
         "graph_port": free_port(),
         # Never the real exchange: a gap backfill in a test that brings no REST fake fails
         # on loopback instead of reaching out to the internet.
@@ -42,6 +44,7 @@ def service_settings(database_url: str, nats_url: str, namespace: str, **extra: 
     ports["storage_target"] = f"127.0.0.1:{ports['storage_grpc_port']}"
     ports["ingest_target"] = f"127.0.0.1:{ports['ingest_grpc_port']}"
     ports["backtest_target"] = f"127.0.0.1:{ports['backtest_grpc_port']}"
+    ports["alerts_target"] = f"127.0.0.1:{ports['alerts_grpc_port']}"
     return Settings(
         database_url=SecretStr(database_url),
         nats_url=nats_url,

@@ -324,3 +324,40 @@ async def test_the_cli_prints_the_metrics_of_the_same_run(stack: Stack, tmp_path
     _, err = await process.communicate()
     assert process.returncode == 1
     assert "no candles stored for BTCUSDT 1m [2022-04-08T00:00:00Z" in err.decode()
+
+
+async def test_list_backtests_answers_each_market_newest_first_full_or_summary(
+    stack: Stack,
+) -> None:
+    ran = []
+    for fast in (5, 10, 15):
+        reply = await stack.stub.RunBacktest(
+            pb.RunBacktestRequest(input=_input(params={"fast": fast, "slow": 30}))
+        )
+        ran.append(reply.result)
+    markets = [
+        pb.MarketKey(symbol="ETHUSDT", venue=USDM),
+        pb.MarketKey(symbol="btcusdt", venue=USDM),
+        pb.MarketKey(symbol="BTCUSDT"),  # spot: nothing stored there
+    ]
+    full = await stack.stub.ListBacktests(pb.ListBacktestsRequest(markets=markets, limit=2))
+    assert [(m.market.symbol, m.market.venue) for m in full.markets] == [
+        ("ETHUSDT", USDM),
+        ("BTCUSDT", USDM),
+        ("BTCUSDT", "binance"),
+    ]
+    eth, btc, spot = full.markets
+    assert list(eth.results) == [] and list(spot.results) == []
+    assert list(btc.results) == [ran[2], ran[1]]  # newest first, each as RunBacktest answered
+    summary = await stack.stub.ListBacktests(
+        pb.ListBacktestsRequest(markets=markets[1:2], limit=5, summary=True)
+    )
+    (listed,) = summary.markets
+    assert [r.id for r in listed.results] == [r.id for r in reversed(ran)]
+    for given, answered in zip(reversed(ran), listed.results, strict=True):
+        assert answered.metrics == given.metrics and answered.input == given.input
+        assert (list(answered.equity_time), list(answered.trades)) == ([], [])
+    for limit in (0, 101):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stack.stub.ListBacktests(pb.ListBacktestsRequest(markets=markets, limit=limit))
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from services.alerts import service as alerts_service
 from services.backtest import service as backtest_service
 from services.common.settings import Settings
 from services.ingest import service as ingest_service
@@ -38,6 +39,7 @@ async def test_readyz_names_each_upstream_that_is_not_serving_and_healthz_stays_
             status, body = await _get(settings, "/readyz")
             assert status == 503
             assert body["upstreams"] == {
+                "alerts": "UNREACHABLE",
                 "backtest": "UNREACHABLE",
                 "ingest": "UNREACHABLE",
                 "nats": "SERVING",
@@ -45,13 +47,15 @@ async def test_readyz_names_each_upstream_that_is_not_serving_and_healthz_stays_
             }
             assert body["error"] == {
                 "code": "UNAVAILABLE",
-                "message": "not ready: backtest is UNREACHABLE, ingest is UNREACHABLE",
+                "message": "not ready: alerts is UNREACHABLE, backtest is UNREACHABLE, "
+                "ingest is UNREACHABLE",
             }
             assert await _get(settings, "/healthz") == (200, {"status": "ok"})
 
             async with (
                 running(ingest_service.run, settings, settings.ingest_grpc_port),
                 running(backtest_service.run, settings, settings.backtest_grpc_port),
+                running(alerts_service.run, settings, settings.alerts_grpc_port),
             ):
 
                 async def ready() -> bool:

@@ -19,6 +19,7 @@ from nats.aio.client import Client as NatsClient
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from graph.api_docs import document
+from services.alerts import service as alerts_service
 from services.backtest import service as backtest_service
 from services.common.settings import Settings
 from services.storage import service as storage_service
@@ -35,6 +36,7 @@ async def _serve(settings: Settings, ready: threading.Event, stop: threading.Eve
     async with (
         running(storage_service.run, settings, settings.storage_grpc_port),
         running(backtest_service.run, settings, settings.backtest_grpc_port),
+        running(alerts_service.run, settings, settings.alerts_grpc_port),
         gateway(settings),
     ):
         ready.set()

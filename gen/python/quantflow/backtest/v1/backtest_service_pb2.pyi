@@ -141,6 +141,38 @@ class GetBacktestResponse(_message.Message):
     result: BacktestResult
     def __init__(self, result: _Optional[_Union[BacktestResult, _Mapping]] = ...) -> None: ...
 
+class MarketKey(_message.Message):
+    __slots__ = ("symbol", "venue")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    venue: str
+    def __init__(self, symbol: _Optional[str] = ..., venue: _Optional[str] = ...) -> None: ...
+
+class ListBacktestsRequest(_message.Message):
+    __slots__ = ("markets", "limit", "summary")
+    MARKETS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    markets: _containers.RepeatedCompositeFieldContainer[MarketKey]
+    limit: int
+    summary: bool
+    def __init__(self, markets: _Optional[_Iterable[_Union[MarketKey, _Mapping]]] = ..., limit: _Optional[int] = ..., summary: _Optional[bool] = ...) -> None: ...
+
+class MarketBacktests(_message.Message):
+    __slots__ = ("market", "results")
+    MARKET_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    market: MarketKey
+    results: _containers.RepeatedCompositeFieldContainer[BacktestResult]
+    def __init__(self, market: _Optional[_Union[MarketKey, _Mapping]] = ..., results: _Optional[_Iterable[_Union[BacktestResult, _Mapping]]] = ...) -> None: ...
+
+class ListBacktestsResponse(_message.Message):
+    __slots__ = ("markets",)
+    MARKETS_FIELD_NUMBER: _ClassVar[int]
+    markets: _containers.RepeatedCompositeFieldContainer[MarketBacktests]
+    def __init__(self, markets: _Optional[_Iterable[_Union[MarketBacktests, _Mapping]]] = ...) -> None: ...
+
 class BacktestResult(_message.Message):
     __slots__ = ("id", "input", "fill", "metrics", "equity_time", "equity_value", "trades", "data_quality", "created_ms")
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -52,6 +52,11 @@ class BacktestServiceStub:
                 request_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestRequest.SerializeToString,
                 response_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestResponse.FromString,
                 _registered_method=True)
+        self.ListBacktests = channel.unary_unary(
+                '/quantflow.backtest.v1.BacktestService/ListBacktests',
+                request_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListBacktestsRequest.SerializeToString,
+                response_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListBacktestsResponse.FromString,
+                _registered_method=True)
         self.SubmitBacktest = channel.unary_unary(
                 '/quantflow.backtest.v1.BacktestService/SubmitBacktest',
                 request_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.SubmitBacktestRequest.SerializeToString,
@@ -109,6 +114,14 @@ class BacktestServiceServicer:
 
     def GetBacktest(self, request, context):
         """A stored result by id. NOT_FOUND when there is none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBacktests(self, request, context):
+        """The latest stored results of each market asked for, newest first: one call for many
+        symbols. INVALID_ARGUMENT for a limit outside 1..100 or more than 1,000 markets.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -176,6 +189,11 @@ def add_BacktestServiceServicer_to_server(servicer, server):
                     servicer.GetBacktest,
                     request_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestRequest.FromString,
                     response_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestResponse.SerializeToString,
+            ),
+            'ListBacktests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBacktests,
+                    request_deserializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListBacktestsRequest.FromString,
+                    response_serializer=quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListBacktestsResponse.SerializeToString,
             ),
             'SubmitBacktest': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitBacktest,
@@ -292,6 +310,33 @@ class BacktestService:
             '/quantflow.backtest.v1.BacktestService/GetBacktest',
             quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestRequest.SerializeToString,
             quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.GetBacktestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBacktests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quantflow.backtest.v1.BacktestService/ListBacktests',
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListBacktestsRequest.SerializeToString,
+            quantflow_dot_backtest_dot_v1_dot_backtest__service__pb2.ListBacktestsResponse.FromString,
             options,
             channel_credentials,
             insecure,
