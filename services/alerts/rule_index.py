@@ -137,6 +137,15 @@ class SymbolRules:
         snapshot["before"] = self._holds(kind, level, lifecycle.rule) if seen else None
         return snapshot
 
+    @property
+    def time_ms(self) -> int:
+        """The time of the last trade (0 before any)."""
+        return self._time_ms
+
+    def rule(self, rule_id: str) -> Rule:
+        machine = self._machines.get(rule_id)
+        return machine.rule if machine is not None else self._indexed[rule_id][2].rule
+
     def machine(self, rule_id: str) -> RuleMachine | None:
         """The rule's own machine if it is evaluated one by one (to warm it up)."""
         return self._machines.get(rule_id)
@@ -283,6 +292,9 @@ class RuleIndex:
 
     def machine(self, rule_id: str) -> RuleMachine | None:
         return self._symbols[self._symbol_of[rule_id]].machine(rule_id)
+
+    def rule(self, rule_id: str) -> Rule:
+        return self._symbols[self._symbol_of[rule_id]].rule(rule_id)
 
     def remove(self, rule_id: str) -> None:
         self._symbols[self._symbol_of.pop(rule_id)].remove(rule_id)
