@@ -466,6 +466,8 @@ class Evaluator:
 
     def _evaluate(self, messages: list[Msg]) -> _Batch:
         batch = _Batch(messages, [], {}, time.perf_counter())
+        last_trades: dict[tuple[str, str, str], Trade] = {}
+        trades = 0
         for message in messages:
             try:
                 kind = names.subject_kind(message.subject, self._namespace)
@@ -482,16 +484,12 @@ class Evaluator:
                 if isinstance(event, InvalidEvent):
                     continue
                 if isinstance(event, Trade):
-                    self._on_trade(event, batch)
+                    trades += 1
+                    self._on_trade(event, batch, last_trades)
                 elif isinstance(event, Kline) and event.closed:
                     self._on_kline(event, batch)
-        return batch
-
-    def _on_trade(self, trade: Trade, batch: _Batch) -> None:
-        _TRADES_EVALUATED.inc()
-        key = (trade.venue, trade.symbol, names.TRADE)
-        point = batch.feeds.get(key)
-        if point is None or point.last_id < trade.trade_id:
+        _TRADES_EVALUATED.inc(trades)
+        for key, trade in last_trades.items():
             batch.feeds[key] = FeedPoint(
                 trade.venue,
                 trade.symbol,
@@ -500,6 +498,15 @@ class Evaluator:
                 trade.price,
                 trade.trade_time_ms,
             )
+        return batch
+
+    def _on_trade(
+        self, trade: Trade, batch: _Batch, last_trades: dict[tuple[str, str, str], Trade]
+    ) -> None:
+        key = (trade.venue, trade.symbol, names.TRADE)
+        last = last_trades.get(key)
+        if last is None or last.trade_id < trade.trade_id:
+            last_trades[key] = trade  # the series' feed point, made once for the batch
         index = self._indexes.get(trade.venue)
         if index is not None:
             for found in index.on_trade(trade):
@@ -580,14 +587,23 @@ class Evaluator:
                 self._disarmed_looked[(venue, symbol)] = time.monotonic()
                 self._unlooked.discard((venue, symbol))
             for rule_id in [*index.book(symbol).machine_ids(), *fresh, *disarmed]:
-                snapshot = index.snapshot(rule_id)
                 known = self._persisted.get(rule_id)
                 if rule_id in disarmed:
+                    # Most are still disarmed (their condition still holds): no snapshot.
+                    if (
+                        known is not None
+                        and known["state"] == machine.State.DISARMED.value
+                        and index.state(rule_id) is machine.State.DISARMED
+                    ):
+                        continue
+                    snapshot = index.snapshot(rule_id)
                     if known is not None and known["state"] == snapshot["state"]:
                         continue
                     disarmed.discard(rule_id)
-                elif known == snapshot or (known is None and snapshot.get("before") is None):
-                    continue
+                else:
+                    snapshot = index.snapshot(rule_id)
+                    if known == snapshot or (known is None and snapshot.get("before") is None):
+                        continue
                 stored = self._watched[rule_id]
                 state = str(snapshot["state"]).upper()
                 moved[rule_id] = RuleCheckpoint(rule_id, stored.generation, state, snapshot)
