@@ -135,7 +135,7 @@ class Evaluator:
         namespace: str,
         *,
         storage: Storage | None = None,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         ack_wait_s: float = 30.0,
     ) -> None:
         """``storage``: where new and restored rules warm up (:mod:`warmup`); None: cold."""
