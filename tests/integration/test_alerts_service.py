@@ -181,19 +181,14 @@ async def _stored(settings: Settings, events: list[Kline]) -> None:
         await eventually(stored)
 
 
-async def _consumer_ready(nc: NatsClient, namespace: str) -> None:
-    js = nc.jetstream()
-
-    async def exists() -> bool:
-        try:
-            await js.consumer_info(
-                names.market_stream(namespace), names.alerts_market_durable(namespace)
-            )
-        except NotFoundError:
-            return False
-        return True
-
-    await eventually(exists)
+async def _consumer_exists(nc: NatsClient, namespace: str) -> bool:
+    try:
+        await nc.jetstream().consumer_info(
+            names.market_stream(namespace), names.alerts_market_durable(namespace)
+        )
+    except NotFoundError:
+        return False
+    return True
 
 
 @pytest_asyncio.fixture
@@ -214,7 +209,9 @@ async def alerts(
         running(alerts_service.run, settings, port),
         grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
     ):
-        await _consumer_ready(nats_client, namespace)
+        # SERVING only once the evaluator's durable consumer exists: from then on every
+        # trade published reaches the rules, so no test waits for the consumer itself.
+        assert await _consumer_exists(nats_client, namespace)
         yield Alerts(
             alerts_service_pb2_grpc.AlertsServiceStub(channel),
             settings,
@@ -402,7 +399,7 @@ async def test_a_service_restarted_just_before_a_crossing_fires_at_it_after_the_
             running(alerts_service.run, settings, port),
             grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
         ):
-            await _consumer_ready(nats_client, namespace)
+            assert await _consumer_exists(nats_client, namespace)  # SERVING: it is there
             alerts = Alerts(
                 alerts_service_pb2_grpc.AlertsServiceStub(channel),
                 settings,
@@ -582,7 +579,8 @@ async def test_an_evaluator_dying_between_commit_and_ack_loses_and_doubles_nothi
         stop = asyncio.Event()
         crashing = _CrashAfterCommit(pool, dsn, js, namespace, batch_size=200, ack_wait_s=1.0)
         task = asyncio.create_task(crashing.run(stop))
-        await _consumer_ready(nats_client, namespace)
+        await asyncio.wait_for(crashing.consuming.wait(), 30)
+        assert await _consumer_exists(nats_client, namespace)
         alerts = Alerts(None, None, dsn, nats_client, namespace)  # type: ignore[arg-type]
         await alerts.publish(TRADES)
         with pytest.raises(_Crash):
@@ -852,7 +850,7 @@ async def test_a_restart_mid_candle_seeds_the_built_candle_from_storage(
             running(alerts_service.run, settings, port),
             grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
         ):
-            await _consumer_ready(nats_client, namespace)
+            assert await _consumer_exists(nats_client, namespace)  # SERVING: it is there
             alerts = Alerts(
                 alerts_service_pb2_grpc.AlertsServiceStub(channel),
                 settings,
