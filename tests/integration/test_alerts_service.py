@@ -34,9 +34,11 @@ from services.common import bus, names
 from services.common.codec import BATCH_HEADER, encode_batch
 from services.common.embedded import free_port
 from services.common.events import Event, Kline
+from services.common.grpc_server import check_health
 from services.common.settings import Settings
 from services.common.trades import Trade
 from services.storage import service as storage_service
+from services.storage.migrations import prepare_schema
 from tests.conftest import HFT_CAPTURE
 from tests.fakes.binance_rest import trades_from_capture
 from tests.fakes.telegram_bot_api import FakeTelegramBotApi
@@ -872,3 +874,47 @@ async def test_a_restart_mid_candle_seeds_the_built_candle_from_storage(
     assert five[firing_bucket].open_time_ms in expected
     assert [row["candle_open_ms"] for row in await alerts.fired(rule.id)] == expected
     await nats_client.jetstream().delete_stream(names.alerts_stream(namespace))
+
+
+async def test_the_service_is_serving_only_once_the_evaluator_consumes_the_market(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    """Health says SERVING only once the evaluator's durable consumer exists: a trade
+    published when a deployment sees SERVING reaches the rules. The evaluator is held
+    loading its rules by a lock on ``alert_rules``; meanwhile the service answers
+    NOT_SERVING."""
+    port = free_port()
+    settings = service_settings(
+        database_url, nats_url, namespace, alerts_grpc_port=port, alerts_metrics_port=0
+    )
+    target = f"127.0.0.1:{port}"
+    conn = await asyncpg.connect(database_url)
+    stop = asyncio.Event()
+    task: asyncio.Task[None] | None = None
+    try:
+        await prepare_schema(conn)
+        locking = conn.transaction()
+        await locking.start()
+        await conn.execute("LOCK TABLE alert_rules IN ACCESS EXCLUSIVE MODE")
+        task = asyncio.create_task(alerts_service.run(settings, stop))
+
+        async def answering() -> bool:
+            assert task is not None and not task.done()
+            return await check_health(target, timeout=0.5) != "UNREACHABLE"
+
+        await eventually(answering)
+        await asyncio.sleep(1.0)  # the evaluator waits for the lock meanwhile
+        assert await check_health(target) == "NOT_SERVING"
+        assert not await _consumer_exists(nats_client, namespace)
+        await locking.rollback()
+
+        async def serving() -> bool:
+            return await check_health(target, timeout=0.5) == "SERVING"
+
+        await eventually(serving)
+        assert await _consumer_exists(nats_client, namespace)
+    finally:
+        stop.set()
+        if task is not None:
+            await asyncio.wait_for(task, 30)
+        await conn.close()
