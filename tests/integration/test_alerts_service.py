@@ -918,3 +918,37 @@ async def test_the_service_is_serving_only_once_the_evaluator_consumes_the_marke
         if task is not None:
             await asyncio.wait_for(task, 30)
         await conn.close()
+
+
+async def test_a_disarmed_rule_shows_armed_again_only_once_its_cooldown_has_passed(
+    alerts: Alerts,
+) -> None:
+    """The evaluator looks at a disarmed rule's re-arming only from the end of its cooldown
+    (by the trades' time) on: false inside the cooldown leaves it DISARMED, false after it
+    re-arms it (the API says so), and the next rise fires it again."""
+    channel = await alerts.channel()
+    rule = await alerts.rule("price > 100", channel, cooldown_seconds=60)
+    base = int(time.time() * 1000) - 600_000
+
+    def trade(trade_id: int, price: str, after_ms: int) -> Trade:
+        at = base + after_ms
+        return Trade("binance", "BTCUSDT", trade_id, price, "1", at, at, False, 0)
+
+    async def state() -> int:
+        return int((await alerts.stub.GetRule(pb.GetRuleRequest(id=rule.id))).rule.state)
+
+    await alerts.publish([trade(1, "90", 0), trade(2, "110", 1_000), trade(3, "90", 30_000)])
+    await alerts.evaluated(3)
+    await asyncio.sleep(2.5)  # more than the evaluator's once-a-second look
+    assert await state() == pb.RULE_STATE_DISARMED  # false, but inside the cooldown
+
+    await alerts.publish([trade(4, "95", 61_000)])
+    await alerts.evaluated(4)
+
+    async def armed() -> bool:
+        return bool(await state() == pb.RULE_STATE_ARMED)
+
+    await eventually(armed)
+    await alerts.publish([trade(5, "120", 62_000)])
+    await alerts.evaluated(5)
+    assert [row["trade_id"] for row in await alerts.fired(rule.id)] == [2, 5]
