@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -134,7 +136,7 @@ class Evaluator:
         namespace: str,
         *,
         storage: Storage | None = None,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         ack_wait_s: float = 30.0,
     ) -> None:
         """``storage``: where new and restored rules warm up (:mod:`warmup`); None: cold."""
@@ -150,8 +152,14 @@ class Evaluator:
         self._persisted: dict[str, dict[str, object]] = {}  # last stored snapshot, by rule
         # Rules with no stored snapshot yet, by (venue, symbol).
         self._fresh: dict[tuple[str, str], set[str]] = {}
-        # Indexed rules stored DISARMED, by (venue, symbol): they re-arm lazily, without an
-        # event of their own, so the batches of their symbol look whether they did.
+        # Indexed rules stored DISARMED re-arm lazily, without an event of their own, so the
+        # batches of their symbol look whether they did; but not before their cooldown ends
+        # (or they expire) by the symbol's trade time. By (venue, symbol): those cooling
+        # down, a heap of (cooldown end, rule id), stale entries skipped by
+        # ``_cooling_end``; and those past it, re-arming at the next trade that makes their
+        # condition false.
+        self._cooling: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        self._cooling_end: dict[str, int] = {}
         self._disarmed: dict[tuple[str, str], set[str]] = {}
         self._disarmed_looked: dict[tuple[str, str], float] = {}  # monotonic time
         self._unlooked: set[tuple[str, str]] = set()
@@ -166,6 +174,8 @@ class Evaluator:
         self._to_seed: list[tuple[str, str, str]] = []
         self._polled_ms = 0
         self.firings_recorded = 0
+        # Set once the durable consumer exists: from then on no market event is missed.
+        self.consuming = asyncio.Event()
 
     # Rules
 
@@ -176,6 +186,8 @@ class Evaluator:
         self._persisted.clear()
         self._fresh.clear()
         self._disarmed.clear()
+        self._cooling.clear()
+        self._cooling_end.clear()
         self._polled_ms = int(time.time() * 1000)
         self._series.clear()
         self._builder = CandleBuilder()
@@ -194,6 +206,10 @@ class Evaluator:
             self._watch(stored)
         metrics.RULES.set(len(self._watched))
         await self._warm_up()
+        # The rules live as long as the service: out of the garbage collector's sight, so
+        # that its full collections (half a second over 100,000 rules) do not stall trades.
+        gc.collect()
+        gc.freeze()
         log.info("evaluating %d alert rules", len(self._watched))
 
     def _index(self, venue: str) -> RuleIndex:
@@ -224,9 +240,8 @@ class Evaluator:
             self._fresh.setdefault(key, set()).add(stored.id)
         else:
             self._persisted[stored.id] = stored.evaluator_state
-            disarmed = stored.evaluator_state.get("state") == machine.State.DISARMED.value
-            if disarmed and index.machine(stored.id) is None:
-                self._disarmed.setdefault(key, set()).add(stored.id)
+            if index.machine(stored.id) is None:
+                self._cool(key, rule, stored.evaluator_state)
 
     def _unwatch(self, rule_id: str) -> None:
         stored = self._watched.pop(rule_id, None)
@@ -236,6 +251,34 @@ class Evaluator:
         if stored is not None:
             self._fresh.get((stored.venue, stored.symbol), set()).discard(rule_id)
             self._disarmed.get((stored.venue, stored.symbol), set()).discard(rule_id)
+        self._cooling_end.pop(rule_id, None)
+
+    def _cool(self, key: tuple[str, str], rule: machine.Rule, snapshot: dict[str, object]) -> None:
+        """Note an indexed rule as of its stored ``snapshot``: if DISARMED, it is looked at
+        for re-arming only from the end of its cooldown (or its expiry) on."""
+        self._disarmed.get(key, set()).discard(rule.rule_id)
+        self._cooling_end.pop(rule.rule_id, None)
+        if snapshot.get("state") != machine.State.DISARMED.value:
+            return
+        fired_ms = snapshot.get("fired_ms")
+        end = (fired_ms if isinstance(fired_ms, int) else 0) + rule.cooldown_ms
+        if rule.expires_at_ms is not None:
+            end = min(end, rule.expires_at_ms)
+        self._cooling_end[rule.rule_id] = end
+        heapq.heappush(self._cooling.setdefault(key, []), (end, rule.rule_id))
+
+    def _cooled(self, key: tuple[str, str], index: RuleIndex) -> set[str]:
+        """The disarmed indexed rules of ``key`` whose cooldown ended by its last trade."""
+        disarmed = self._disarmed.setdefault(key, set())
+        cooling = self._cooling.get(key)
+        if cooling:
+            now_ms = index.book(key[1]).time_ms
+            while cooling and cooling[0][0] <= now_ms:
+                end, rule_id = heapq.heappop(cooling)
+                if self._cooling_end.get(rule_id) == end:
+                    del self._cooling_end[rule_id]
+                    disarmed.add(rule_id)
+        return disarmed
 
     def _heard(self, connection: object, pid: int, channel: str, payload: object) -> None:
         self._changed.add(str(payload))
@@ -359,6 +402,7 @@ class Evaluator:
                 max_ack_pending=self._batch_size,
             ),
         )
+        self.consuming.set()
         try:
             while not stop.is_set():
                 try:
@@ -427,6 +471,8 @@ class Evaluator:
 
     def _evaluate(self, messages: list[Msg]) -> _Batch:
         batch = _Batch(messages, [], {}, time.perf_counter())
+        last_trades: dict[tuple[str, str, str], Trade] = {}
+        trades = 0
         for message in messages:
             try:
                 kind = names.subject_kind(message.subject, self._namespace)
@@ -443,16 +489,12 @@ class Evaluator:
                 if isinstance(event, InvalidEvent):
                     continue
                 if isinstance(event, Trade):
-                    self._on_trade(event, batch)
+                    trades += 1
+                    self._on_trade(event, batch, last_trades)
                 elif isinstance(event, Kline) and event.closed:
                     self._on_kline(event, batch)
-        return batch
-
-    def _on_trade(self, trade: Trade, batch: _Batch) -> None:
-        _TRADES_EVALUATED.inc()
-        key = (trade.venue, trade.symbol, names.TRADE)
-        point = batch.feeds.get(key)
-        if point is None or point.last_id < trade.trade_id:
+        _TRADES_EVALUATED.inc(trades)
+        for key, trade in last_trades.items():
             batch.feeds[key] = FeedPoint(
                 trade.venue,
                 trade.symbol,
@@ -461,6 +503,15 @@ class Evaluator:
                 trade.price,
                 trade.trade_time_ms,
             )
+        return batch
+
+    def _on_trade(
+        self, trade: Trade, batch: _Batch, last_trades: dict[tuple[str, str, str], Trade]
+    ) -> None:
+        key = (trade.venue, trade.symbol, names.TRADE)
+        last = last_trades.get(key)
+        if last is None or last.trade_id < trade.trade_id:
+            last_trades[key] = trade  # the series' feed point, made once for the batch
         index = self._indexes.get(trade.venue)
         if index is not None:
             for found in index.on_trade(trade):
@@ -495,8 +546,8 @@ class Evaluator:
         snapshot = index.snapshot(found.rule_id)
         self._persisted[found.rule_id] = snapshot
         self._fresh.get((venue, stored.symbol), set()).discard(found.rule_id)
-        if snapshot["state"] == machine.State.DISARMED.value and index.machine(stored.id) is None:
-            self._disarmed.setdefault((venue, stored.symbol), set()).add(stored.id)
+        if index.machine(stored.id) is None:
+            self._cool((venue, stored.symbol), index.rule(stored.id), snapshot)
         return NewFiring(
             rule_id=stored.id,
             generation=stored.generation,
@@ -529,7 +580,7 @@ class Evaluator:
             if index is None:
                 continue
             fresh = self._fresh.get((venue, symbol), set())
-            disarmed = self._disarmed.get((venue, symbol), set())
+            disarmed = self._cooled((venue, symbol), index)
             # Their re-arming is looked at once a second per symbol, not at every batch:
             # the state the API shows lags by that at most.
             # An idle evaluator looks at the symbols traded since their last look.
@@ -541,14 +592,23 @@ class Evaluator:
                 self._disarmed_looked[(venue, symbol)] = time.monotonic()
                 self._unlooked.discard((venue, symbol))
             for rule_id in [*index.book(symbol).machine_ids(), *fresh, *disarmed]:
-                snapshot = index.snapshot(rule_id)
                 known = self._persisted.get(rule_id)
                 if rule_id in disarmed:
+                    # Most are still disarmed (their condition still holds): no snapshot.
+                    if (
+                        known is not None
+                        and known["state"] == machine.State.DISARMED.value
+                        and index.state(rule_id) is machine.State.DISARMED
+                    ):
+                        continue
+                    snapshot = index.snapshot(rule_id)
                     if known is not None and known["state"] == snapshot["state"]:
                         continue
                     disarmed.discard(rule_id)
-                elif known == snapshot or (known is None and snapshot.get("before") is None):
-                    continue
+                else:
+                    snapshot = index.snapshot(rule_id)
+                    if known == snapshot or (known is None and snapshot.get("before") is None):
+                        continue
                 stored = self._watched[rule_id]
                 state = str(snapshot["state"]).upper()
                 moved[rule_id] = RuleCheckpoint(rule_id, stored.generation, state, snapshot)

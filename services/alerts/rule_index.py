@@ -89,8 +89,10 @@ class _Levels:
         self.levels.insert(at, level)
         self.rules.insert(at, rule)
 
-    def remove(self, rule_id: str) -> None:
-        at = next(i for i, r in enumerate(self.rules) if r.rule.rule_id == rule_id)
+    def remove(self, level: float, rule_id: str) -> None:
+        at = bisect_left(self.levels, level)
+        while self.rules[at].rule.rule_id != rule_id:  # among the rules at the same level
+            at += 1
         del self.levels[at], self.rules[at]
 
 
@@ -137,6 +139,15 @@ class SymbolRules:
         snapshot["before"] = self._holds(kind, level, lifecycle.rule) if seen else None
         return snapshot
 
+    @property
+    def time_ms(self) -> int:
+        """The time of the last trade (0 before any)."""
+        return self._time_ms
+
+    def rule(self, rule_id: str) -> Rule:
+        machine = self._machines.get(rule_id)
+        return machine.rule if machine is not None else self._indexed[rule_id][2].rule
+
     def machine(self, rule_id: str) -> RuleMachine | None:
         """The rule's own machine if it is evaluated one by one (to warm it up)."""
         return self._machines.get(rule_id)
@@ -176,10 +187,10 @@ class SymbolRules:
     def remove(self, rule_id: str) -> None:
         if self._machines.pop(rule_id, None) is not None:
             return
-        kind, _, lifecycle = self._indexed.pop(rule_id)
+        kind, level, lifecycle = self._indexed.pop(rule_id)
         pending = [p for p in self._pending if p[2] is not lifecycle]
         if len(pending) == len(self._pending):
-            self._lists[kind].remove(rule_id)
+            self._lists[kind].remove(level, rule_id)
         self._pending = pending
 
     def state(self, rule_id: str) -> State:
@@ -235,12 +246,13 @@ class SymbolRules:
             if kind == "above":
                 return price > level >= before
             return price < level <= before
-        return {
-            "above": price > level,
-            "at_or_above": price >= level,
-            "below": price < level,
-            "at_or_below": price <= level,
-        }[kind]
+        if kind == "above":
+            return price > level
+        if kind == "at_or_above":
+            return price >= level
+        if kind == "below":
+            return price < level
+        return price <= level
 
     def _turned_true(self, p0: float, p1: float) -> list[Lifecycle]:
         if p1 > p0:
@@ -283,6 +295,9 @@ class RuleIndex:
 
     def machine(self, rule_id: str) -> RuleMachine | None:
         return self._symbols[self._symbol_of[rule_id]].machine(rule_id)
+
+    def rule(self, rule_id: str) -> Rule:
+        return self._symbols[self._symbol_of[rule_id]].rule(rule_id)
 
     def remove(self, rule_id: str) -> None:
         self._symbols[self._symbol_of.pop(rule_id)].remove(rule_id)

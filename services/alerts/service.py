@@ -27,7 +27,7 @@ from services.alerts.rpc import AlertsServicer
 from services.alerts.scheduler import Scheduler
 from services.common import bus
 from services.common.errors import Unavailable
-from services.common.grpc_server import start_grpc_server
+from services.common.grpc_server import GrpcServer, start_grpc_server
 from services.common.runtime import MetricsServer, require_url
 from services.common.service_token import service_channel
 from services.common.settings import Settings, mask_password
@@ -76,6 +76,12 @@ async def open_pool(dsn: str) -> asyncpg.Pool:
     return pool
 
 
+async def _serve_when_consuming(evaluator: Evaluator, server: GrpcServer) -> None:
+    await evaluator.consuming.wait()
+    await server.serve()
+    log.info("alerts: evaluating the market; SERVING")
+
+
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     dsn = require_url(settings.database_dsn(), "QUANTFLOW_DATABASE_URL")
     pool = await open_pool(dsn)
@@ -114,6 +120,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         ),
         [SERVICE_NAME],
         service_token=settings.service_token,
+        # SERVING once the evaluator's durable consumer exists: before it, trades on the bus
+        # would reach no rule.
+        serving=False,
     )
     metrics = MetricsServer(settings.grpc_host, settings.alerts_metrics_port)
     gauges = OutboxGauges(pool)
@@ -130,6 +139,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         asyncio.create_task(delivery.run(stop), name="alerts-delivery"),
     ]
     stopping = asyncio.create_task(stop.wait())
+    serving = asyncio.create_task(_serve_when_consuming(evaluator, grpc_server))
     try:
         # A task that ends before the stop has failed: the service ends with its error.
         await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -140,6 +150,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     finally:
         stop.set()
         stopping.cancel()
+        serving.cancel()
         await grpc_server.stop()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):

@@ -80,6 +80,12 @@ class GrpcServer:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
+    service_names: tuple[str, ...] = ()
+
+    async def serve(self) -> None:
+        """Mark the server and its services SERVING."""
+        for name in ("", *self.service_names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def stop(self, grace: float = 5.0) -> None:
         await self.health.enter_graceful_shutdown()
@@ -93,8 +99,11 @@ async def start_grpc_server(
     service_names: Iterable[str],
     options: Sequence[tuple[str, Any]] = (),
     service_token: SecretStr | str | None = None,
+    *,
+    serving: bool = True,
 ) -> GrpcServer:
-    """Bind ``host:port`` (0 picks a free port), register services, mark them SERVING.
+    """Bind ``host:port`` (0 picks a free port), register services, mark them SERVING
+    (``serving=False``: NOT_SERVING until the caller's :meth:`GrpcServer.serve`).
 
     ``service_names`` are the full names of the services ``register`` adds. Server reflection
     lists them beside health and reflection itself, so grpcurl, Postman or Kreya can call
@@ -117,11 +126,14 @@ async def start_grpc_server(
     if bound == 0:
         raise OSError(f"cannot listen for gRPC on {host}:{port}")
     await server.start()
-    serving = health_pb2.HealthCheckResponse.SERVING
-    for name in ("", *service_names):
-        await health_servicer.set(name, serving)
+    started = GrpcServer(server, bound, health_servicer, service_names)
+    if serving:
+        await started.serve()
+    else:
+        for name in ("", *service_names):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     log.info("gRPC listening on %s:%d", host, bound)
-    return GrpcServer(server, bound, health_servicer)
+    return started
 
 
 async def check_health(target: str, timeout: float = 2.0) -> str:

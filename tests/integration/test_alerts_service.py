@@ -34,9 +34,11 @@ from services.common import bus, names
 from services.common.codec import BATCH_HEADER, encode_batch
 from services.common.embedded import free_port
 from services.common.events import Event, Kline
+from services.common.grpc_server import check_health
 from services.common.settings import Settings
 from services.common.trades import Trade
 from services.storage import service as storage_service
+from services.storage.migrations import prepare_schema
 from tests.conftest import HFT_CAPTURE
 from tests.fakes.binance_rest import trades_from_capture
 from tests.fakes.telegram_bot_api import FakeTelegramBotApi
@@ -181,19 +183,14 @@ async def _stored(settings: Settings, events: list[Kline]) -> None:
         await eventually(stored)
 
 
-async def _consumer_ready(nc: NatsClient, namespace: str) -> None:
-    js = nc.jetstream()
-
-    async def exists() -> bool:
-        try:
-            await js.consumer_info(
-                names.market_stream(namespace), names.alerts_market_durable(namespace)
-            )
-        except NotFoundError:
-            return False
-        return True
-
-    await eventually(exists)
+async def _consumer_exists(nc: NatsClient, namespace: str) -> bool:
+    try:
+        await nc.jetstream().consumer_info(
+            names.market_stream(namespace), names.alerts_market_durable(namespace)
+        )
+    except NotFoundError:
+        return False
+    return True
 
 
 @pytest_asyncio.fixture
@@ -214,7 +211,9 @@ async def alerts(
         running(alerts_service.run, settings, port),
         grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
     ):
-        await _consumer_ready(nats_client, namespace)
+        # SERVING only once the evaluator's durable consumer exists: from then on every
+        # trade published reaches the rules, so no test waits for the consumer itself.
+        assert await _consumer_exists(nats_client, namespace)
         yield Alerts(
             alerts_service_pb2_grpc.AlertsServiceStub(channel),
             settings,
@@ -402,7 +401,7 @@ async def test_a_service_restarted_just_before_a_crossing_fires_at_it_after_the_
             running(alerts_service.run, settings, port),
             grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
         ):
-            await _consumer_ready(nats_client, namespace)
+            assert await _consumer_exists(nats_client, namespace)  # SERVING: it is there
             alerts = Alerts(
                 alerts_service_pb2_grpc.AlertsServiceStub(channel),
                 settings,
@@ -582,7 +581,8 @@ async def test_an_evaluator_dying_between_commit_and_ack_loses_and_doubles_nothi
         stop = asyncio.Event()
         crashing = _CrashAfterCommit(pool, dsn, js, namespace, batch_size=200, ack_wait_s=1.0)
         task = asyncio.create_task(crashing.run(stop))
-        await _consumer_ready(nats_client, namespace)
+        await asyncio.wait_for(crashing.consuming.wait(), 30)
+        assert await _consumer_exists(nats_client, namespace)
         alerts = Alerts(None, None, dsn, nats_client, namespace)  # type: ignore[arg-type]
         await alerts.publish(TRADES)
         with pytest.raises(_Crash):
@@ -852,7 +852,7 @@ async def test_a_restart_mid_candle_seeds_the_built_candle_from_storage(
             running(alerts_service.run, settings, port),
             grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
         ):
-            await _consumer_ready(nats_client, namespace)
+            assert await _consumer_exists(nats_client, namespace)  # SERVING: it is there
             alerts = Alerts(
                 alerts_service_pb2_grpc.AlertsServiceStub(channel),
                 settings,
@@ -874,3 +874,81 @@ async def test_a_restart_mid_candle_seeds_the_built_candle_from_storage(
     assert five[firing_bucket].open_time_ms in expected
     assert [row["candle_open_ms"] for row in await alerts.fired(rule.id)] == expected
     await nats_client.jetstream().delete_stream(names.alerts_stream(namespace))
+
+
+async def test_the_service_is_serving_only_once_the_evaluator_consumes_the_market(
+    database_url: str, nats_url: str, namespace: str, nats_client: NatsClient
+) -> None:
+    """Health says SERVING only once the evaluator's durable consumer exists: a trade
+    published when a deployment sees SERVING reaches the rules. The evaluator is held
+    loading its rules by a lock on ``alert_rules``; meanwhile the service answers
+    NOT_SERVING."""
+    port = free_port()
+    settings = service_settings(
+        database_url, nats_url, namespace, alerts_grpc_port=port, alerts_metrics_port=0
+    )
+    target = f"127.0.0.1:{port}"
+    conn = await asyncpg.connect(database_url)
+    stop = asyncio.Event()
+    task: asyncio.Task[None] | None = None
+    try:
+        await prepare_schema(conn)
+        locking = conn.transaction()
+        await locking.start()
+        await conn.execute("LOCK TABLE alert_rules IN ACCESS EXCLUSIVE MODE")
+        task = asyncio.create_task(alerts_service.run(settings, stop))
+
+        async def answering() -> bool:
+            assert task is not None and not task.done()
+            return await check_health(target, timeout=0.5) != "UNREACHABLE"
+
+        await eventually(answering)
+        await asyncio.sleep(1.0)  # the evaluator waits for the lock meanwhile
+        assert await check_health(target) == "NOT_SERVING"
+        assert not await _consumer_exists(nats_client, namespace)
+        await locking.rollback()
+
+        async def serving() -> bool:
+            return await check_health(target, timeout=0.5) == "SERVING"
+
+        await eventually(serving)
+        assert await _consumer_exists(nats_client, namespace)
+    finally:
+        stop.set()
+        if task is not None:
+            await asyncio.wait_for(task, 30)
+        await conn.close()
+
+
+async def test_a_disarmed_rule_shows_armed_again_only_once_its_cooldown_has_passed(
+    alerts: Alerts,
+) -> None:
+    """The evaluator looks at a disarmed rule's re-arming only from the end of its cooldown
+    (by the trades' time) on: false inside the cooldown leaves it DISARMED, false after it
+    re-arms it (the API says so), and the next rise fires it again."""
+    channel = await alerts.channel()
+    rule = await alerts.rule("price > 100", channel, cooldown_seconds=60)
+    base = int(time.time() * 1000) - 600_000
+
+    def trade(trade_id: int, price: str, after_ms: int) -> Trade:
+        at = base + after_ms
+        return Trade("binance", "BTCUSDT", trade_id, price, "1", at, at, False, 0)
+
+    async def state() -> int:
+        return int((await alerts.stub.GetRule(pb.GetRuleRequest(id=rule.id))).rule.state)
+
+    await alerts.publish([trade(1, "90", 0), trade(2, "110", 1_000), trade(3, "90", 30_000)])
+    await alerts.evaluated(3)
+    await asyncio.sleep(2.5)  # more than the evaluator's once-a-second look
+    assert await state() == pb.RULE_STATE_DISARMED  # false, but inside the cooldown
+
+    await alerts.publish([trade(4, "95", 61_000)])
+    await alerts.evaluated(4)
+
+    async def armed() -> bool:
+        return bool(await state() == pb.RULE_STATE_ARMED)
+
+    await eventually(armed)
+    await alerts.publish([trade(5, "120", 62_000)])
+    await alerts.evaluated(5)
+    assert [row["trade_id"] for row in await alerts.fired(rule.id)] == [2, 5]
