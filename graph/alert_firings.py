@@ -31,6 +31,7 @@ from graph.alerts import get_rule
 from graph.arguments import symbol_argument, venue_argument
 from graph.context import Context
 from graph.errors import TypedError
+from graph.history import PageInfo
 from graph.principal import owner
 from graph.scalars import Int64
 from graph.windows import window_ms
@@ -118,18 +119,10 @@ class AlertNotificationEdge:
     node: AlertNotification
 
 
-@strawberry.type(description="Whether a connection goes on, and where.")
-class AlertNotificationPageInfo:
-    has_next_page: bool
-    end_cursor: str | None = strawberry.field(
-        description="The last edge's cursor; null when the page is empty."
-    )
-
-
 @strawberry.type(description="Firings, newest first, a page at a time.")
 class AlertNotificationConnection:
     edges: list[AlertNotificationEdge]
-    page_info: AlertNotificationPageInfo
+    page_info: PageInfo
 
 
 @strawberry.type(description="When a condition fired (or would have).")
@@ -322,9 +315,7 @@ async def notifications(
         token, skip = reply.next_page_token, 0
     return AlertNotificationConnection(
         edges=edges,
-        page_info=AlertNotificationPageInfo(
-            has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
-        ),
+        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
     )
 
 

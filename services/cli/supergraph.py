@@ -6,18 +6,17 @@ file into a cache folder: no hand step)."""
 from __future__ import annotations
 
 import difflib
-import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from services.cli.npm_install import install_locked
+
 ROOT = Path(__file__).resolve().parents[2]
 SDL_FILE = ROOT / "graph" / "schema.graphql"
 COMPOSER = ROOT / "graph" / "supergraph"
 _COMPOSER_FILES = ("package.json", "package-lock.json", "compose.mjs")
-_INSTALL_TIMEOUT_S = 300
 SUBGRAPH_NAME = "quantflow"
 
 
@@ -47,32 +46,9 @@ def stale_diff(committed: str, current: str) -> list[str]:
     )
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quantflow"
-
-
 def install_composer() -> Path:
-    """A folder with compose.mjs and its node_modules, named after the files' contents so a
-    changed lock installs afresh; installed beside it and renamed into place."""
-    digest = hashlib.sha256(b"".join((COMPOSER / n).read_bytes() for n in _COMPOSER_FILES))
-    folder = _cache_root() / f"supergraph-{digest.hexdigest()[:16]}"
-    if folder.is_dir():
-        return folder
-    scratch = folder.with_name(f"{folder.name}.{os.getpid()}")
-    scratch.mkdir(parents=True, exist_ok=True)
-    for name in _COMPOSER_FILES:
-        shutil.copyfile(COMPOSER / name, scratch / name)
-    subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=scratch,
-        check=True,
-        timeout=_INSTALL_TIMEOUT_S,
-    )
-    try:
-        scratch.rename(folder)
-    except OSError:
-        shutil.rmtree(scratch)
-    return folder
+    """A folder with compose.mjs and its node_modules."""
+    return install_locked(COMPOSER, _COMPOSER_FILES, "supergraph")
 
 
 def compose(sdl_file: Path, supergraph_out: Path | None = None) -> int:

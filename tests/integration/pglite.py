@@ -10,7 +10,6 @@ skip, except in CI (``CI=true``), where they fail: CI must run them.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -20,14 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from services.cli.npm_install import install_locked
+
 SERVER = Path(__file__).parent.parent / "fakes" / "pglite_server"
 _FILES = ("package.json", "package-lock.json", "server.mjs")
-_INSTALL_TIMEOUT_S = 300
 _START_TIMEOUT_S = 60
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quantflow"
 
 
 def require_node() -> None:
@@ -48,27 +44,7 @@ def install() -> Path:
     """A folder with the server and its node_modules, installed from the lock file; named
     after the files' contents, so a changed server or lock installs afresh."""
     require_node()
-    digest = hashlib.sha256(b"".join((SERVER / name).read_bytes() for name in _FILES))
-    folder = _cache_root() / f"pglite-server-{digest.hexdigest()[:16]}"
-    if folder.is_dir():
-        return folder
-    # Installed beside it, then renamed into place: two test runs never share a half-done
-    # install, and the second to finish keeps the first one's.
-    scratch = folder.with_name(f"{folder.name}.{os.getpid()}")
-    scratch.mkdir(parents=True, exist_ok=True)
-    for name in _FILES:
-        shutil.copyfile(SERVER / name, scratch / name)
-    subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=scratch,
-        check=True,
-        timeout=_INSTALL_TIMEOUT_S,
-    )
-    try:
-        scratch.rename(folder)
-    except OSError:
-        shutil.rmtree(scratch)
-    return folder
+    return install_locked(SERVER, _FILES, "pglite-server")
 
 
 @contextlib.contextmanager
