@@ -182,7 +182,13 @@ async def _load_test(url: str, document: str, clients: int, duration_s: float) -
             nonlocal errors
             while loop.time() < deadline:
                 started = time.perf_counter()
-                reply = await client.post(url, json={"query": document})
+                try:
+                    reply = await client.post(url, json={"query": document})
+                except httpx.TransportError:
+                    # A connection the server dropped counts as a failed request, timed.
+                    latencies.append(time.perf_counter() - started)
+                    errors += 1
+                    continue
                 latencies.append(time.perf_counter() - started)
                 if reply.status_code != 200 or b'"errors"' in reply.content:
                     errors += 1
