@@ -1,5 +1,5 @@
 """The chart's observability and its `helm test` against a real run: storage, ingest
-(replaying a real capture), backtest and graph as `quantflow serve` processes — what each
+(replaying a real capture), backtest, alerts and graph as `quantflow serve` processes — what each
 container runs. Every metric a dashboard or rule uses must be in some service's /metrics
 scrape (each service's own metrics in its own), and the check script of the chart's
 `helm test` pod passes against the running services (and fails when one is down)."""
@@ -64,7 +64,7 @@ async def _scrape(url: str, process: Any) -> str:
 
 
 class Stack:
-    """The four services as processes, with their ports."""
+    """The five services as processes, with their ports."""
 
     def __init__(
         self,
@@ -74,8 +74,10 @@ class Stack:
         namespace: str,
         settings: dict[str, str] | None = None,
     ) -> None:
-        self.ports = {name: free_port() for name in ("storage", "ingest", "backtest", "graph")}
-        self.metrics = {name: free_port() for name in ("storage", "ingest", "backtest")}
+        self.ports = {
+            name: free_port() for name in ("storage", "ingest", "backtest", "alerts", "graph")
+        }
+        self.metrics = {name: free_port() for name in ("storage", "ingest", "backtest", "alerts")}
         self.graph_http = free_port()
         env = _env(database_url, nats_url, namespace, self.ports, self.metrics, self.graph_http)
         env.update({f"QUANTFLOW_{k.upper()}": v for k, v in (settings or {}).items()})
@@ -113,6 +115,7 @@ def _env(
         storage_target=f"127.0.0.1:{ports['storage']}",
         ingest_target=f"127.0.0.1:{ports['ingest']}",
         backtest_target=f"127.0.0.1:{ports['backtest']}",
+        alerts_target=f"127.0.0.1:{ports['alerts']}",
     )
 
 
@@ -140,7 +143,7 @@ async def test_dashboards_and_rules_use_only_metrics_a_real_run_exports(
     assert not missing, f"used but exported by no service of a real run: {missing}"
 
     # Each service's own metrics come from that service's process.
-    for name in ("storage", "ingest", "backtest"):
+    for name in ("storage", "ingest", "backtest", "alerts"):
         own = {m for m in used if m.startswith(f"quantflow_{name}_")}
         assert own and own <= scraped[name], (name, own - scraped[name])
     for name, series in scraped.items():
@@ -157,7 +160,8 @@ def _helm_test_pod() -> dict[str, Any]:
             pytest.fail(f"CI must check the chart: {error}")
         pytest.skip(str(error))
     values = helm_check.CHART / "ci" / "values-minimal.yaml"
-    # Alerts is not among the services started here.
+    # Rendered without alerts: the check then covers the four services whose start-up it
+    # can wait for (alerts turns SERVING only once its consumer exists).
     rendered = helm_check.render(helm, values, "--set", "alerts.enabled=false")
     (pod,) = [m for m in yaml.safe_load_all(rendered) if m and m["kind"] == "Pod"]
     found: dict[str, Any] = pod
