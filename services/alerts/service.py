@@ -26,17 +26,16 @@ from services.alerts.metrics import OutboxGauges
 from services.alerts.rpc import AlertsServicer
 from services.alerts.scheduler import Scheduler
 from services.common import bus
-from services.common.errors import Unavailable
 from services.common.grpc_server import GrpcServer, start_grpc_server
 from services.common.runtime import MetricsServer, require_url
 from services.common.service_token import service_channel
-from services.common.settings import Settings, mask_password
-from services.storage.migrations import prepare_schema
+from services.common.settings import Settings
+from services.storage.migrations import open_migrated_pool
 
 log = logging.getLogger(__name__)
 
 # How the service's connections show in pg_stat_activity.
-SERVER_SETTINGS = {"application_name": "quantflow-alerts"}
+APPLICATION_NAME = "quantflow-alerts"
 SERVICE_NAME = alerts_service_pb2.DESCRIPTOR.services_by_name["AlertsService"].full_name
 
 
@@ -57,23 +56,7 @@ def smtp_server(settings: Settings) -> SmtpServer:
 
 
 async def open_pool(dsn: str) -> asyncpg.Pool:
-    """Migrations applied (whoever starts first does it), then a pool; a database that
-    refuses is a one-line startup failure."""
-    try:
-        conn = await asyncpg.connect(dsn, timeout=10)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        raise Unavailable(
-            f"cannot reach PostgreSQL at {mask_password(dsn)}: {error or type(error).__name__}; "
-            "check QUANTFLOW_DATABASE_URL"
-        ) from error
-    try:
-        await prepare_schema(conn)
-    finally:
-        await conn.close()
-    pool: asyncpg.Pool = await asyncpg.create_pool(
-        dsn, min_size=2, max_size=8, server_settings=SERVER_SETTINGS
-    )
-    return pool
+    return await open_migrated_pool(dsn, min_size=2, max_size=8, application_name=APPLICATION_NAME)
 
 
 async def _serve_when_consuming(evaluator: Evaluator, server: GrpcServer) -> None:

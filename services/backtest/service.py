@@ -18,12 +18,11 @@ from services.backtest.job_store import JobStore
 from services.backtest.results import ResultRepository
 from services.backtest.worker import JobWorker
 from services.common import bus
-from services.common.errors import Unavailable
 from services.common.grpc_server import start_grpc_server
 from services.common.runtime import MetricsServer, require_url
 from services.common.service_token import service_channel
-from services.common.settings import Settings, mask_password
-from services.storage.migrations import prepare_schema
+from services.common.settings import Settings
+from services.storage.migrations import open_migrated_pool
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +37,7 @@ CHANNEL_OPTIONS = [
 
 
 async def _pool(dsn: str) -> asyncpg.Pool:
-    """Migrations applied (the same sequence storage applies; whoever starts first does it),
-    then a pool; a database that refuses is a one-line startup failure."""
-    try:
-        conn = await asyncpg.connect(dsn, timeout=10)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        raise Unavailable(
-            f"cannot reach PostgreSQL at {mask_password(dsn)}: {error or type(error).__name__}; "
-            "check QUANTFLOW_DATABASE_URL"
-        ) from error
-    try:
-        await prepare_schema(conn)
-    finally:
-        await conn.close()
-    pool: asyncpg.Pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-    return pool
+    return await open_migrated_pool(dsn, min_size=1, max_size=4)
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:

@@ -16,6 +16,8 @@ from importlib import resources
 
 import asyncpg
 
+from services.common.errors import Unavailable
+from services.common.settings import mask_password
 from services.storage.storage_mode import StorageMode, enable
 
 log = logging.getLogger(__name__)
@@ -91,3 +93,27 @@ async def prepare_schema(conn: asyncpg.Connection) -> tuple[StorageMode, int]:
     needs, and the schema version."""
     mode = await enable(conn)
     return mode, await migrate(conn, mode=mode)
+
+
+async def open_migrated_pool(
+    dsn: str, *, min_size: int, max_size: int, application_name: str | None = None
+) -> asyncpg.Pool:
+    """For a service that shares storage's schema (backtest, alerts): the migrations applied
+    (whoever starts first does it), then a pool; a database that refuses is a one-line
+    startup failure."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise Unavailable(
+            f"cannot reach PostgreSQL at {mask_password(dsn)}: {error or type(error).__name__}; "
+            "check QUANTFLOW_DATABASE_URL"
+        ) from error
+    try:
+        await prepare_schema(conn)
+    finally:
+        await conn.close()
+    settings = {"application_name": application_name} if application_name else None
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, server_settings=settings
+    )
+    return pool
