@@ -248,7 +248,7 @@ async def test_running_job_outlives_a_database_outage_in_one_attempt(
             database,
         )
         assert dropped
-        await asyncio.sleep(2.0)  # a few heartbeats (every 0.5 s) find the database away
+        await asyncio.sleep(2.5)  # a few heartbeats (every 0.5 s) find the database away
     finally:
         await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         await admin.close()
